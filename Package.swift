@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependency direction (never upward):
+// CKernels <- LanternTensor <- LanternFormats <- LanternTokenizers
+//                               LanternFormats <- LanternModels <- LanternGeneration <- Lantern <- lantern (CLI)
+let package = Package(
+    name: "Lantern",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Lantern", targets: ["Lantern"]),
+        .executable(name: "lantern", targets: ["lantern"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Innermost SIMD loops in C with per-function target attributes and runtime ISA dispatch,
+        // so a plain `swift build -c release` reaches AVX2/AVX-512 speed without unsafeFlags.
+        .target(name: "CKernels"),
+        .target(name: "LanternTensor", dependencies: ["CKernels"]),
+        .target(name: "LanternFormats", dependencies: ["LanternTensor"]),
+        .target(name: "LanternTokenizers", dependencies: ["LanternFormats"]),
+        .target(name: "LanternModels", dependencies: ["LanternTensor", "LanternFormats"]),
+        .target(name: "LanternGeneration", dependencies: ["LanternModels", "LanternTokenizers"]),
+        .target(name: "Lantern", dependencies: ["LanternGeneration", "LanternModels", "LanternTokenizers", "LanternFormats", "LanternTensor"]),
+        .executableTarget(name: "lantern", dependencies: [
+            "Lantern",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "LanternTensorTests", dependencies: ["LanternTensor", "CKernels"]),
+        .testTarget(name: "LanternFormatsTests", dependencies: ["LanternFormats"]),
+        .testTarget(name: "LanternTokenizersTests", dependencies: ["LanternTokenizers", "LanternFormats"]),
+        .testTarget(name: "LanternModelsTests", dependencies: ["LanternModels", "LanternFormats"]),
+        .testTarget(name: "LanternGenerationTests", dependencies: ["LanternGeneration"]),
+        .testTarget(name: "LanternTests", dependencies: ["Lantern"]),
+    ]
+)
