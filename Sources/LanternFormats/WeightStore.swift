@@ -1,0 +1,44 @@
+import LanternTensor
+
+/// A tensor's bytes inside a loaded file, with its shape in row-major order (outermost first, as
+/// PyTorch writes it: a linear layer's weight is [out, in]).
+public struct TensorView: @unchecked Sendable {
+    public let name: String
+    public let dtype: DType
+    public let shape: [Int]
+    public let data: UnsafeRawPointer
+    public let byteCount: Int
+
+    public var elementCount: Int { shape.reduce(1, *) }
+
+    /// The tensor as a 2-D weight matrix [shape[0], product of the rest]; 1-D tensors become [1, n].
+    public func matrix() -> WeightMatrix {
+        let cols = shape.last ?? 1
+        return WeightMatrix(dtype: dtype, rows: elementCount / max(cols, 1), cols: cols, data: data)
+    }
+
+    /// Every value expanded to float32 (for small tensors: norms, biases).
+    public func floats() -> [Float] {
+        [Float](unsafeUninitializedCapacity: elementCount) { buf, n in
+            Kernels.dequantize(dtype, data, count: elementCount, into: buf.baseAddress!)
+            n = elementCount
+        }
+    }
+}
+
+/// Name -> tensor view. Formats know no architecture: names are the file's own.
+public protocol WeightStore: AnyObject, Sendable {
+    var tensorNames: [String] { get }
+    /// The named tensor; throws `FormatError.missingTensor` or `.unsupportedTensorType` naming it.
+    func tensor(_ name: String) throws(FormatError) -> TensorView
+    func contains(_ name: String) -> Bool
+}
+
+extension WeightStore {
+    /// The named tensor, checked against the expected shape.
+    public func tensor(_ name: String, shape: [Int]) throws(FormatError) -> TensorView {
+        let t = try tensor(name)
+        guard t.shape == shape else { throw .shapeMismatch(tensor: name, expected: shape, found: t.shape) }
+        return t
+    }
+}
