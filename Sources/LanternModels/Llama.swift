@@ -1,0 +1,371 @@
+import Foundation
+import LanternFormats
+import LanternTensor
+import Synchronization
+
+// LLaMA family (Touvron et al. 2023): pre-RMSNorm blocks, rotary positions, grouped-query attention,
+// SwiGLU MLP, optional tied output embedding. Covers SmolLM2, LLaMA 2/3, Mistral-style checkpoints.
+
+// MARK: - Configuration
+
+/// LLaMA hyper-parameters, read from a GGUF file's `llama.*` metadata or a Hugging Face config.json.
+public struct LlamaConfiguration: Sendable, Decodable, Equatable {
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var layers: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var vocabularySize: Int
+    public var rmsNormEps: Float
+    public var ropeBase: Double
+    public var maxContextLength: Int
+    public var tieWordEmbeddings: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case hiddenSize = "hidden_size", intermediateSize = "intermediate_size", layers = "num_hidden_layers"
+        case heads = "num_attention_heads", kvHeads = "num_key_value_heads", headDim = "head_dim"
+        case vocabularySize = "vocab_size", rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta"
+        case ropeParameters = "rope_parameters", maxContextLength = "max_position_embeddings"
+        case tieWordEmbeddings = "tie_word_embeddings"
+    }
+
+    struct RopeParameters: Decodable { var rope_theta: Double? }
+
+    public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int, kvHeads: Int, headDim: Int,
+                vocabularySize: Int, rmsNormEps: Float, ropeBase: Double, maxContextLength: Int,
+                tieWordEmbeddings: Bool) throws(ModelError) {
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.layers = layers
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.vocabularySize = vocabularySize
+        self.rmsNormEps = rmsNormEps
+        self.ropeBase = ropeBase
+        self.maxContextLength = maxContextLength
+        self.tieWordEmbeddings = tieWordEmbeddings
+        try validate()
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
+        layers = try c.decode(Int.self, forKey: .layers)
+        heads = try c.decode(Int.self, forKey: .heads)
+        kvHeads = try c.decodeIfPresent(Int.self, forKey: .kvHeads) ?? heads
+        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? (hiddenSize / max(heads, 1))
+        vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
+        rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
+        ropeBase = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)
+            ?? c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)?.rope_theta ?? 10000
+        maxContextLength = try c.decodeIfPresent(Int.self, forKey: .maxContextLength) ?? 2048
+        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
+        try validate()
+    }
+
+    /// Reads `<arch>.*` keys of a GGUF file (arch is `general.architecture`, "llama" here).
+    public init(gguf file: GGUFFile) throws {
+        let arch = (try? file.string("general.architecture")) ?? "llama"
+        func int(_ key: String) throws -> Int { try file.int("\(arch).\(key)") }
+        hiddenSize = try int("embedding_length")
+        intermediateSize = try int("feed_forward_length")
+        layers = try int("block_count")
+        heads = try int("attention.head_count")
+        kvHeads = (try? int("attention.head_count_kv")) ?? heads
+        headDim = (try? int("attention.key_length")) ?? hiddenSize / max(heads, 1)
+        vocabularySize = (try? int("vocab_size")) ?? (file.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0)
+        rmsNormEps = Float((try? file.double("\(arch).attention.layer_norm_rms_epsilon")) ?? 1e-5)
+        ropeBase = (try? file.double("\(arch).rope.freq_base")) ?? 10000
+        maxContextLength = (try? int("context_length")) ?? 2048
+        tieWordEmbeddings = !file.contains("output.weight")
+        try validate()
+    }
+
+    func validate() throws(ModelError) {
+        guard hiddenSize > 0, intermediateSize > 0, layers > 0, heads > 0, kvHeads > 0, headDim > 0, vocabularySize > 0 else {
+            throw .invalidConfiguration("sizes must be positive")
+        }
+        guard heads % kvHeads == 0 else {
+            throw .invalidConfiguration("\(heads) attention heads are not a multiple of \(kvHeads) key/value heads")
+        }
+        guard headDim % 2 == 0 else { throw .invalidConfiguration("head_dim \(headDim) must be even for RoPE") }
+        guard rmsNormEps > 0, ropeBase > 0 else { throw .invalidConfiguration("rms_norm_eps and rope_theta must be positive") }
+    }
+}
+
+// MARK: - Attention
+
+/// Grouped-query self-attention with RoPE over a KV cache.
+struct LlamaAttention: Sendable {
+    let q: Linear   // [heads * headDim, hidden]
+    let k: Linear   // [kvHeads * headDim, hidden]
+    let v: Linear   // [kvHeads * headDim, hidden]
+    let o: Linear   // [hidden, heads * headDim]
+    let heads: Int, kvHeads: Int, headDim: Int
+
+    /// x: [T, hidden] normed input; writes the attention output projection to `out` [T, hidden].
+    func callAsFunction(_ x: UnsafePointer<Float>, tokens T: Int, layer: Int, cache: KVCache, rope: RotaryEmbedding,
+                        ws: LlamaWorkspace, out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let start = cache.count
+        q(x, tokens: T, into: ws.q, pool: pool)                          // [T, heads, headDim]
+        let kRow = cache.keys[layer] + start * cache.rowSize            // [T, kvHeads, headDim]
+        let vRow = cache.values[layer] + start * cache.rowSize          // [T, kvHeads, headDim]
+        k(x, tokens: T, into: kRow, pool: pool)
+        v(x, tokens: T, into: vRow, pool: pool)
+        rope.apply(ws.q, tokens: T, heads: heads, headDim: headDim, cos: ws.cos, sin: ws.sin)
+        rope.apply(kRow, tokens: T, heads: kvHeads, headDim: headDim, cos: ws.cos, sin: ws.sin)
+
+        let group = heads / kvHeads
+        let scale = 1 / Float(headDim).squareRoot()
+        let keys = cache.keys[layer], values = cache.values[layer], rowSize = cache.rowSize
+        let qBuf = ws.q, attn = ws.attn, scoreStride = ws.scoreStride, scores = ws.scores
+        let (hd, nH) = (headDim, heads)
+        pool.parallelFor(T * nH) { items in
+            for item in items {
+                let t = item / nH, h = item % nH, g = h / group
+                let n = start + t + 1                                  // causal: keys 0...position
+                let qv = qBuf + (t * nH + h) * hd                       // [headDim]
+                let s = scores + item * scoreStride                     // [n]
+                for j in 0..<n { s[j] = Kernels.dot(qv, keys + j * rowSize + g * hd, count: hd) * scale }
+                Kernels.softmax(s, count: n)
+                let o = attn + (t * nH + h) * hd                        // [headDim]
+                for d in 0..<hd { o[d] = 0 }
+                for j in 0..<n {
+                    let p = s[j], vr = values + j * rowSize + g * hd
+                    for d in 0..<hd { o[d] += p * vr[d] }
+                }
+            }
+        }
+        o(attn, tokens: T, into: out, pool: pool)
+    }
+}
+
+// MARK: - MLP
+
+/// SwiGLU feed-forward: down(silu(gate(x)) * up(x)).
+struct LlamaMLP: Sendable {
+    let gate: Linear   // [intermediate, hidden]
+    let up: Linear     // [intermediate, hidden]
+    let down: Linear   // [hidden, intermediate]
+
+    func callAsFunction(_ x: UnsafePointer<Float>, tokens T: Int, ws: LlamaWorkspace, out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        gate(x, tokens: T, into: ws.gate, pool: pool)   // [T, intermediate]
+        up(x, tokens: T, into: ws.up, pool: pool)       // [T, intermediate]
+        Kernels.swiglu(ws.gate, ws.up, count: T * gate.outFeatures)
+        down(ws.gate, tokens: T, into: out, pool: pool) // [T, hidden]
+    }
+}
+
+// MARK: - Block
+
+struct LlamaBlock: Sendable {
+    let attentionNorm: RMSNorm
+    let attention: LlamaAttention
+    let mlpNorm: RMSNorm
+    let mlp: LlamaMLP
+
+    /// x [T, hidden] is updated in place: x += attn(norm(x)); x += mlp(norm(x)).
+    func callAsFunction(_ x: UnsafeMutablePointer<Float>, tokens T: Int, layer: Int, cache: KVCache, rope: RotaryEmbedding,
+                        ws: LlamaWorkspace, pool: ThreadPool) {
+        let n = T * attentionNorm.weight.count
+        attentionNorm(x, tokens: T, into: ws.normed)
+        attention(ws.normed, tokens: T, layer: layer, cache: cache, rope: rope, ws: ws, out: ws.residual, pool: pool)
+        Kernels.add(x, ws.residual, count: n)
+        mlpNorm(x, tokens: T, into: ws.normed)
+        mlp(ws.normed, tokens: T, ws: ws, out: ws.residual, pool: pool)
+        Kernels.add(x, ws.residual, count: n)
+    }
+}
+
+// MARK: - Model
+
+/// Scratch buffers for one forward chunk of up to `maxTokens` tokens, reused across calls so the
+/// decode loop does not allocate.
+final class LlamaWorkspace: @unchecked Sendable {
+    let maxTokens: Int, scoreStride: Int
+    let x, normed, residual, q, attn, gate, up, cos, sin, scores: UnsafeMutablePointer<Float>
+
+    init(config c: LlamaConfiguration, maxTokens: Int, contextCapacity: Int) {
+        self.maxTokens = maxTokens
+        self.scoreStride = contextCapacity
+        func buf(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(n, 1)) }
+        x = buf(maxTokens * c.hiddenSize)
+        normed = buf(maxTokens * c.hiddenSize)
+        residual = buf(maxTokens * c.hiddenSize)
+        q = buf(maxTokens * c.heads * c.headDim)
+        attn = buf(maxTokens * c.heads * c.headDim)
+        gate = buf(maxTokens * c.intermediateSize)
+        up = buf(maxTokens * c.intermediateSize)
+        cos = buf(maxTokens * c.headDim / 2)
+        sin = buf(maxTokens * c.headDim / 2)
+        scores = buf(maxTokens * c.heads * contextCapacity)
+    }
+
+    deinit { [x, normed, residual, q, attn, gate, up, cos, sin, scores].forEach { $0.deallocate() } }
+}
+
+/// A LLaMA-family decoder. Weights stay in their file's dtype (quantized blocks are used as stored).
+public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
+    public let config: LlamaConfiguration
+    let embedding: WeightMatrix      // [vocab, hidden]
+    let blocks: [LlamaBlock]
+    let finalNorm: RMSNorm
+    let output: Linear               // [vocab, hidden]; the embedding itself when tied
+    let rope: RotaryEmbedding
+    public let pool: ThreadPool
+    /// Prompts longer than this are evaluated in chunks.
+    public let maxBatch: Int
+    private let store: any WeightStore   // keeps the mapped file alive
+    private let workspace = Mutex<LlamaWorkspace?>(nil)
+
+    public var vocabularySize: Int { config.vocabularySize }
+    public var hiddenSize: Int { config.hiddenSize }
+    public var maxContextLength: Int { config.maxContextLength }
+
+    /// Loads from a GGUF file (llama.cpp names, attn_q/attn_k rows permuted for adjacent-pair RoPE).
+    public convenience init(gguf file: GGUFFile, threads: Int, maxBatch: Int = 512) throws {
+        let config = try LlamaConfiguration(gguf: file)
+        try self.init(config: config, store: file, names: .gguf, pairing: .adjacent, threads: threads, maxBatch: maxBatch)
+    }
+
+    /// Loads from a Hugging Face checkpoint (config.json + model.safetensors).
+    public convenience init(config: LlamaConfiguration, safetensors file: SafetensorsFile, threads: Int, maxBatch: Int = 512) throws {
+        try self.init(config: config, store: file, names: .huggingFace, pairing: .halves, threads: threads, maxBatch: maxBatch)
+    }
+
+    init(config c: LlamaConfiguration, store: any WeightStore, names: LlamaNames, pairing: RotaryEmbedding.Pairing,
+         threads: Int, maxBatch: Int) throws {
+        self.config = c
+        self.store = store
+        self.maxBatch = max(1, maxBatch)
+        let load = TensorLoader(store)
+        embedding = try load.tensor(names.embedding, shape: [c.vocabularySize, c.hiddenSize]).matrix()
+        let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
+        blocks = try (0..<c.layers).map { i in
+            LlamaBlock(
+                attentionNorm: try load.norm(names.attentionNorm(i), dim: c.hiddenSize, eps: c.rmsNormEps),
+                attention: LlamaAttention(
+                    q: try load.linear(names.q(i), out: qDim, in: c.hiddenSize),
+                    k: try load.linear(names.k(i), out: kvDim, in: c.hiddenSize),
+                    v: try load.linear(names.v(i), out: kvDim, in: c.hiddenSize),
+                    o: try load.linear(names.o(i), out: c.hiddenSize, in: qDim),
+                    heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim),
+                mlpNorm: try load.norm(names.mlpNorm(i), dim: c.hiddenSize, eps: c.rmsNormEps),
+                mlp: LlamaMLP(
+                    gate: try load.linear(names.gate(i), out: c.intermediateSize, in: c.hiddenSize),
+                    up: try load.linear(names.up(i), out: c.intermediateSize, in: c.hiddenSize),
+                    down: try load.linear(names.down(i), out: c.hiddenSize, in: c.intermediateSize)))
+        }
+        finalNorm = try load.norm(names.finalNorm, dim: c.hiddenSize, eps: c.rmsNormEps)
+        if load.has(names.output) {
+            output = try load.linear(names.output, out: c.vocabularySize, in: c.hiddenSize)
+        } else {
+            output = Linear(embedding)
+        }
+        try load.checkAllUsed(ignoring: names.ignorable)
+        rope = RotaryEmbedding(dimensions: c.headDim, base: c.ropeBase, pairing: pairing)
+        pool = ThreadPool(threads: threads)
+    }
+
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, capacity: capacity)
+    }
+
+    public func forward(_ tokens: [Int], cache: KVCache, output mode: LogitsOutput) throws(ModelError) -> [Float] {
+        try run(tokens, cache: cache, rows: mode == .all ? tokens.count : 1, logits: true)
+    }
+
+    public func hiddenStates(_ tokens: [Int], cache: KVCache) throws(ModelError) -> [Float] {
+        try run(tokens, cache: cache, rows: tokens.count, logits: false)
+    }
+
+    /// Evaluates `tokens` in chunks of `maxBatch`, returning the last `rows` positions' logits (or hidden states).
+    private func run(_ tokens: [Int], cache: KVCache, rows: Int, logits: Bool) throws(ModelError) -> [Float] {
+        guard !tokens.isEmpty else { throw .emptyInput }
+        guard cache.count + tokens.count <= cache.capacity else {
+            throw .contextOverflow(needed: cache.count + tokens.count, capacity: cache.capacity)
+        }
+        for t in tokens where t < 0 || t >= config.vocabularySize {
+            throw .invalidToken(id: t, vocabularySize: config.vocabularySize)
+        }
+        let width = logits ? config.vocabularySize : config.hiddenSize
+        var result = [Float](repeating: 0, count: rows * width)
+        let firstRow = tokens.count - rows
+        return workspace.withLock { slot in
+            let ws: LlamaWorkspace
+            if let w = slot, w.scoreStride >= cache.capacity, w.maxTokens >= min(tokens.count, maxBatch) {
+                ws = w
+            } else {
+                ws = LlamaWorkspace(config: config, maxTokens: max(min(tokens.count, maxBatch), slot?.maxTokens ?? 0),
+                                    contextCapacity: max(cache.capacity, slot?.scoreStride ?? 0))
+                slot = ws
+            }
+            var begin = 0
+            while begin < tokens.count {
+                let end = min(tokens.count, begin + maxBatch)
+                chunk(tokens[begin..<end], cache: cache, ws: ws)
+                // rows of this chunk that are wanted: global index >= firstRow
+                let lo = max(begin, firstRow)
+                if lo < end {
+                    let n = end - lo
+                    let src = ws.x + (lo - begin) * config.hiddenSize
+                    finalNorm(src, tokens: n, into: ws.normed)
+                    result.withUnsafeMutableBufferPointer { out in
+                        let dst = out.baseAddress! + (lo - firstRow) * width
+                        if logits {
+                            output(ws.normed, tokens: n, into: dst, pool: pool)
+                        } else {
+                            dst.update(from: ws.normed, count: n * width)
+                        }
+                    }
+                }
+                begin = end
+            }
+            return result
+        }
+    }
+
+    /// One chunk: embeddings -> blocks, leaving the final residual stream in ws.x and the chunk in the cache.
+    private func chunk(_ tokens: ArraySlice<Int>, cache: KVCache, ws: LlamaWorkspace) {
+        let T = tokens.count, d = config.hiddenSize
+        for (t, id) in tokens.enumerated() { embedding.dequantizeRow(id, into: ws.x + t * d) }
+        rope.tables(positions: cache.count..<(cache.count + T), cos: ws.cos, sin: ws.sin)
+        for (i, block) in blocks.enumerated() {
+            block(ws.x, tokens: T, layer: i, cache: cache, rope: rope, ws: ws, pool: pool)
+        }
+        cache.advance(by: T)
+    }
+}
+
+// MARK: - Checkpoint names
+
+/// Tensor names of the two checkpoint layouts.
+struct LlamaNames: Sendable {
+    typealias Name = @Sendable (Int) -> String
+    let embedding: String, finalNorm: String, output: String
+    let attentionNorm: Name, q: Name, k: Name, v: Name, o: Name
+    let mlpNorm: Name, gate: Name, up: Name, down: Name
+    /// Tensors a file may carry that this model does not use.
+    let ignorable: @Sendable (String) -> Bool
+
+    static let gguf = LlamaNames(
+        embedding: "token_embd.weight", finalNorm: "output_norm.weight", output: "output.weight",
+        attentionNorm: { "blk.\($0).attn_norm.weight" }, q: { "blk.\($0).attn_q.weight" },
+        k: { "blk.\($0).attn_k.weight" }, v: { "blk.\($0).attn_v.weight" }, o: { "blk.\($0).attn_output.weight" },
+        mlpNorm: { "blk.\($0).ffn_norm.weight" }, gate: { "blk.\($0).ffn_gate.weight" },
+        up: { "blk.\($0).ffn_up.weight" }, down: { "blk.\($0).ffn_down.weight" },
+        // rope_freqs carries llama3 long-context scaling factors that only matter past the trained context.
+        ignorable: { $0 == "rope_freqs.weight" || $0.hasSuffix(".attn_rot_embd") })
+
+    static let huggingFace = LlamaNames(
+        embedding: "model.embed_tokens.weight", finalNorm: "model.norm.weight", output: "lm_head.weight",
+        attentionNorm: { "model.layers.\($0).input_layernorm.weight" }, q: { "model.layers.\($0).self_attn.q_proj.weight" },
+        k: { "model.layers.\($0).self_attn.k_proj.weight" }, v: { "model.layers.\($0).self_attn.v_proj.weight" },
+        o: { "model.layers.\($0).self_attn.o_proj.weight" },
+        mlpNorm: { "model.layers.\($0).post_attention_layernorm.weight" }, gate: { "model.layers.\($0).mlp.gate_proj.weight" },
+        up: { "model.layers.\($0).mlp.up_proj.weight" }, down: { "model.layers.\($0).mlp.down_proj.weight" },
+        ignorable: { $0.hasSuffix("rotary_emb.inv_freq") })
+}
