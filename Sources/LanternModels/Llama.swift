@@ -121,21 +121,24 @@ struct LlamaAttention: Sendable {
         let group = heads / kvHeads
         let scale = 1 / Float(headDim).squareRoot()
         let keys = cache.keys[layer], values = cache.values[layer], rowSize = cache.rowSize
-        let qBuf = ws.q, attn = ws.attn, scoreStride = ws.scoreStride, scores = ws.scores
+        let qBuf = ws.q, attn = ws.attn
         let (hd, nH) = (headDim, heads)
         pool.parallelFor(T * nH) { items in
-            for item in items {
-                let t = item / nH, h = item % nH, g = h / group
-                let n = start + t + 1                                  // causal: keys 0...position
-                let qv = qBuf + (t * nH + h) * hd                       // [headDim]
-                let s = scores + item * scoreStride                     // [n]
-                for j in 0..<n { s[j] = Kernels.dot(qv, keys + j * rowSize + g * hd, count: hd) * scale }
-                Kernels.softmax(s, count: n)
-                let o = attn + (t * nH + h) * hd                        // [headDim]
-                for d in 0..<hd { o[d] = 0 }
-                for j in 0..<n {
-                    let p = s[j], vr = values + j * rowSize + g * hd
-                    for d in 0..<hd { o[d] += p * vr[d] }
+            // Scores of one (token, head) item at a time: [positions so far]
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: start + T) { scratch in
+                let s = scratch.baseAddress!
+                for item in items {
+                    let t = item / nH, h = item % nH, g = h / group
+                    let n = start + t + 1                                  // causal: keys 0...position
+                    let qv = qBuf + (t * nH + h) * hd                       // [headDim]
+                    for j in 0..<n { s[j] = Kernels.dot(qv, keys + j * rowSize + g * hd, count: hd) * scale }
+                    Kernels.softmax(s, count: n)
+                    let o = attn + (t * nH + h) * hd                        // [headDim]
+                    for d in 0..<hd { o[d] = 0 }
+                    for j in 0..<n {
+                        let p = s[j], vr = values + j * rowSize + g * hd
+                        for d in 0..<hd { o[d] += p * vr[d] }
+                    }
                 }
             }
         }
@@ -185,12 +188,11 @@ struct LlamaBlock: Sendable {
 /// Scratch buffers for one forward chunk of up to `maxTokens` tokens, reused across calls so the
 /// decode loop does not allocate.
 final class LlamaWorkspace: @unchecked Sendable {
-    let maxTokens: Int, scoreStride: Int
-    let x, normed, residual, q, attn, gate, up, cos, sin, scores: UnsafeMutablePointer<Float>
+    let maxTokens: Int
+    let x, normed, residual, q, attn, gate, up, cos, sin: UnsafeMutablePointer<Float>
 
-    init(config c: LlamaConfiguration, maxTokens: Int, contextCapacity: Int) {
+    init(config c: LlamaConfiguration, maxTokens: Int) {
         self.maxTokens = maxTokens
-        self.scoreStride = contextCapacity
         func buf(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(n, 1)) }
         x = buf(maxTokens * c.hiddenSize)
         normed = buf(maxTokens * c.hiddenSize)
@@ -201,10 +203,9 @@ final class LlamaWorkspace: @unchecked Sendable {
         up = buf(maxTokens * c.intermediateSize)
         cos = buf(maxTokens * c.headDim / 2)
         sin = buf(maxTokens * c.headDim / 2)
-        scores = buf(maxTokens * c.heads * contextCapacity)
     }
 
-    deinit { [x, normed, residual, q, attn, gate, up, cos, sin, scores].forEach { $0.deallocate() } }
+    deinit { [x, normed, residual, q, attn, gate, up, cos, sin].forEach { $0.deallocate() } }
 }
 
 /// A LLaMA-family decoder. Weights stay in their file's dtype (quantized blocks are used as stored).
@@ -296,11 +297,10 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         let firstRow = tokens.count - rows
         return workspace.withLock { slot in
             let ws: LlamaWorkspace
-            if let w = slot, w.scoreStride >= cache.capacity, w.maxTokens >= min(tokens.count, maxBatch) {
+            if let w = slot, w.maxTokens >= min(tokens.count, maxBatch) {
                 ws = w
             } else {
-                ws = LlamaWorkspace(config: config, maxTokens: max(min(tokens.count, maxBatch), slot?.maxTokens ?? 0),
-                                    contextCapacity: max(cache.capacity, slot?.scoreStride ?? 0))
+                ws = LlamaWorkspace(config: config, maxTokens: max(min(tokens.count, maxBatch), slot?.maxTokens ?? 0))
                 slot = ws
             }
             var begin = 0

@@ -1,0 +1,125 @@
+import LanternModels
+import LanternTokenizers
+
+/// What a generation run is asked to do.
+public struct GenerateParameters: Sendable {
+    /// Most new tokens to produce (the run also ends when the context is full).
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    /// Strings that end the text; they are not part of the output.
+    public var stop: [String]
+
+    public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(), stop: [String] = []) {
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stop = stop
+    }
+}
+
+/// Why generation ended, named as the OpenAI API names it.
+public enum FinishReason: String, Sendable, Codable {
+    /// An end-of-generation token or a stop string.
+    case stop
+    /// `maxTokens` reached or the context full.
+    case length
+}
+
+/// One step of a run: the token sampled (nil for the final flush), the text that became safe to show,
+/// and, on the last step, why it ended.
+public struct GenerationStep: Sendable {
+    public let token: Int?
+    public let text: String
+    public let finishReason: FinishReason?
+}
+
+public enum GenerationError: Error, Equatable, CustomStringConvertible {
+    case promptTooLong(tokens: Int, contextLength: Int)
+    case emptyPrompt
+    case invalidParameter(String)
+
+    public var description: String {
+        switch self {
+        case let .promptTooLong(n, ctx):
+            return "the prompt has \(n) tokens but the context holds \(ctx); shorten the prompt or raise the context length"
+        case .emptyPrompt: return "the prompt is empty (no tokens); give some text or enable BOS"
+        case let .invalidParameter(s): return "invalid generation parameter: \(s)"
+        }
+    }
+}
+
+/// The decoder-only generation loop: prefill, then sample -> detokenize -> check stops -> feed back.
+///
+/// Use it as a synchronous iterator (`next()`) or as an `AsyncSequence` of `GenerationStep`.
+/// The loop names no concrete model: it sees only `CausalLanguageModel` through a `Session`.
+public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked Sendable {
+    public typealias Element = GenerationStep
+
+    public let session: Session
+    public let tokenizer: any Tokenizer
+    public let promptTokens: [Int]
+    public private(set) var generated: [Int] = []
+    public private(set) var finishReason: FinishReason?
+    let parameters: GenerateParameters
+    var sampler: SamplerChain
+    var detokenizer: StreamingDetokenizer
+    var stops: StopSequenceMatcher
+    var logits: [Float]?
+    var history: [Int]
+
+    public init(session: Session, tokenizer: any Tokenizer, prompt: [Int], parameters: GenerateParameters) throws {
+        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        guard prompt.count < session.contextLength else {
+            throw GenerationError.promptTooLong(tokens: prompt.count, contextLength: session.contextLength)
+        }
+        guard parameters.maxTokens >= 0 else { throw GenerationError.invalidParameter("maxTokens must be >= 0") }
+        self.session = session
+        self.tokenizer = tokenizer
+        self.promptTokens = prompt
+        self.parameters = parameters
+        self.sampler = try SamplerChain(parameters.sampling)
+        self.detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: true)
+        self.stops = StopSequenceMatcher(parameters.stop)
+        self.history = prompt
+    }
+
+    /// The seed the sampler uses (reported so a run can be repeated).
+    public var seed: UInt64? { sampler.seed }
+
+    /// The next step, or nil after the step that carried the finish reason.
+    public func next() throws -> GenerationStep? {
+        if finishReason != nil { return nil }
+        if generated.count >= parameters.maxTokens { return finish(.length, token: nil, text: "") }
+        let current: [Float]
+        if let logits {
+            current = logits
+        } else {
+            current = try session.prefill(promptTokens)
+        }
+        let token = sampler.sample(logits: current, history: history)
+        generated.append(token)
+        history.append(token)
+        if tokenizer.endOfGenerationIDs.contains(token) {
+            return finish(.stop, token: token, text: "")
+        }
+        let (emit, stopped) = stops.append(detokenizer.append(token))
+        if stopped { return finish(.stop, token: token, text: emit) }
+        if generated.count >= parameters.maxTokens || session.tokens.count + 1 >= session.contextLength {
+            return finish(.length, token: token, text: emit)
+        }
+        logits = try session.append(token)
+        return GenerationStep(token: token, text: emit, finishReason: nil)
+    }
+
+    private func finish(_ reason: FinishReason, token: Int?, text: String) -> GenerationStep {
+        finishReason = reason
+        var tail = text
+        if !stops.isStopped {
+            let (emit, stopped) = stops.append(detokenizer.flush())
+            tail += emit
+            if !stopped { tail += stops.finish() }
+        }
+        return GenerationStep(token: token, text: tail, finishReason: reason)
+    }
+
+    public func makeAsyncIterator() -> Generator { self }
+}
