@@ -18,8 +18,8 @@ public struct StopSequenceMatcher: Sendable {
     private let stopBytes: [[UInt8]]
     private var held: [UInt8] = []
     public private(set) var isStopped = false
-    /// The stop string that ended the text, once stopped (the earliest-starting match; among matches
-    /// starting at the same place, the first in `stops`).
+    /// The stop string that ended the text, once stopped: the one completed first in the text; if two
+    /// end at the same place, the longer (then the first in `stops`).
     public private(set) var matchedStop: String?
 
     public init(_ stops: [String]) {
@@ -36,7 +36,7 @@ public struct StopSequenceMatcher: Sendable {
         buffer.append(contentsOf: text.utf8)
         held.removeAll(keepingCapacity: true)
 
-        if let (start, which) = earliestMatch(in: buffer) {
+        if let (start, which) = firstCompletedMatch(in: buffer) {
             isStopped = true
             matchedStop = stops[which]
             return (String(decoding: buffer[..<start], as: UTF8.self), true)
@@ -53,13 +53,21 @@ public struct StopSequenceMatcher: Sendable {
         return isStopped ? "" : String(decoding: held, as: UTF8.self)
     }
 
-    /// Start offset and stop index of the earliest full stop string in `buffer`.
-    private func earliestMatch(in buffer: [UInt8]) -> (Int, Int)? {
+    /// Start offset and stop index of the stop string that is completed first when `buffer` is read
+    /// left to right (smallest end offset; at the same end, the longest stop, i.e. the earliest start).
+    /// Choosing by end rather than start makes the result independent of how the text was chunked: it
+    /// is what a byte-at-a-time matcher would report.
+    private func firstCompletedMatch(in buffer: [UInt8]) -> (Int, Int)? {
         guard !buffer.isEmpty else { return nil }
-        for start in buffer.indices {
-            for (k, stop) in stopBytes.enumerated() where stop.count <= buffer.count - start {
-                if buffer[start..<(start + stop.count)].elementsEqual(stop) { return (start, k) }
+        for end in 1...buffer.count {
+            var best: (start: Int, index: Int)?
+            for (k, stop) in stopBytes.enumerated() where stop.count <= end {
+                let start = end - stop.count
+                guard buffer[start..<end].elementsEqual(stop) else { continue }
+                if let b = best, b.start <= start { continue }
+                best = (start, k)
             }
+            if let best { return (best.start, best.index) }
         }
         return nil
     }
