@@ -32,7 +32,7 @@ let package = Package(
         .testTarget(name: "LanternFormatsTests", dependencies: ["LanternFormats"]),
         .testTarget(name: "LanternTokenizersTests", dependencies: ["LanternTokenizers", "LanternFormats"]),
         .testTarget(name: "LanternModelsTests", dependencies: ["LanternModels", "LanternFormats"]),
-        .testTarget(name: "LanternGenerationTests", dependencies: ["LanternGeneration"]),
+        .testTarget(name: "LanternGenerationTests", dependencies: ["LanternGeneration", "LanternFormats"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern"]),
     ]
 )
