@@ -1,8 +1,9 @@
 /// Divides every logit by `temperature` (> 0): below 1 sharpens the distribution, above 1 flattens it.
 /// Division by a positive number keeps the order, so a sorted set stays sorted.
 ///
-/// `temperature == 0` is the limit: only the most likely token survives (ties: lowest id), which
-/// makes any draw after it greedy, as llama.cpp's temperature sampler does.
+/// `temperature == 0` (or any value that is not > 0) is the limit: only the most likely token
+/// survives (ties: lowest id), which makes any draw after it greedy, as llama.cpp's temperature
+/// sampler does. (`SamplerChain` never builds a chain with such a value: it validates first.)
 public struct Temperature: LogitProcessor {
     public let temperature: Float
 
