@@ -1,0 +1,167 @@
+import Foundation
+
+/// Python semantics for binary operators, comparisons and membership.
+enum Operators {
+    static func arithmetic(_ op: String, _ a: Value, _ b: Value, line: Int) throws -> Value {
+        if case let .undefined(hint) = a { throw TemplateError.undefined(hint, line: line) }
+        if case let .undefined(hint) = b { throw TemplateError.undefined(hint, line: line) }
+        func unsupported() -> TemplateError {
+            .runtime("unsupported operand type(s) for \(op): '\(a.typeName)' and '\(b.typeName)'", line: line)
+        }
+        func overflow() -> TemplateError { .runtime("integer overflow in '\(op)'", line: line) }
+        switch op {
+        case "+":
+            switch (a, b) {
+            case let (.string(x), .string(y)): return .string(x + y)
+            case let (.list(x), .list(y)): return .list(x + y)
+            case (.string, _), (.list, _):
+                throw TemplateError.runtime("can only concatenate \(a.typeName) (not \"\(b.typeName)\") to \(a.typeName)", line: line)
+            default: break
+            }
+            if let x = a.integer, let y = b.integer {
+                let (sum, over) = x.addingReportingOverflow(y)
+                if over { throw overflow() }
+                return .int(sum)
+            }
+            if let x = a.number, let y = b.number { return .double(x + y) }
+            throw unsupported()
+        case "-":
+            if let x = a.integer, let y = b.integer {
+                let (difference, over) = x.subtractingReportingOverflow(y)
+                if over { throw overflow() }
+                return .int(difference)
+            }
+            if let x = a.number, let y = b.number { return .double(x - y) }
+            throw unsupported()
+        case "*":
+            switch (a, b) {
+            case let (.string(s), n), let (n, .string(s)):
+                if let count = n.integer { return .string(count > 0 ? String(repeating: s, count: count) : "") }
+            case let (.list(items), n), let (n, .list(items)):
+                if let count = n.integer { return .list(count > 0 ? Array([[Value]](repeating: items, count: count).joined()) : []) }
+            default: break
+            }
+            if let x = a.integer, let y = b.integer {
+                let (product, over) = x.multipliedReportingOverflow(by: y)
+                if over { throw overflow() }
+                return .int(product)
+            }
+            if let x = a.number, let y = b.number { return .double(x * y) }
+            throw unsupported()
+        case "/":
+            guard let x = a.number, let y = b.number else { throw unsupported() }
+            guard y != 0 else { throw TemplateError.runtime("division by zero", line: line) }
+            return .double(x / y)
+        case "//":
+            if let x = a.integer, let y = b.integer {
+                guard y != 0 else { throw TemplateError.runtime("integer division or modulo by zero", line: line) }
+                guard !(x == Int.min && y == -1) else { throw overflow() }
+                let q = x / y
+                return .int((x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q)
+            }
+            guard let x = a.number, let y = b.number else { throw unsupported() }
+            guard y != 0 else { throw TemplateError.runtime("float floor division by zero", line: line) }
+            return .double((x / y).rounded(.down))
+        case "%":
+            if case .string = a { throw TemplateError.unsupported("printf-style string formatting with '%'", line: line) }
+            if let x = a.integer, let y = b.integer {
+                guard y != 0 else { throw TemplateError.runtime("integer division or modulo by zero", line: line) }
+                guard y != -1 else { return .int(0) }
+                let r = x % y
+                return .int(r != 0 && ((r < 0) != (y < 0)) ? r + y : r)
+            }
+            guard let x = a.number, let y = b.number else { throw unsupported() }
+            guard y != 0 else { throw TemplateError.runtime("float modulo", line: line) }
+            let r = fmod(x, y)
+            return .double(r != 0 && ((r < 0) != (y < 0)) ? r + y : r)
+        case "**":
+            if let x = a.integer, let y = b.integer, y >= 0 {
+                var result = 1
+                for _ in 0..<y {
+                    let (product, over) = result.multipliedReportingOverflow(by: x)
+                    if over { throw overflow() }
+                    result = product
+                    if result == 0 || result == 1 { break }
+                }
+                return .int(result)
+            }
+            guard let x = a.number, let y = b.number else { throw unsupported() }
+            return .double(pow(x, y))
+        default:
+            throw TemplateError.unsupported("operator '\(op)'", line: line)
+        }
+    }
+
+    static func compare(_ op: String, _ a: Value, _ b: Value, line: Int) throws -> Bool {
+        switch op {
+        case "==": return pythonEqual(a, b)
+        case "!=": return !pythonEqual(a, b)
+        case "in": return try contains(b, a, line: line)
+        case "notin": return !(try contains(b, a, line: line))
+        default:
+            let order = try ordering(a, b, op: op, line: line)
+            switch op {
+            case "<": return order < 0
+            case "<=": return order <= 0
+            case ">": return order > 0
+            default: return order >= 0
+            }
+        }
+    }
+
+    /// -1, 0 or 1 under Python ordering; mismatched types raise as Python does.
+    static func ordering(_ a: Value, _ b: Value, op: String, line: Int) throws -> Int {
+        if case let .undefined(hint) = a { throw TemplateError.undefined(hint, line: line) }
+        if case let .undefined(hint) = b { throw TemplateError.undefined(hint, line: line) }
+        switch (a, b) {
+        case let (.string(x), .string(y)):
+            return lexicographic(Array(x.unicodeScalars.map(\.value)), Array(y.unicodeScalars.map(\.value)))
+        case let (.list(x), .list(y)):
+            for (l, r) in zip(x, y) where !pythonEqual(l, r) { return try ordering(l, r, op: op, line: line) }
+            return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+        default:
+            if let x = a.integer, let y = b.integer { return x == y ? 0 : (x < y ? -1 : 1) }
+            if let x = a.number, let y = b.number { return x == y ? 0 : (x < y ? -1 : 1) }
+            throw TemplateError.runtime(
+                "'\(op)' not supported between instances of '\(a.typeName)' and '\(b.typeName)'", line: line)
+        }
+    }
+
+    private static func lexicographic(_ x: [UInt32], _ y: [UInt32]) -> Int {
+        for (l, r) in zip(x, y) where l != r { return l < r ? -1 : 1 }
+        return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+    }
+
+    /// Python `item in container`.
+    static func contains(_ container: Value, _ item: Value, line: Int) throws -> Bool {
+        switch container {
+        case .undefined: return false
+        case let .string(s):
+            guard case let .string(needle) = item else {
+                throw TemplateError.runtime("'in <string>' requires string as left operand, not \(item.typeName)", line: line)
+            }
+            return findScalars(needle, in: s) != nil
+        case let .list(items): return items.contains { pythonEqual($0, item) }
+        case let .dict(d):
+            if case let .string(key) = item { return d[key] != nil }
+            return false
+        default:
+            throw TemplateError.runtime("argument of type '\(container.typeName)' is not iterable", line: line)
+        }
+    }
+}
+
+/// Code-point substring search (Python semantics, no Unicode normalization); returns the
+/// scalar offset of the first match at or after `from`.
+func findScalars(_ needle: String, in haystack: String, from: Int = 0) -> Int? {
+    let h = Array(haystack.unicodeScalars)
+    let n = Array(needle.unicodeScalars)
+    if n.isEmpty { return from <= h.count ? from : nil }
+    guard h.count >= n.count else { return nil }
+    var i = max(0, from)
+    while i + n.count <= h.count {
+        if h[i] == n[0] && Array(h[i..<(i + n.count)]) == n { return i }
+        i += 1
+    }
+    return nil
+}

@@ -1,0 +1,620 @@
+/// Recursive-descent parser over `Lexer` tokens, following Jinja's grammar and precedence:
+/// conditional < or < and < not < comparisons/in < + - < ~ < * / // % < ** < unary,
+/// with filters, `is` tests and calls binding tightest (so `a + b | trim` is `a + (b|trim)`).
+struct Parser {
+    private var tokens: [Token]
+    private var index = 0
+    /// `break`/`continue` are only legal inside a loop body (as Jinja checks at compile time).
+    private var loopDepth = 0
+
+    /// Statements that are valid Jinja but deliberately not implemented.
+    private static let unsupportedStatements: Set<String> = [
+        "extends", "block", "include", "import", "from", "call", "with", "autoescape", "do", "trans",
+        "pluralize", "endcall",
+    ]
+
+    init(tokens: [Token]) { self.tokens = tokens }
+
+    static func parse(_ source: String) throws -> [Node] {
+        var parser = Parser(tokens: try Lexer.tokenize(source))
+        let (body, end) = try parser.parseBody(until: [])
+        if let end { throw TemplateError.syntax("unexpected '\(end)'", line: parser.current.line) }
+        return body
+    }
+
+    // MARK: token helpers
+
+    private var current: Token { tokens[min(index, tokens.count - 1)] }
+    private func peek(_ offset: Int) -> Token { tokens[min(index + offset, tokens.count - 1)] }
+    private mutating func advance() { if index < tokens.count - 1 { index += 1 } }
+
+    private func isOp(_ op: String, _ token: Token? = nil) -> Bool {
+        if case .op(op) = (token ?? current).kind { return true }
+        return false
+    }
+    private func isName(_ name: String, _ token: Token? = nil) -> Bool {
+        if case .name(name) = (token ?? current).kind { return true }
+        return false
+    }
+
+    private func describe(_ token: Token) -> String {
+        switch token.kind {
+        case .text: return "template text"
+        case .variableBegin: return "'{{'"
+        case .variableEnd: return "'}}'"
+        case .blockBegin: return "'{%'"
+        case .blockEnd: return "'%}'"
+        case let .name(n): return "'\(n)'"
+        case let .string(s): return "string '\(s)'"
+        case let .integer(i): return "integer \(i)"
+        case let .float(d): return "number \(d)"
+        case let .op(o): return "'\(o)'"
+        case .eof: return "end of template"
+        }
+    }
+
+    private func unexpected(expected: String) -> TemplateError {
+        .syntax("expected \(expected), got \(describe(current))", line: current.line)
+    }
+
+    private mutating func expectOp(_ op: String) throws {
+        guard isOp(op) else { throw unexpected(expected: "'\(op)'") }
+        advance()
+    }
+    private mutating func expectName(_ name: String) throws {
+        guard isName(name) else { throw unexpected(expected: "'\(name)'") }
+        advance()
+    }
+    private mutating func expectBlockEnd() throws {
+        guard current.kind == .blockEnd else { throw unexpected(expected: "'%}'") }
+        advance()
+    }
+    private mutating func identifier() throws -> String {
+        guard case let .name(name) = current.kind else { throw unexpected(expected: "a name") }
+        advance()
+        return name
+    }
+
+    // MARK: statements
+
+    /// Parses nodes until a block tag named in `endTags`; returns that tag (its name consumed)
+    /// or nil at the end of the template.
+    private mutating func parseBody(until endTags: Set<String>) throws -> ([Node], String?) {
+        var nodes: [Node] = []
+        while true {
+            let token = current
+            switch token.kind {
+            case let .text(text):
+                nodes.append(.text(text))
+                advance()
+            case .variableBegin:
+                advance()
+                let expr = try parseTuple()
+                guard current.kind == .variableEnd else { throw unexpected(expected: "'}}'") }
+                advance()
+                nodes.append(.output(expr))
+            case .blockBegin:
+                advance()
+                guard case let .name(keyword) = current.kind else { throw unexpected(expected: "a statement name") }
+                if endTags.contains(keyword) {
+                    advance()
+                    return (nodes, keyword)
+                }
+                nodes.append(try parseStatement(keyword, line: current.line))
+            case .eof:
+                if !endTags.isEmpty {
+                    let names = endTags.sorted().map { "'\($0)'" }.joined(separator: " or ")
+                    throw TemplateError.syntax("unexpected end of template, expected \(names)", line: token.line)
+                }
+                return (nodes, nil)
+            default:
+                throw unexpected(expected: "text or a tag")
+            }
+        }
+    }
+
+    private mutating func parseStatement(_ keyword: String, line: Int) throws -> Node {
+        advance()
+        switch keyword {
+        case "if": return try parseIf()
+        case "for": return try parseFor(line: line)
+        case "set": return try parseSet(line: line)
+        case "macro": return try parseMacro(line: line)
+        case "filter":
+            let filters = try parseFilterChain()
+            try expectBlockEnd()
+            let (body, _) = try parseBody(until: ["endfilter"])
+            try expectBlockEnd()
+            return .filterBlock(body: body, filters: filters)
+        case "break", "continue":
+            guard loopDepth > 0 else { throw TemplateError.syntax("'\(keyword)' outside of a loop", line: line) }
+            try expectBlockEnd()
+            return keyword == "break" ? .breakLoop(line: line) : .continueLoop(line: line)
+        default:
+            if Parser.unsupportedStatements.contains(keyword) {
+                throw TemplateError.unsupported("statement '\(keyword)'", line: line)
+            }
+            throw TemplateError.syntax("unknown tag '\(keyword)'", line: line)
+        }
+    }
+
+    private mutating func parseIf() throws -> Node {
+        var branches: [(test: Expr, body: [Node])] = []
+        var test = try parseTuple(withCondexpr: false)
+        while true {
+            try expectBlockEnd()
+            let (body, end) = try parseBody(until: ["elif", "else", "endif"])
+            branches.append((test, body))
+            switch end {
+            case "elif":
+                test = try parseTuple(withCondexpr: false)
+            case "else":
+                try expectBlockEnd()
+                let (otherwise, _) = try parseBody(until: ["endif"])
+                try expectBlockEnd()
+                return .ifBlock(branches: branches, otherwise: otherwise)
+            default:
+                try expectBlockEnd()
+                return .ifBlock(branches: branches, otherwise: [])
+            }
+        }
+    }
+
+    private mutating func parseFor(line: Int) throws -> Node {
+        let target = try parseAssignTarget(allowAttribute: false)
+        try expectName("in")
+        let iterable = try parseTuple(withCondexpr: false, extraEnd: ["if", "recursive"])
+        var filter: Expr? = nil
+        if isName("if") {
+            advance()
+            filter = try parseExpression()
+        }
+        if isName("recursive") { throw TemplateError.unsupported("recursive for loop", line: current.line) }
+        try expectBlockEnd()
+        loopDepth += 1
+        let (body, end) = try parseBody(until: ["endfor", "else"])
+        loopDepth -= 1
+        var otherwise: [Node] = []
+        if end == "else" {
+            try expectBlockEnd()
+            (otherwise, _) = try parseBody(until: ["endfor"])
+        }
+        try expectBlockEnd()
+        return .forLoop(target: target, iterable: iterable, filter: filter, body: body, otherwise: otherwise, line: line)
+    }
+
+    private mutating func parseSet(line: Int) throws -> Node {
+        let target = try parseAssignTarget(allowAttribute: true)
+        if isOp("=") {
+            advance()
+            let value = try parseTuple()
+            try expectBlockEnd()
+            return .set(target, value, line: line)
+        }
+        let filters = try parseFilterChain()
+        try expectBlockEnd()
+        let (body, _) = try parseBody(until: ["endset"])
+        try expectBlockEnd()
+        return .setBlock(target, body: body, filters: filters, line: line)
+    }
+
+    private mutating func parseMacro(line: Int) throws -> Node {
+        let name = try identifier()
+        try expectOp("(")
+        var parameters: [(name: String, defaultValue: Expr?)] = []
+        while !isOp(")") {
+            if !parameters.isEmpty { try expectOp(",") }
+            if isOp(")") { break }
+            let parameter = try identifier()
+            var defaultValue: Expr? = nil
+            if isOp("=") {
+                advance()
+                defaultValue = try parseExpression()
+            } else if parameters.contains(where: { $0.defaultValue != nil }) {
+                throw TemplateError.syntax("non-default argument follows default argument", line: current.line)
+            }
+            parameters.append((parameter, defaultValue))
+        }
+        advance()
+        try expectBlockEnd()
+        let savedDepth = loopDepth
+        loopDepth = 0
+        let (body, _) = try parseBody(until: ["endmacro"])
+        loopDepth = savedDepth
+        try expectBlockEnd()
+        return .macro(MacroDefinition(name: name, parameters: parameters, body: body, line: line))
+    }
+
+    /// `| name(args) | name …` as used by `{% filter %}` and block `{% set %}`.
+    private mutating func parseFilterChain() throws -> [(name: String, arguments: Arguments, line: Int)] {
+        var filters: [(name: String, arguments: Arguments, line: Int)] = []
+        var first = true
+        while first || isOp("|") {
+            if isOp("|") { advance() } else if current.kind == .blockEnd { break }
+            first = false
+            let line = current.line
+            let name = try filterName()
+            let arguments = isOp("(") ? try parseCallArguments() : Arguments()
+            filters.append((name, arguments, line))
+        }
+        return filters
+    }
+
+    private mutating func parseAssignTarget(allowAttribute: Bool) throws -> AssignTarget {
+        var targets: [AssignTarget] = []
+        repeat {
+            if !targets.isEmpty { advance() }
+            if isName("in") || current.kind == .blockEnd || isOp("=") { break }
+            if isOp("(") {
+                advance()
+                let inner = try parseAssignTarget(allowAttribute: false)
+                try expectOp(")")
+                targets.append(inner)
+                continue
+            }
+            let line = current.line
+            let name = try identifier()
+            if isOp(".") {
+                guard allowAttribute else { throw TemplateError.syntax("cannot assign to an attribute here", line: line) }
+                advance()
+                targets.append(.attribute(name, try identifier()))
+            } else {
+                if ["true", "false", "none", "True", "False", "None"].contains(name) {
+                    throw TemplateError.syntax("cannot assign to '\(name)'", line: line)
+                }
+                targets.append(.name(name))
+            }
+        } while isOp(",")
+        guard let first = targets.first else { throw unexpected(expected: "an assignment target") }
+        return targets.count == 1 && !isOp(",") ? first : .tuple(targets)
+    }
+
+    // MARK: expressions
+
+    /// An expression or a bare comma tuple (`a, b`), as Jinja allows in `{{ }}` and `set`.
+    private mutating func parseTuple(withCondexpr: Bool = true, extraEnd: Set<String> = []) throws -> Expr {
+        let first = try parseExpression(withCondexpr: withCondexpr)
+        guard isOp(",") else { return first }
+        var items = [first]
+        while isOp(",") {
+            advance()
+            if isTupleEnd(extraEnd) { break }
+            items.append(try parseExpression(withCondexpr: withCondexpr))
+        }
+        return .tuple(items)
+    }
+
+    private func isTupleEnd(_ extraEnd: Set<String>) -> Bool {
+        switch current.kind {
+        case .blockEnd, .variableEnd, .eof: return true
+        case .op(")"), .op("]"): return true
+        case let .name(n): return extraEnd.contains(n)
+        default: return false
+        }
+    }
+
+    private mutating func parseExpression(withCondexpr: Bool = true) throws -> Expr {
+        withCondexpr ? try parseConditional() : try parseOr()
+    }
+
+    private mutating func parseConditional() throws -> Expr {
+        var expr = try parseOr()
+        while isName("if") {
+            advance()
+            let test = try parseOr()
+            var otherwise: Expr? = nil
+            if isName("else") {
+                advance()
+                otherwise = try parseConditional()
+            }
+            expr = .conditional(test: test, then: expr, otherwise: otherwise)
+        }
+        return expr
+    }
+
+    private mutating func parseOr() throws -> Expr {
+        var left = try parseAnd()
+        while isName("or") {
+            advance()
+            left = .or(left, try parseAnd())
+        }
+        return left
+    }
+
+    private mutating func parseAnd() throws -> Expr {
+        var left = try parseNot()
+        while isName("and") {
+            advance()
+            left = .and(left, try parseNot())
+        }
+        return left
+    }
+
+    private mutating func parseNot() throws -> Expr {
+        if isName("not") {
+            advance()
+            return .not(try parseNot())
+        }
+        return try parseCompare()
+    }
+
+    private mutating func parseCompare() throws -> Expr {
+        let line = current.line
+        let first = try parseMath1()
+        var ops: [(op: String, rhs: Expr)] = []
+        while true {
+            if case let .op(op) = current.kind, ["==", "!=", "<", "<=", ">", ">="].contains(op) {
+                advance()
+                ops.append((op, try parseMath1()))
+            } else if isName("in") {
+                advance()
+                ops.append(("in", try parseMath1()))
+            } else if isName("not") && isName("in", peek(1)) {
+                advance(); advance()
+                ops.append(("notin", try parseMath1()))
+            } else {
+                break
+            }
+        }
+        return ops.isEmpty ? first : .compare(first, ops, line: line)
+    }
+
+    private mutating func parseMath1() throws -> Expr {
+        var left = try parseConcat()
+        while isOp("+") || isOp("-") {
+            guard case let .op(op) = current.kind else { break }
+            let line = current.line
+            advance()
+            left = .binary(op, left, try parseConcat(), line: line)
+        }
+        return left
+    }
+
+    private mutating func parseConcat() throws -> Expr {
+        var parts = [try parseMath2()]
+        while isOp("~") {
+            advance()
+            parts.append(try parseMath2())
+        }
+        return parts.count == 1 ? parts[0] : .concat(parts)
+    }
+
+    private mutating func parseMath2() throws -> Expr {
+        var left = try parsePow()
+        while true {
+            guard case let .op(op) = current.kind, ["*", "/", "//", "%"].contains(op) else { break }
+            let line = current.line
+            advance()
+            left = .binary(op, left, try parsePow(), line: line)
+        }
+        return left
+    }
+
+    private mutating func parsePow() throws -> Expr {
+        var left = try parseUnary()
+        while isOp("**") {
+            let line = current.line
+            advance()
+            left = .binary("**", left, try parseUnary(), line: line)
+        }
+        return left
+    }
+
+    private mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
+        let line = current.line
+        var node: Expr
+        if isOp("-") {
+            advance()
+            node = .negate(try parseUnary(withFilter: false), line: line)
+        } else if isOp("+") {
+            advance()
+            node = .plus(try parseUnary(withFilter: false), line: line)
+        } else {
+            node = try parsePostfix(try parsePrimary())
+        }
+        if withFilter { node = try parseFilterExpr(node) }
+        return node
+    }
+
+    private mutating func parsePrimary() throws -> Expr {
+        let token = current
+        switch token.kind {
+        case let .name(name):
+            advance()
+            switch name {
+            case "true", "True": return .literal(.bool(true))
+            case "false", "False": return .literal(.bool(false))
+            case "none", "None": return .literal(.null)
+            default: return .name(name, line: token.line)
+            }
+        case let .string(first):
+            advance()
+            var text = first
+            // Adjacent literals concatenate, as in Python.
+            while case let .string(more) = current.kind {
+                text += more
+                advance()
+            }
+            return .literal(.string(text))
+        case let .integer(value):
+            advance()
+            return .literal(.int(value))
+        case let .float(value):
+            advance()
+            return .literal(.double(value))
+        case .op("("):
+            advance()
+            if isOp(")") {
+                advance()
+                return .tuple([])
+            }
+            let first = try parseExpression()
+            if isOp(")") {
+                advance()
+                return first
+            }
+            var items = [first]
+            while isOp(",") {
+                advance()
+                if isOp(")") { break }
+                items.append(try parseExpression())
+            }
+            try expectOp(")")
+            return .tuple(items)
+        case .op("["):
+            advance()
+            var items: [Expr] = []
+            while !isOp("]") {
+                if !items.isEmpty { try expectOp(",") }
+                if isOp("]") { break }
+                items.append(try parseExpression())
+            }
+            advance()
+            return .list(items)
+        case .op("{"):
+            advance()
+            var pairs: [(key: Expr, value: Expr)] = []
+            while !isOp("}") {
+                if !pairs.isEmpty { try expectOp(",") }
+                if isOp("}") { break }
+                let key = try parseExpression()
+                try expectOp(":")
+                pairs.append((key, try parseExpression()))
+            }
+            advance()
+            return .dict(pairs, line: token.line)
+        default:
+            throw unexpected(expected: "an expression")
+        }
+    }
+
+    private mutating func parsePostfix(_ start: Expr) throws -> Expr {
+        var node = start
+        while true {
+            let line = current.line
+            if isOp(".") {
+                advance()
+                switch current.kind {
+                case let .name(attr):
+                    advance()
+                    node = .attribute(node, attr, line: line)
+                case let .integer(i):
+                    advance()
+                    node = .item(node, .literal(.int(i)), line: line)
+                default:
+                    throw unexpected(expected: "an attribute name")
+                }
+            } else if isOp("[") {
+                advance()
+                node = try parseSubscript(node, line: line)
+            } else if isOp("(") {
+                node = .call(node, try parseCallArguments(), line: line)
+            } else {
+                return node
+            }
+        }
+    }
+
+    private mutating func parseSubscript(_ base: Expr, line: Int) throws -> Expr {
+        var start: Expr? = nil
+        if !isOp(":") {
+            start = try parseExpression()
+            if isOp("]") {
+                advance()
+                return .item(base, start ?? .literal(.null), line: line)
+            }
+            if isOp(",") { throw TemplateError.unsupported("tuple subscript", line: line) }
+        }
+        try expectOp(":")
+        var stop: Expr? = nil
+        var step: Expr? = nil
+        if !isOp("]") && !isOp(":") { stop = try parseExpression() }
+        if isOp(":") {
+            advance()
+            if !isOp("]") { step = try parseExpression() }
+        }
+        try expectOp("]")
+        return .slice(base, start: start, stop: stop, step: step, line: line)
+    }
+
+    private mutating func parseCallArguments() throws -> Arguments {
+        try expectOp("(")
+        var arguments = Arguments()
+        var first = true
+        while !isOp(")") {
+            if !first { try expectOp(",") }
+            first = false
+            if isOp(")") { break }
+            if isOp("*") || isOp("**") { throw TemplateError.unsupported("*args/**kwargs in a call", line: current.line) }
+            if case let .name(name) = current.kind, isOp("=", peek(1)) {
+                advance(); advance()
+                arguments.keywords.append((name, try parseExpression()))
+            } else {
+                if !arguments.keywords.isEmpty {
+                    throw TemplateError.syntax("positional argument after keyword argument", line: current.line)
+                }
+                arguments.positional.append(try parseExpression())
+            }
+        }
+        advance()
+        return arguments
+    }
+
+    private mutating func filterName() throws -> String {
+        let line = current.line
+        var name = try identifier()
+        while isOp(".") {
+            advance()
+            name += "." + (try identifier())
+        }
+        guard Builtins.filterNames.contains(name) else { throw TemplateError.unsupported("filter '\(name)'", line: line) }
+        return name
+    }
+
+    private mutating func parseFilterExpr(_ start: Expr) throws -> Expr {
+        var node = start
+        while true {
+            let line = current.line
+            if isOp("|") {
+                advance()
+                let name = try filterName()
+                let arguments = isOp("(") ? try parseCallArguments() : Arguments()
+                node = .filter(node, name: name, arguments, line: line)
+            } else if isName("is") {
+                advance()
+                var negated = false
+                if isName("not") {
+                    advance()
+                    negated = true
+                }
+                let testLine = current.line
+                var name = try identifier()
+                while isOp(".") {
+                    advance()
+                    name += "." + (try identifier())
+                }
+                guard Builtins.testNames.contains(name) else { throw TemplateError.unsupported("test '\(name)'", line: testLine) }
+                var arguments = Arguments()
+                if isOp("(") {
+                    arguments = try parseCallArguments()
+                } else if startsTestArgument() {
+                    arguments.positional = [try parsePostfix(try parsePrimary())]
+                }
+                node = .test(node, name: name, arguments, negated: negated, line: line)
+            } else if isOp("(") {
+                node = .call(node, try parseCallArguments(), line: line)
+            } else {
+                return node
+            }
+        }
+    }
+
+    /// Jinja lets a test take one argument without parentheses: `x is divisibleby 3`.
+    private func startsTestArgument() -> Bool {
+        switch current.kind {
+        case let .name(n): return !["else", "or", "and", "if", "in", "not", "is"].contains(n)
+        case .string, .integer, .float, .op("["), .op("{"): return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+
+/// Python string helpers and `json.dumps`, written against code points (Python `str`
+/// semantics), not Swift grapheme clusters.
+
+func pythonStrip(_ s: String, chars: String?, leading: Bool, trailing: Bool) -> String {
+    let set = chars.map { Set($0.unicodeScalars) }
+    func strippable(_ c: Unicode.Scalar) -> Bool { set.map { $0.contains(c) } ?? isPythonWhitespace(c) }
+    let scalars = Array(s.unicodeScalars)
+    var start = 0
+    var end = scalars.count
+    if leading { while start < end, strippable(scalars[start]) { start += 1 } }
+    if trailing { while end > start, strippable(scalars[end - 1]) { end -= 1 } }
+    return String(String.UnicodeScalarView(scalars[start..<end]))
+}
+
+/// Python `str.split`/`rsplit`: without a separator, splits on whitespace runs and drops empties.
+func pythonSplit(_ s: String, separator: String?, maxSplit: Int, fromRight: Bool) -> [String] {
+    let scalars = Array(s.unicodeScalars)
+    func text(_ slice: ArraySlice<Unicode.Scalar>) -> String { String(String.UnicodeScalarView(slice)) }
+    guard let separator, !separator.isEmpty else {
+        // Whitespace mode: tokens are maximal non-space runs.
+        var ranges: [Range<Int>] = []
+        var i = 0
+        while i < scalars.count {
+            while i < scalars.count, isPythonWhitespace(scalars[i]) { i += 1 }
+            guard i < scalars.count else { break }
+            let start = i
+            while i < scalars.count, !isPythonWhitespace(scalars[i]) { i += 1 }
+            ranges.append(start..<i)
+        }
+        guard maxSplit >= 0, ranges.count > maxSplit + 1 else { return ranges.map { text(scalars[$0]) } }
+        if fromRight {
+            let kept = ranges.suffix(maxSplit)
+            let headEnd = ranges[ranges.count - maxSplit - 1].upperBound
+            return [text(scalars[0..<headEnd]).trimmingPythonLeading()] + kept.map { text(scalars[$0]) }
+        }
+        let head = ranges.prefix(maxSplit).map { text(scalars[$0]) }
+        let restStart = ranges[maxSplit].lowerBound
+        return head + [text(scalars[restStart...]).trimmingPythonTrailing()]
+    }
+    let sep = Array(separator.unicodeScalars)
+    var matches: [Int] = []
+    var i = 0
+    while i + sep.count <= scalars.count {
+        if Array(scalars[i..<(i + sep.count)]) == sep {
+            matches.append(i)
+            i += sep.count
+        } else {
+            i += 1
+        }
+    }
+    if maxSplit >= 0 && matches.count > maxSplit {
+        matches = fromRight ? Array(matches.suffix(maxSplit)) : Array(matches.prefix(maxSplit))
+    }
+    var parts: [String] = []
+    var start = 0
+    for m in matches {
+        parts.append(text(scalars[start..<m]))
+        start = m + sep.count
+    }
+    parts.append(text(scalars[start...]))
+    return parts
+}
+
+private extension String {
+    func trimmingPythonLeading() -> String { pythonStrip(self, chars: nil, leading: true, trailing: false) }
+    func trimmingPythonTrailing() -> String { pythonStrip(self, chars: nil, leading: false, trailing: true) }
+}
+
+func pythonReplace(_ s: String, _ old: String, _ new: String, count: Int) -> String {
+    if count == 0 { return s }
+    let scalars = Array(s.unicodeScalars)
+    let oldScalars = Array(old.unicodeScalars)
+    var out = String.UnicodeScalarView()
+    var replaced = 0
+    var i = 0
+    if oldScalars.isEmpty {
+        // Python inserts `new` between every character and at both ends.
+        for scalar in scalars {
+            if count < 0 || replaced < count { out.append(contentsOf: new.unicodeScalars); replaced += 1 }
+            out.append(scalar)
+        }
+        if count < 0 || replaced < count { out.append(contentsOf: new.unicodeScalars) }
+        return String(out)
+    }
+    while i < scalars.count {
+        if (count < 0 || replaced < count), i + oldScalars.count <= scalars.count,
+            Array(scalars[i..<(i + oldScalars.count)]) == oldScalars
+        {
+            out.append(contentsOf: new.unicodeScalars)
+            i += oldScalars.count
+            replaced += 1
+        } else {
+            out.append(scalars[i])
+            i += 1
+        }
+    }
+    return String(out)
+}
+
+/// Python `str.capitalize()`: first character upper-cased, the rest lower-cased.
+func pythonCapitalize(_ s: String) -> String {
+    guard let first = s.unicodeScalars.first else { return s }
+    return String(first).uppercased() + String(String.UnicodeScalarView(s.unicodeScalars.dropFirst())).lowercased()
+}
+
+/// Python `str.title()`: a letter following a non-letter starts a word.
+func pythonTitle(_ s: String) -> String {
+    var out = ""
+    var previousCased = false
+    for scalar in s.unicodeScalars {
+        let text = String(scalar)
+        out += previousCased ? text.lowercased() : text.uppercased()
+        previousCased = scalar.properties.isCased
+    }
+    return out
+}
+
+/// Jinja's `title` filter: words split on whitespace, `-`, and opening brackets.
+func jinjaTitle(_ s: String) -> String {
+    var out = ""
+    var atWordStart = true
+    for scalar in s.unicodeScalars {
+        let isBoundary = isPythonWhitespace(scalar) || "-({[<".unicodeScalars.contains(scalar)
+        if isBoundary {
+            out.unicodeScalars.append(scalar)
+            atWordStart = true
+        } else {
+            out += atWordStart ? String(scalar).uppercased() : String(scalar).lowercased()
+            atWordStart = false
+        }
+    }
+    return out
+}
+
+func htmlEscape(_ s: String) -> String {
+    var out = ""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&#34;"
+        case "'": out += "&#39;"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+/// Jinja's `int` filter: Python `int(x)`, falling back to `int(float(x))`; nil means "use default".
+func toInt(_ value: Value, base: Int) -> Value? {
+    switch value {
+    case let .int(i): return .int(i)
+    case let .bool(b): return .int(b ? 1 : 0)
+    case let .double(d):
+        guard d.isFinite, d.magnitude < 9.2e18 else { return nil }
+        return .int(Int(d))
+    case let .string(s):
+        let trimmed = pythonStrip(s, chars: nil, leading: true, trailing: true).replacingOccurrences(of: "_", with: "")
+        if let i = Int(trimmed, radix: base) { return .int(i) }
+        if let d = Double(trimmed), d.isFinite, d.magnitude < 9.2e18 { return .int(Int(d)) }
+        return nil
+    default: return nil
+    }
+}
+
+func toDouble(_ value: Value) -> Double? {
+    switch value {
+    case let .string(s):
+        let trimmed = pythonStrip(s, chars: nil, leading: true, trailing: true)
+        switch trimmed.lowercased() {
+        case "inf", "+inf", "infinity", "+infinity": return .infinity
+        case "-inf", "-infinity": return -.infinity
+        case "nan", "+nan", "-nan": return .nan
+        default: return Double(trimmed.replacingOccurrences(of: "_", with: ""))
+        }
+    default: return value.number
+    }
+}
+
+// MARK: JSON
+
+/// The `tojson` filter as transformers defines it:
+/// `json.dumps(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)`.
+func toJSON(_ value: Value, args: CallArguments) throws -> String {
+    let ensureASCII = args.bool(0, "ensure_ascii", default: false)
+    var indent: String? = nil
+    switch args.get(1, "indent") {
+    case nil, .none?: indent = nil
+    case let .string(s)?: indent = s
+    case let v?:
+        guard let n = v.integer else { throw args.error("indent must be an integer or string") }
+        indent = String(repeating: " ", count: max(0, n))
+    }
+    var itemSeparator = indent == nil ? ", " : ","
+    var keySeparator = ": "
+    if let separators = args.get(2, "separators"), !separators.isNone {
+        guard case let .list(pair) = separators, pair.count == 2, case let .string(item) = pair[0], case let .string(key) = pair[1] else {
+            throw args.error("separators must be a (item, key) pair of strings")
+        }
+        itemSeparator = item
+        keySeparator = key
+    }
+    let sortKeys = args.bool(3, "sort_keys", default: false)
+    var out = ""
+    try writeJSON(value, into: &out, indent: indent, level: 0, itemSeparator: itemSeparator, keySeparator: keySeparator,
+        sortKeys: sortKeys, ensureASCII: ensureASCII, line: args.line)
+    return out
+}
+
+private func writeJSON(
+    _ value: Value, into out: inout String, indent: String?, level: Int, itemSeparator: String, keySeparator: String,
+    sortKeys: Bool, ensureASCII: Bool, line: Int
+) throws {
+    func newline(_ depth: Int) -> String {
+        guard let indent else { return "" }
+        return "\n" + String(repeating: indent, count: depth)
+    }
+    switch value {
+    case .none: out += "null"
+    case let .bool(b): out += b ? "true" : "false"
+    case let .int(i): out += String(i)
+    case let .double(d):
+        if d.isNaN { out += "NaN" } else if d.isInfinite { out += d < 0 ? "-Infinity" : "Infinity" } else { out += formatPythonFloat(d) }
+    case let .string(s): out += jsonQuote(s, ensureASCII: ensureASCII)
+    case let .list(items):
+        guard !items.isEmpty else { out += "[]"; return }
+        out += "["
+        for (index, item) in items.enumerated() {
+            out += (index == 0 ? "" : itemSeparator) + newline(level + 1)
+            try writeJSON(item, into: &out, indent: indent, level: level + 1, itemSeparator: itemSeparator,
+                keySeparator: keySeparator, sortKeys: sortKeys, ensureASCII: ensureASCII, line: line)
+        }
+        out += newline(level) + "]"
+    case let .dict(d):
+        guard !d.isEmpty else { out += "{}"; return }
+        var entries = d.entries
+        if sortKeys {
+            entries.sort { Array($0.key.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.key.unicodeScalars.map(\.value)) }
+        }
+        out += "{"
+        for (index, entry) in entries.enumerated() {
+            out += (index == 0 ? "" : itemSeparator) + newline(level + 1)
+            out += jsonQuote(entry.key, ensureASCII: ensureASCII) + keySeparator
+            try writeJSON(entry.value, into: &out, indent: indent, level: level + 1, itemSeparator: itemSeparator,
+                keySeparator: keySeparator, sortKeys: sortKeys, ensureASCII: ensureASCII, line: line)
+        }
+        out += newline(level) + "}"
+    case .undefined, .namespace, .function:
+        throw TemplateError.runtime("Object of type \(value.typeName) is not JSON serializable", line: line)
+    }
+}
+
+/// Python `json.dumps` string escaping: `"`, `\\`, the short escapes, `\u00XX` for other
+/// control characters; non-ASCII raw unless `ensure_ascii`.
+func jsonQuote(_ s: String, ensureASCII: Bool) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case "\u{08}": out += "\\b"
+        case "\u{0C}": out += "\\f"
+        default:
+            if scalar.value < 0x20 {
+                out += "\\u" + hex(scalar.value, width: 4)
+            } else if ensureASCII && scalar.value > 0x7E {
+                if scalar.value >= 0x10000 {
+                    let v = scalar.value - 0x10000
+                    out += "\\u" + hex(0xD800 + (v >> 10), width: 4) + "\\u" + hex(0xDC00 + (v & 0x3FF), width: 4)
+                } else {
+                    out += "\\u" + hex(scalar.value, width: 4)
+                }
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out + "\""
+}
+
+// MARK: dates
+
+/// C-locale `strftime` for the codes chat templates use, in the local time zone like Python's
+/// `datetime.now()`. Supports the glibc `%-d` (no padding) flag.
+func strftime(_ format: String, _ date: Date) throws -> String {
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = TimeZone.current
+    let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
+    let year = c.year ?? 1970, month = c.month ?? 1, day = c.day ?? 1
+    let hour = c.hour ?? 0, minute = c.minute ?? 0, second = c.second ?? 0
+    let weekday = (c.weekday ?? 1) - 1  // 0 = Sunday
+    let dayOfYear = calendar.ordinality(of: .day, in: .year, for: date) ?? 1
+    let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+    let days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+    var out = ""
+    var scalars = format.unicodeScalars.makeIterator()
+    while let scalar = scalars.next() {
+        guard scalar == "%" else { out.unicodeScalars.append(scalar); continue }
+        guard var code = scalars.next() else { out += "%"; break }
+        var pad = true
+        if code == "-" {
+            pad = false
+            guard let next = scalars.next() else { throw TemplateError.unsupported("strftime format '%-'", line: 0) }
+            code = next
+        }
+        func number(_ n: Int, _ width: Int) -> String {
+            let digits = String(n)
+            return pad ? String(repeating: "0", count: max(0, width - digits.count)) + digits : digits
+        }
+        switch code {
+        case "d": out += number(day, 2)
+        case "e": out += pad && day < 10 ? " \(day)" : String(day)
+        case "m": out += number(month, 2)
+        case "Y": out += String(year)
+        case "y": out += number(year % 100, 2)
+        case "b", "h": out += String(months[month - 1].prefix(3))
+        case "B": out += months[month - 1]
+        case "a": out += String(days[weekday].prefix(3))
+        case "A": out += days[weekday]
+        case "H": out += number(hour, 2)
+        case "I": out += number(hour % 12 == 0 ? 12 : hour % 12, 2)
+        case "M": out += number(minute, 2)
+        case "S": out += number(second, 2)
+        case "p": out += hour < 12 ? "AM" : "PM"
+        case "j": out += number(dayOfYear, 3)
+        case "w": out += String(weekday)
+        case "%": out += "%"
+        default: throw TemplateError.unsupported("strftime format '%\(code)'", line: 0)
+        }
+    }
+    return out
+}
