@@ -1,0 +1,67 @@
+import Foundation
+import LanternFormats
+import LanternGeneration
+import LanternModels
+import LanternTokenizers
+
+/// Everything needed to run a model file: the network, its tokenizer, its chat template.
+public final class LoadedModel: @unchecked Sendable {
+    public let path: String
+    public let file: GGUFFile
+    public let architecture: String
+    public let model: any CausalLanguageModel
+    public let tokenizer: any Tokenizer
+    /// The template stored in the file (`tokenizer.chat_template`), if any.
+    public let chatTemplate: ChatTemplate?
+
+    /// Opens a GGUF file: reads metadata, maps the weights (kept in their stored dtype), builds the
+    /// tokenizer from the metadata and parses the chat template.
+    public init(path: String, threads: Int) throws {
+        self.path = path
+        file = try GGUFFile(path: path)
+        architecture = (try? file.string("general.architecture")) ?? "unknown"
+        model = try ModelRegistry.load(gguf: file, threads: threads)
+        tokenizer = try ByteLevelBPETokenizer(gguf: file.metadata)
+        chatTemplate = try file.metadata["tokenizer.chat_template"]?.string.map { try ChatTemplate($0) }
+    }
+
+    /// Opens the default model (SmolLM2-135M-Instruct Q4_1), fetching it into the cache on first use.
+    public static func openDefault(threads: Int, progress: @escaping @Sendable (String) -> Void) throws -> LoadedModel {
+        var fetcher = ModelFetcher()
+        fetcher.progress = progress
+        let url = try fetcher.ensure(.defaultModel)
+        return try LoadedModel(path: url.path, threads: threads)
+    }
+
+    /// Text of a special token for the template variables (e.g. bos_token), or "".
+    func tokenString(_ id: Int?) -> String { id.flatMap { tokenizer.tokenText($0) } ?? "" }
+
+    /// Renders a conversation with the model's chat template (as transformers' apply_chat_template does).
+    public func renderChat(_ messages: [(role: String, content: String)], addGenerationPrompt: Bool) throws -> String {
+        guard let chatTemplate else { throw LanternError.noChatTemplate(path) }
+        let context = ChatTemplate.messagesContext(messages: messages, addGenerationPrompt: addGenerationPrompt,
+                                                   bosToken: tokenString(tokenizer.bosTokenID),
+                                                   eosToken: tokenString(tokenizer.eosTokenID))
+        return try chatTemplate.render(context)
+    }
+
+    /// Tokens of a raw prompt: special tokens parsed, BOS added when the model asks for it.
+    public func encodePrompt(_ text: String) -> [Int] {
+        tokenizer.encode(text, parseSpecial: true, addBOS: tokenizer.addsBOS)
+    }
+
+    /// A session with a KV cache of `contextLength` positions (clamped to the model's trained context).
+    public func makeSession(contextLength: Int) -> Session {
+        Session(model: model, contextLength: max(1, min(contextLength, model.maxContextLength)))
+    }
+}
+
+public enum LanternError: Error, CustomStringConvertible {
+    case noChatTemplate(String)
+
+    public var description: String {
+        switch self {
+        case let .noChatTemplate(path): return "\(path) has no chat template (tokenizer.chat_template); use `lantern generate` with a raw prompt"
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Lantern
+import LanternGeneration
+
+/// Sampling options shared by `generate` and `chat` (llama.cpp's names and defaults).
+struct SamplingOptions: ParsableArguments {
+    @Option(name: .long, help: "Most new tokens.") var maxTokens: Int = 256
+    @Option(name: .long, help: "Temperature; 0 means greedy.") var temperature: Float = 0.8
+    @Option(name: .long, help: "Keep the K most likely tokens (0 = off).") var topK: Int = 40
+    @Option(name: .long, help: "Nucleus sampling mass (1 = off).") var topP: Float = 0.95
+    @Option(name: .long, help: "Drop tokens below M x the top probability (0 = off).") var minP: Float = 0.05
+    @Option(name: .long, help: "Repetition penalty over the last 64 tokens (1 = off).") var repeatPenalty: Float = 1.0
+    @Option(name: .long, help: "Random seed (default: random).") var seed: UInt64?
+    @Option(name: .long, help: "A string that ends the text (repeatable).") var stop: [String] = []
+    @Option(name: .long, help: "Context length in tokens (default: prompt + max tokens, at most the model's).")
+    var context: Int?
+
+    func parameters() -> GenerateParameters {
+        GenerateParameters(
+            maxTokens: maxTokens,
+            sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                         repeatPenalty: repeatPenalty, seed: seed),
+            stop: stop)
+    }
+
+    func validate() throws {
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be >= 0") }
+        if let context, context < 1 { throw ValidationError("--context must be >= 1") }
+        do { try parameters().sampling.validate() } catch { throw ValidationError(error.description) }
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a prompt (raw text; special tokens such as <|im_start|> are parsed).")
+
+    @Argument(help: "The prompt.") var prompt: String = "Once upon a time"
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var sampling: SamplingOptions
+    @Option(name: .long, help: "text streams tokens as they come; json prints one object at the end.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        try reportingErrors(format: format) {
+            let loaded = try modelOptions.load()
+            let promptTokens = loaded.encodePrompt(prompt)
+            let contextLength = sampling.context ?? (promptTokens.count + sampling.maxTokens + 1)
+            let session = loaded.makeSession(contextLength: contextLength)
+            let generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: promptTokens,
+                                          parameters: sampling.parameters())
+            if format == .text { emit(prompt) }
+            let start = Date()
+            var text = ""
+            while let step = try generator.next() {
+                text += step.text
+                if format == .text { emit(step.text) }
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let reason = generator.finishReason ?? .length
+            switch format {
+            case .text:
+                emit("\n")
+                stderr(String(format: "[%d prompt tokens, %d new tokens in %.2f s, %.1f tokens/s, finish: %@, seed %@]",
+                              promptTokens.count, generator.generated.count, seconds,
+                              Double(generator.generated.count) / max(seconds, 1e-9), reason.rawValue,
+                              generator.seed.map(String.init) ?? "-"))
+            case .json:
+                printJSON(.object([
+                    ("prompt_tokens", .ints(promptTokens)),
+                    ("tokens", .ints(generator.generated)),
+                    ("text", .string(text)),
+                    ("finish_reason", .string(reason.rawValue)),
+                ]))
+            }
+        }
+    }
+}

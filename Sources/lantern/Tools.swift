@@ -1,0 +1,210 @@
+import ArgumentParser
+import Foundation
+import Lantern
+import LanternFormats
+import LanternModels
+import LanternTokenizers
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the token ids of a text.")
+
+    @Argument(help: "The text.") var text: String
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(inversion: .prefixedNo, help: "Match special tokens such as <|im_start|> in the text.") var parseSpecial = true
+    @Option(name: .long, help: "Add BOS (default: as the model says).") var addBos: Bool?
+    @Option(name: .long) var format: OutputFormat = .text
+
+    func run() throws {
+        try reportingErrors(format: format) {
+            let loaded = try modelOptions.load()
+            let ids = loaded.tokenizer.encode(text, parseSpecial: parseSpecial, addBOS: addBos ?? loaded.tokenizer.addsBOS)
+            switch format {
+            case .json: printJSON(.object([("tokens", .ints(ids))]))
+            case .text:
+                for id in ids {
+                    let piece = loaded.tokenizer.decode([id], skipSpecial: false)
+                    print(String(format: "%6d", id), JSONValue.string(piece).serialized())
+                }
+            }
+        }
+    }
+}
+
+struct Forward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one forward pass over token ids and print logits or hidden states of every position.")
+
+    enum Output: String, ExpressibleByArgument { case logits, hidden }
+
+    @Option(name: .long, help: "Comma-separated token ids, e.g. 1,2,3.") var tokens: String
+    @Option(name: .long, help: "logits [positions, vocab] or hidden (final normed hidden states) [positions, dim].")
+    var output: Output = .logits
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .long) var format: OutputFormat = .text
+
+    func run() throws {
+        try reportingErrors(format: format) {
+            var ids: [Int] = []
+            for part in tokens.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let id = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--tokens: '\(part)' is not a token id")
+                }
+                ids.append(id)
+            }
+            let loaded = try modelOptions.load()
+            let model = loaded.model
+            let cache = model.makeCache(capacity: ids.count)
+            let data = output == .logits
+                ? try model.forward(ids, cache: cache, output: .all)
+                : try model.hiddenStates(ids, cache: cache)
+            let width = data.count / max(ids.count, 1)
+            switch format {
+            case .json:
+                var out = "{\"shape\": [\(ids.count), \(width)], \"data\": ["
+                out.reserveCapacity(data.count * 12)
+                for (i, v) in data.enumerated() {
+                    if i > 0 { out += "," }
+                    out += v.isFinite ? "\(v)" : "null"
+                }
+                out += "]}"
+                print(out)
+            case .text:
+                print("shape [\(ids.count), \(width)]")
+                for p in 0..<ids.count {
+                    let row = data[(p * width)..<((p + 1) * width)]
+                    let best = row.indices.max { row[$0] < row[$1] } ?? 0
+                    print("position \(p) token \(ids[p]): argmax \(best - p * width) (\(row[best]))",
+                          output == .logits ? JSONValue.string(loaded.tokenizer.decode([best - p * width], skipSpecial: false)).serialized() : "")
+                }
+            }
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a GGUF file's metadata and tensor table.")
+
+    @Argument(help: "GGUF file.") var path: String
+    @Flag(help: "Print long arrays whole (default: first 8 values and the count).") var full = false
+    @Option(name: .long) var format: OutputFormat = .text
+
+    func value(_ v: GGUFValue) -> JSONValue {
+        switch v {
+        case .string(let s): return .string(s)
+        case .bool(let b): return .bool(b)
+        case .float32(let f): return .float(f)
+        case .float64(let d): return .double(d)
+        case .uint64(let u): return u <= UInt64(Int.max) ? .int(Int(u)) : .string(String(u))
+        case .array(let a):
+            if full || a.count <= 8 { return .array(a.map(value)) }
+            return .object([("type", .string(v.typeName)), ("count", .int(a.count)), ("head", .array(a.prefix(8).map(value)))])
+        default: return v.int.map { .int($0) } ?? .null
+        }
+    }
+
+    func run() throws {
+        try reportingErrors(format: format) {
+            let f = try GGUFFile(path: path)
+            switch format {
+            case .json:
+                printJSON(.object([
+                    ("version", .int(f.version)),
+                    ("alignment", .int(f.alignment)),
+                    ("metadata", .object(f.metadataKeys.compactMap { k in f.metadata[k].map { (k, value($0)) } })),
+                    ("tensors", .array(f.tensorInfos.map { t in
+                        .object([("name", .string(t.name)), ("type", .string(t.type.name)), ("shape", .ints(t.shape)),
+                                 ("offset", .int(t.offset)), ("bytes", t.byteCount.map { .int($0) } ?? .null)])
+                    })),
+                ]))
+            case .text:
+                print("GGUF v\(f.version), \(f.metadata.count) metadata keys, \(f.tensorInfos.count) tensors, alignment \(f.alignment)")
+                for k in f.metadataKeys {
+                    guard let v = f.metadata[k] else { continue }
+                    var shown = value(v).serialized()
+                    if !full && shown.count > 160 { shown = String(shown.prefix(157)) + "..." }
+                    print("  \(k) [\(v.typeName)] = \(shown)")
+                }
+                print(String(format: "%-36@ %-8@ %-18@ %12@", "tensor", "type", "shape", "bytes"))
+                for t in f.tensorInfos {
+                    print(String(format: "%-36@ %-8@ %-18@ %12@", t.name, t.type.name,
+                                 t.shape.map(String.init).joined(separator: "x"), t.byteCount.map(String.init) ?? "?"))
+                }
+            }
+        }
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prefill and decode speed (tokens/s), like llama-bench's pp and tg.",
+        discussion: "Prefill is one batched evaluation of a prompt of --prompt-tokens ids; decode is --gen-tokens single-token steps with the KV cache, sampling excluded. Medians of --reps runs.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .long) var promptTokens: Int = 128
+    @Option(name: .long) var genTokens: Int = 64
+    @Option(name: .long) var reps: Int = 3
+    @Option(name: .long) var format: OutputFormat = .text
+
+    func run() throws {
+        try reportingErrors(format: format) {
+            guard promptTokens >= 1, genTokens >= 1, reps >= 1 else {
+                throw ValidationError("--prompt-tokens, --gen-tokens and --reps must be at least 1")
+            }
+            let loaded = try modelOptions.load()
+            let model = loaded.model
+            let vocab = model.vocabularySize
+            // The same id patterns as shared/tools/llamacpp_anchor.py, folded into the vocabulary.
+            let prompt = [1] + (1..<promptTokens).map { (($0 - 1) * 7919 % 40000 + 100) % vocab }
+            let cache = model.makeCache(capacity: promptTokens + genTokens)
+            var pp: [Double] = [], tg: [Double] = []
+            for _ in 0..<reps {
+                cache.reset()
+                var t = Date()
+                _ = try model.forward(prompt, cache: cache, output: .last)
+                pp.append(Double(promptTokens) / Date().timeIntervalSince(t))
+                var tok = 100
+                t = Date()
+                for _ in 0..<genTokens {
+                    _ = try model.forward([tok % vocab], cache: cache, output: .last)
+                    tok = (tok * 31 + 7) % 40000 + 100
+                }
+                tg.append(Double(genTokens) / Date().timeIntervalSince(t))
+            }
+            let median = { (v: [Double]) in v.sorted()[v.count / 2] }
+            switch format {
+            case .json:
+                printJSON(.object([
+                    ("engine", .string("lantern")), ("threads", .int(modelOptions.threads)),
+                    ("pp", .int(promptTokens)), ("tg", .int(genTokens)),
+                    ("pp_tps", .double(median(pp))), ("tg_tps", .double(median(tg))),
+                ]))
+            case .text:
+                print(String(format: "prefill %d tokens: %.1f tokens/s; decode %d tokens: %.1f tokens/s (%d threads, median of %d)",
+                             promptTokens, median(pp), genTokens, median(tg), modelOptions.threads, reps))
+            }
+        }
+    }
+}
+
+struct RenderTemplate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render-template",
+        abstract: "Render a chat template (Jinja subset) with variables from a JSON file.")
+
+    @Option(name: .long, help: "Template file (.jinja).") var template: String
+    @Option(name: .long, help: "JSON object with the template variables (messages, add_generation_prompt, ...).")
+    var variables: String
+    @Option(name: .long) var format: OutputFormat = .text
+
+    func run() throws {
+        try reportingErrors(format: format) {
+            let source = try String(contentsOfFile: template, encoding: .utf8)
+            let vars = try String(contentsOfFile: variables, encoding: .utf8)
+            let text = try ChatTemplate(source).render(jsonContext: vars)
+            switch format {
+            case .json: printJSON(.object([("text", .string(text))]))
+            case .text: emit(text)
+            }
+        }
+    }
+}
