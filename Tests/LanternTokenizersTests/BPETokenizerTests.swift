@@ -310,4 +310,26 @@ func checkSmolLM2(_ tok: ByteLevelBPETokenizer) throws {
         // Bytes missing from the vocabulary yield no token rather than a crash.
         #expect(tok.encode("a c", parseSpecial: false, addBOS: false) == [0])
     }
+
+    /// llama3 pre-tokenizers take a word that is itself in the vocabulary whole (llama.cpp's
+    /// ignore_merges), even without a merge path to it.
+    @Test func llama3IgnoresMergesForWholeWords() throws {
+        let vocabulary = ["a", "b", "c", "abc"]
+        let llama3 = try ByteLevelBPETokenizer(vocabulary: vocabulary, merges: [], tokenTypes: [], preTokenizer: "llama-bpe",
+                                               bosID: nil, eosID: nil, addBOS: false)
+        let gpt2 = try ByteLevelBPETokenizer(vocabulary: vocabulary, merges: [], tokenTypes: [], preTokenizer: "gpt-2",
+                                             bosID: nil, eosID: nil, addBOS: false)
+        #expect(llama3.encode("abc", parseSpecial: false, addBOS: false) == [3])
+        #expect(gpt2.encode("abc", parseSpecial: false, addBOS: false) == [0, 1, 2])
+    }
+
+    /// Equal-rank pairs merge leftmost first, and a merge re-enables pairs with its neighbours.
+    @Test func mergeOrder() throws {
+        let vocabulary = ["a", "aa", "aaa", "aaaa"]
+        let tok = try ByteLevelBPETokenizer(vocabulary: vocabulary, merges: ["a a", "aa a", "aa aa"], tokenTypes: [],
+                                            preTokenizer: "gpt-2", bosID: nil, eosID: nil, addBOS: false)
+        #expect(tok.encode("aaa", parseSpecial: false, addBOS: false) == [2])          // (aa)a -> aaa
+        // a a a a a -> (aa)(aa)a by rank 0, leftmost first; then "aa a" (rank 1) beats "aa aa" (rank 2).
+        #expect(tok.encode("aaaaa", parseSpecial: false, addBOS: false) == [1, 2])
+    }
 }
