@@ -235,14 +235,7 @@ func checkSmolLM2(_ tok: ByteLevelBPETokenizer) throws {
 
 @Suite struct BPEPreTokenizer {
     func pieces(_ name: String, _ text: String) throws -> [String] {
-        let pre = try PreTokenizer(name: name)
-        let st = ScalarText(utf8: Array(text.utf8))
-        let scalars = Array(text.unicodeScalars)
-        return pre.split(st).map { r in
-            var v = String.UnicodeScalarView()
-            v.append(contentsOf: scalars[r])
-            return String(v)
-        }
+        try PreTokenizer(name: name).pieces(of: text)
     }
 
     @Test func gpt2() throws {
@@ -268,6 +261,20 @@ func checkSmolLM2(_ tok: ByteLevelBPETokenizer) throws {
 
     @Test func defaultList() throws {
         #expect(try pieces("default", "ab 12345+cd") == ["ab", " ", "123", "45", "+", "cd"])
+    }
+
+    /// Fixture strings, edge cases and 400 random strings over a tricky alphabet, split by HF
+    /// tokenizers with llama.cpp's regexes (Tests/Fixtures/tokenizers/make_pretokenizer_splits.py).
+    @Test func scannersEqualTheRegexes() throws {
+        struct Splits: Decodable { let strings: [String]; let pieces: [String: [[String]]] }
+        let splits = try JSONDecoder().decode(Splits.self, from: Fixtures.data("tokenizers/pretokenizer-splits.json"))
+        #expect(splits.pieces.count == 4)
+        for (name, expected) in splits.pieces {
+            let pre = try PreTokenizer(name: name)
+            for (text, pieces) in zip(splits.strings, expected) {
+                #expect(pre.pieces(of: text) == pieces, "\(name): \(text.debugDescription)")
+            }
+        }
     }
 
     @Test func unknownNameIsAnError() {
