@@ -60,7 +60,8 @@ public final class ByteLevelBPETokenizer: Tokenizer {
 
     /// - Parameters:
     ///   - vocabulary: token strings by id (normal tokens in the GPT-2 byte alphabet).
-    ///   - merges: "left right" pairs, highest priority first.
+    ///   - merges: "left right" pairs, highest priority first (split at the first space after the
+    ///     first character, so a left part cannot contain a space; byte-level vocabularies have none).
     ///   - tokenTypes: `TokenType` raw values by id; empty means all normal. Unknown values count as normal.
     ///   - preTokenizer: a `tokenizer.ggml.pre` name (see `PreTokenizer.init(name:)`).
     ///   - extraEndOfGenerationIDs: eot / eom ids besides eos.
@@ -76,7 +77,7 @@ public final class ByteLevelBPETokenizer: Tokenizer {
             if let id, !(0..<n).contains(id) { throw .tokenIDOutOfRange(key: "tokenizer.ggml." + key, id: id, vocabularySize: n) }
         }
         for id in extraEndOfGenerationIDs where !(0..<n).contains(id) {
-            throw .tokenIDOutOfRange(key: "tokenizer.ggml.eot_token_id", id: id, vocabularySize: n)
+            throw .tokenIDOutOfRange(key: "tokenizer.ggml.eot_token_id / eom_token_id", id: id, vocabularySize: n)
         }
         let pre = try PreTokenizer(name: preTokenizer)
 

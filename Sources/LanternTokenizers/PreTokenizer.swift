@@ -121,6 +121,18 @@ public struct PreTokenizer: Sendable {
     /// llama.cpp adds BOS by default for these (the GGUF `add_bos_token` key overrides it).
     var addsBOSByDefault: Bool { Self.llama3Names.contains(name) }
 
+    /// The pre-tokens of `text` in order (they concatenate to `text`); for inspection and tests,
+    /// `ByteLevelBPETokenizer` works on the byte ranges instead.
+    public func pieces(of text: String) -> [String] {
+        let scalars = ScalarText(utf8: text.utf8)
+        let view = Array(text.unicodeScalars)
+        return split(scalars).map { r in
+            var piece = String.UnicodeScalarView()
+            piece.append(contentsOf: view[r])
+            return String(piece)
+        }
+    }
+
     /// Pre-token ranges (scalar indices into `text`), in order, covering all of it.
     func split(_ text: ScalarText) -> [Range<Int>] {
         var pieces: [Range<Int>] = text.count > 0 ? [0..<text.count] : []

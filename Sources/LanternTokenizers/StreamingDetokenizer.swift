@@ -7,7 +7,7 @@
 /// Invariant: the concatenation of every `append` result and the final `flush` equals
 /// `tokenizer.decode(allIDs, skipSpecial:)`, including U+FFFD for bytes that can never form a
 /// character, because text is only cut where the UTF-8 decoder holds no partial state.
-public struct StreamingDetokenizer {
+public struct StreamingDetokenizer: Sendable {
     public let tokenizer: any Tokenizer
     public let skipSpecial: Bool
     /// Bytes not yet returned: at most a prefix (1-3 bytes) of one UTF-8 character after each `append`.

@@ -130,6 +130,19 @@ func checkSmolLM2(_ tok: ByteLevelBPETokenizer) throws {
         }
     }
 
+    /// llama.cpp counted 2215 tokens for the Apache license (reference/perplexity.json). transformers'
+    /// conversion of the GGUF gets 2224: it lost SmolLM2's digit split, which changes runs like
+    /// "\n\n   1." (llama.cpp: "\n\n   " ends its piece at the digit, so it is one token).
+    @Test func longTextTokenCountMatchesLlamaCpp() throws {
+        struct Perplexity: Decodable { let n_tokens: Int; let add_bos: Bool }
+        let tok = try #require(Fixtures.smolFromJSON)
+        let reference = try JSONDecoder().decode(Perplexity.self, from: Fixtures.data("reference/perplexity.json"))
+        let text = String(decoding: try Fixtures.data("reference/text/apache-2.0.txt"), as: UTF8.self)
+        let ids = tok.encode(text, parseSpecial: false, addBOS: reference.add_bos)
+        #expect(ids.count == reference.n_tokens)
+        #expect(tok.decode(ids, skipSpecial: false) == text)
+    }
+
     @Test func specialTokensOnlyWhenAsked() throws {
         let tok = try #require(Fixtures.smolFromJSON)
         let text = "<|im_start|>user\nhi<|im_end|>"
@@ -222,14 +235,7 @@ func checkSmolLM2(_ tok: ByteLevelBPETokenizer) throws {
 
 @Suite struct BPEPreTokenizer {
     func pieces(_ name: String, _ text: String) throws -> [String] {
-        let pre = try PreTokenizer(name: name)
-        let st = ScalarText(utf8: Array(text.utf8))
-        let scalars = Array(text.unicodeScalars)
-        return pre.split(st).map { r in
-            var v = String.UnicodeScalarView()
-            v.append(contentsOf: scalars[r])
-            return String(v)
-        }
+        try PreTokenizer(name: name).pieces(of: text)
     }
 
     @Test func gpt2() throws {
@@ -255,6 +261,20 @@ func checkSmolLM2(_ tok: ByteLevelBPETokenizer) throws {
 
     @Test func defaultList() throws {
         #expect(try pieces("default", "ab 12345+cd") == ["ab", " ", "123", "45", "+", "cd"])
+    }
+
+    /// Fixture strings, edge cases and 400 random strings over a tricky alphabet, split by HF
+    /// tokenizers with llama.cpp's regexes (Tests/Fixtures/tokenizers/make_pretokenizer_splits.py).
+    @Test func scannersEqualTheRegexes() throws {
+        struct Splits: Decodable { let strings: [String]; let pieces: [String: [[String]]] }
+        let splits = try JSONDecoder().decode(Splits.self, from: Fixtures.data("tokenizers/pretokenizer-splits.json"))
+        #expect(splits.pieces.count == 4)
+        for (name, expected) in splits.pieces {
+            let pre = try PreTokenizer(name: name)
+            for (text, pieces) in zip(splits.strings, expected) {
+                #expect(pre.pieces(of: text) == pieces, "\(name): \(text.debugDescription)")
+            }
+        }
     }
 
     @Test func unknownNameIsAnError() {
@@ -296,5 +316,27 @@ func checkSmolLM2(_ tok: ByteLevelBPETokenizer) throws {
         #expect(tok.encode("abab<s>", parseSpecial: true, addBOS: true) == [3, 2, 2, 3])
         // Bytes missing from the vocabulary yield no token rather than a crash.
         #expect(tok.encode("a c", parseSpecial: false, addBOS: false) == [0])
+    }
+
+    /// llama3 pre-tokenizers take a word that is itself in the vocabulary whole (llama.cpp's
+    /// ignore_merges), even without a merge path to it.
+    @Test func llama3IgnoresMergesForWholeWords() throws {
+        let vocabulary = ["a", "b", "c", "abc"]
+        let llama3 = try ByteLevelBPETokenizer(vocabulary: vocabulary, merges: [], tokenTypes: [], preTokenizer: "llama-bpe",
+                                               bosID: nil, eosID: nil, addBOS: false)
+        let gpt2 = try ByteLevelBPETokenizer(vocabulary: vocabulary, merges: [], tokenTypes: [], preTokenizer: "gpt-2",
+                                             bosID: nil, eosID: nil, addBOS: false)
+        #expect(llama3.encode("abc", parseSpecial: false, addBOS: false) == [3])
+        #expect(gpt2.encode("abc", parseSpecial: false, addBOS: false) == [0, 1, 2])
+    }
+
+    /// Equal-rank pairs merge leftmost first, and a merge re-enables pairs with its neighbours.
+    @Test func mergeOrder() throws {
+        let vocabulary = ["a", "aa", "aaa", "aaaa"]
+        let tok = try ByteLevelBPETokenizer(vocabulary: vocabulary, merges: ["a a", "aa a", "aa aa"], tokenTypes: [],
+                                            preTokenizer: "gpt-2", bosID: nil, eosID: nil, addBOS: false)
+        #expect(tok.encode("aaa", parseSpecial: false, addBOS: false) == [2])          // (aa)a -> aaa
+        // a a a a a -> (aa)(aa)a by rank 0, leftmost first; then "aa a" (rank 1) beats "aa aa" (rank 2).
+        #expect(tok.encode("aaaaa", parseSpecial: false, addBOS: false) == [1, 2])
     }
 }
