@@ -11,7 +11,8 @@ import LanternModels
         let loaded = try RealModel.get()
         for ref in try GreedyReference.all() {
             #expect(loaded.encodePrompt(ref.prompt) == ref.prompt_ids, "prompt \(ref.prompt.debugDescription)")
-            #expect(loaded.tokenizer.decode(ref.greedy_ids, skipSpecial: false) == ref.text)
+            // llama.cpp detokenized without special tokens (one continuation holds <|im_end|>)
+            #expect(loaded.tokenizer.decode(ref.greedy_ids, skipSpecial: true) == ref.text)
         }
     }
 
@@ -66,7 +67,12 @@ import LanternModels
     @Test func chatTemplateFromTheFile() throws {
         let loaded = try RealModel.get()
         let text = try loaded.renderChat([(role: "user", content: "What is 12 times 12?")], addGenerationPrompt: true)
-        #expect(text == "<|im_start|>user\nWhat is 12 times 12?<|im_end|>\n<|im_start|>assistant\n")
+        // jinja2 3.1.6 (trim_blocks, lstrip_blocks) renders this; the template adds its default system message.
+        #expect(text == "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is 12 times 12?<|im_end|>\n<|im_start|>assistant\n")
+        // The file's template is the fixture template that the 81 jinja2 render cases exercise.
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/chat-templates/smollm2-135m-instruct.jinja")
+        #expect(loaded.file.metadata["tokenizer.chat_template"]?.string == (try String(contentsOf: fixture, encoding: .utf8)))
     }
 
     @Test func greedyStopsAtEndOfTurnAndStopStrings() throws {
