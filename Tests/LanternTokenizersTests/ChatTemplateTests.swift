@@ -88,3 +88,77 @@ struct ChatTemplateFixtureTests {
         #expect(try loadTemplate("smollm2-135m-instruct").render(context) == reference.expected)
     }
 }
+
+/// Extra goldens from `Fixtures/chat-templates/extra/generate.py` (Python jinja2 3.1, configured
+/// as transformers does): the real templates with tools, tool calls and template kwargs, and
+/// inline templates that each exercise one construct.
+struct ExtraCase: Sendable, CustomTestStringConvertible {
+    let id: String
+    let source: String
+    let variables: [String: TemplateValue]
+    let expected: String?
+    let expectedError: String?
+    /// Set when jinja2 itself fails with a non-`raise_exception` error (e.g. `UndefinedError: …`).
+    let expectedFailure: String?
+    var testDescription: String { id }
+}
+
+private func loadExtraCases() throws -> [ExtraCase] {
+    let text = try String(contentsOf: fixtureURL("chat-templates/extra/extra-cases.json"), encoding: .utf8)
+    guard case let .array(items) = try TemplateValue.parseJSON(text) else { return [] }
+    return try items.compactMap { item in
+        guard case let .object(object) = item, case let .string(id)? = object["id"],
+            case let .object(variables)? = object["variables"]
+        else { return nil }
+        var source = ""
+        if case let .string(inline)? = object["source"] {
+            source = inline
+        } else if case let .string(file)? = object["template_file"] {
+            source = try String(contentsOf: fixtureURL("chat-templates/\(file).jinja"), encoding: .utf8)
+        }
+        var context: [String: TemplateValue] = [:]
+        for (key, value) in variables.entries { context[key] = value }
+        func text(_ key: String) -> String? {
+            if case let .string(s)? = object[key] { return s }
+            return nil
+        }
+        return ExtraCase(id: id, source: source, variables: context, expected: text("expected"),
+            expectedError: text("expected_error"), expectedFailure: text("expected_failure"))
+    }
+}
+
+private let extraCases: [ExtraCase] = (try? loadExtraCases()) ?? []
+
+@Suite("ChatTemplate jinja2 goldens")
+struct ChatTemplateGoldenTests {
+    @Test("extra goldens load")
+    func load() {
+        #expect(extraCases.count >= 70)
+    }
+
+    @Test("renders exactly as jinja2", arguments: extraCases)
+    func golden(_ testCase: ExtraCase) throws {
+        let template = try ChatTemplate(testCase.source)
+        if let message = testCase.expectedError {
+            #expect(throws: TemplateError.raised(message)) { try template.render(testCase.variables, now: fixtureDate) }
+        } else if let failure = testCase.expectedFailure {
+            do {
+                let output = try template.render(testCase.variables, now: fixtureDate)
+                Issue.record("expected jinja2's failure '\(failure)', got output \(output.debugDescription)")
+            } catch let error as TemplateError {
+                if failure.hasPrefix("UndefinedError: ") {
+                    #expect(error == .undefined(String(failure.dropFirst("UndefinedError: ".count)), line: lineOf(error)))
+                }
+            }
+        } else {
+            #expect(try template.render(testCase.variables, now: fixtureDate) == testCase.expected)
+        }
+    }
+}
+
+private func lineOf(_ error: TemplateError) -> Int {
+    switch error {
+    case let .syntax(_, line), let .unsupported(_, line), let .undefined(_, line), let .runtime(_, line): return line
+    default: return 0
+    }
+}

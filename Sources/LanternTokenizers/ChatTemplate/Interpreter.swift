@@ -313,26 +313,22 @@ final class Interpreter {
             if let index = key.integer {
                 let resolved = index < 0 ? index + items.count : index
                 if resolved >= 0 && resolved < items.count { return items[resolved] }
-                return .undefined(hint: "'list object' has no element \(index)")
+                return .undefined(hint: "list object has no element \(index)")
             }
         case let (.string(s), _):
             if let index = key.integer {
                 let scalars = Array(s.unicodeScalars)
                 let resolved = index < 0 ? index + scalars.count : index
                 if resolved >= 0 && resolved < scalars.count { return .string(String(scalars[resolved])) }
-                return .undefined(hint: "'str object' has no element \(index)")
+                return .undefined(hint: "str object has no element \(index)")
             }
         case let (.dict(d), .string(name)):
             if let value = d[name] { return value }
         default:
             break
         }
-        if case let .string(name) = key {
-            if case .dict = object { return try getAttribute(object, name, line: line) }
-            if case .namespace = object { return try getAttribute(object, name, line: line) }
-            if case .string = object { return try getAttribute(object, name, line: line) }
-        }
-        return .undefined(hint: "'\(object.typeName) object' has no element \(key.pythonRepr)")
+        if case let .string(name) = key { return try getAttribute(object, name, line: line) }
+        return .undefined(hint: "\(object.typeName) object has no element \(key.pythonRepr)")
     }
 
     private func slice(_ object: Value, start: Value?, stop: Value?, step: Value?, line: Int) throws -> Value {
