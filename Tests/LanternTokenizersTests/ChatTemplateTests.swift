@@ -74,7 +74,7 @@ struct ChatTemplateFixtureTests {
             }
         } else {
             let output = try template.render(testCase.variables, now: fixtureDate)
-            #expect(output == testCase.expected)
+            #expect(output == testCase.expected, "got \(output.debugDescription), want \((testCase.expected ?? "").debugDescription)")
         }
     }
 
@@ -151,7 +151,8 @@ struct ChatTemplateGoldenTests {
                 }
             }
         } else {
-            #expect(try template.render(testCase.variables, now: fixtureDate) == testCase.expected)
+            let output = try template.render(testCase.variables, now: fixtureDate)
+            #expect(output == testCase.expected, "got \(output.debugDescription), want \((testCase.expected ?? "").debugDescription)")
         }
     }
 }

@@ -29,15 +29,16 @@ func pythonSplit(_ s: String, separator: String?, maxSplit: Int, fromRight: Bool
             while i < scalars.count, !isPythonWhitespace(scalars[i]) { i += 1 }
             ranges.append(start..<i)
         }
-        guard maxSplit >= 0, ranges.count > maxSplit + 1 else { return ranges.map { text(scalars[$0]) } }
+        guard maxSplit >= 0, ranges.count > maxSplit else { return ranges.map { text(scalars[$0]) } }
         if fromRight {
             let kept = ranges.suffix(maxSplit)
             let headEnd = ranges[ranges.count - maxSplit - 1].upperBound
-            return [text(scalars[0..<headEnd]).trimmingPythonLeading()] + kept.map { text(scalars[$0]) }
+            // The unsplit remainder keeps its outer whitespace, as in Python.
+            return [text(scalars[0..<headEnd])] + kept.map { text(scalars[$0]) }
         }
         let head = ranges.prefix(maxSplit).map { text(scalars[$0]) }
         let restStart = ranges[maxSplit].lowerBound
-        return head + [text(scalars[restStart...]).trimmingPythonTrailing()]
+        return head + [text(scalars[restStart...])]
     }
     let sep = Array(separator.unicodeScalars)
     var matches: [Int] = []
@@ -61,11 +62,6 @@ func pythonSplit(_ s: String, separator: String?, maxSplit: Int, fromRight: Bool
     }
     parts.append(text(scalars[start...]))
     return parts
-}
-
-private extension String {
-    func trimmingPythonLeading() -> String { pythonStrip(self, chars: nil, leading: true, trailing: false) }
-    func trimmingPythonTrailing() -> String { pythonStrip(self, chars: nil, leading: false, trailing: true) }
 }
 
 func pythonReplace(_ s: String, _ old: String, _ new: String, count: Int) -> String {
