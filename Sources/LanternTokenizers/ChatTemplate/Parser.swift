@@ -131,6 +131,9 @@ struct Parser {
             try expectBlockEnd()
             return keyword == "break" ? .breakLoop(line: line) : .continueLoop(line: line)
         default:
+            if keyword.hasPrefix("end") || keyword == "elif" || keyword == "else" {
+                throw TemplateError.syntax("unexpected '\(keyword)'", line: line)
+            }
             if Parser.unsupportedStatements.contains(keyword) {
                 throw TemplateError.unsupported("statement '\(keyword)'", line: line)
             }
