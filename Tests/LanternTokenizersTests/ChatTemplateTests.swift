@@ -277,6 +277,15 @@ struct ChatTemplateConstructTests {
         }
     }
 
+    @Test("hostile nesting and recursion are errors, not crashes")
+    func limits() {
+        #expect(throws: TemplateError.self) { try ChatTemplate("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}") }
+        #expect(throws: TemplateError.self) { try ChatTemplate(String(repeating: "{% if x %}", count: 5000)) }
+        #expect(throws: TemplateError.self) { try ChatTemplate("{{ " + String(repeating: "not ", count: 5000) + "x }}") }
+        #expect(throws: TemplateError.self) { try render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}") }
+        #expect(throws: TemplateError.self) { try TemplateValue.parseJSON(String(repeating: "[", count: 5000)) }
+    }
+
     @Test("JSON context keeps key order and number kinds")
     func jsonContext() throws {
         let template = try ChatTemplate("{{ o|tojson }} {{ o.i }} {{ o.f }}")

@@ -12,6 +12,10 @@ final class Interpreter {
 
     enum Flow { case normal, breakLoop, continueLoop }
 
+    /// Macro call depth; unbounded recursion becomes an error rather than a stack overflow.
+    private var callDepth = 0
+    private static let maxCallDepth = 100
+
     init(context: [String: Value], now: Date) {
         frames = [Builtins.globals, context]
         self.now = now
@@ -166,9 +170,16 @@ final class Interpreter {
             for keyword in keywords where !definition.parameters.contains(where: { $0.name == keyword.name }) {
                 throw TemplateError.runtime("macro '\(definition.name)' takes no keyword argument '\(keyword.name)'", line: definition.line)
             }
+            guard interpreter.callDepth < Interpreter.maxCallDepth else {
+                throw TemplateError.runtime("maximum recursion depth exceeded in macro '\(definition.name)'", line: definition.line)
+            }
             let saved = interpreter.frames
             interpreter.frames = [saved[0], saved[1], [:]]
-            defer { interpreter.frames = saved }
+            interpreter.callDepth += 1
+            defer {
+                interpreter.frames = saved
+                interpreter.callDepth -= 1
+            }
             for (index, parameter) in definition.parameters.enumerated() {
                 let value: Value
                 if index < args.count {

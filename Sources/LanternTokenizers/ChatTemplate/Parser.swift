@@ -6,6 +6,15 @@ struct Parser {
     private var index = 0
     /// `break`/`continue` are only legal inside a loop body (as Jinja checks at compile time).
     private var loopDepth = 0
+    /// Recursion guard: hostile nesting (`((((…` or thousands of nested `if`s) becomes a
+    /// syntax error instead of a stack overflow.
+    private var nesting = 0
+    private static let maxNesting = 200
+
+    private mutating func enter() throws {
+        nesting += 1
+        guard nesting <= Parser.maxNesting else { throw TemplateError.syntax("nesting too deep", line: current.line) }
+    }
 
     /// Statements that are valid Jinja but deliberately not implemented.
     private static let unsupportedStatements: Set<String> = [
@@ -80,6 +89,8 @@ struct Parser {
     /// Parses nodes until a block tag named in `endTags`; returns that tag (its name consumed)
     /// or nil at the end of the template.
     private mutating func parseBody(until endTags: Set<String>) throws -> ([Node], String?) {
+        try enter()
+        defer { nesting -= 1 }
         var nodes: [Node] = []
         while true {
             let token = current
@@ -297,7 +308,9 @@ struct Parser {
     }
 
     private mutating func parseExpression(withCondexpr: Bool = true) throws -> Expr {
-        withCondexpr ? try parseConditional() : try parseOr()
+        try enter()
+        defer { nesting -= 1 }
+        return withCondexpr ? try parseConditional() : try parseOr()
     }
 
     private mutating func parseConditional() throws -> Expr {
@@ -334,6 +347,8 @@ struct Parser {
     }
 
     private mutating func parseNot() throws -> Expr {
+        try enter()
+        defer { nesting -= 1 }
         if isName("not") {
             advance()
             return .not(try parseNot())
@@ -404,6 +419,8 @@ struct Parser {
     }
 
     private mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
+        try enter()
+        defer { nesting -= 1 }
         let line = current.line
         var node: Expr
         if isOp("-") {
