@@ -278,12 +278,17 @@ struct ChatTemplateConstructTests {
     }
 
     @Test("hostile nesting and recursion are errors, not crashes")
-    func limits() {
+    func limits() throws {
         #expect(throws: TemplateError.self) { try ChatTemplate("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}") }
         #expect(throws: TemplateError.self) { try ChatTemplate(String(repeating: "{% if x %}", count: 5000)) }
         #expect(throws: TemplateError.self) { try ChatTemplate("{{ " + String(repeating: "not ", count: 5000) + "x }}") }
         #expect(throws: TemplateError.self) { try render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}") }
         #expect(throws: TemplateError.self) { try TemplateValue.parseJSON(String(repeating: "[", count: 5000)) }
+        #expect(throws: TemplateError.self) { try render("{{ 'x' * 10**12 }}") }
+        #expect(throws: TemplateError.self) { try render("{{ range(10**15)|length }}") }
+        #expect(throws: TemplateError.self) { try render("{{ 2 ** 64 }}") }
+        #expect(throws: TemplateError.self) { try render("{{ '7'|int(base=99) }}") }
+        #expect(try render("{{ (-1) ** 3 }} {{ 3 ** 4 }} {{ [1,2,3][1::9223372036854775807] }} {{ [1,2,3][::-9223372036854775807] }}") == "-1 81 [2] [3]")
     }
 
     @Test("JSON context keeps key order and number kinds")

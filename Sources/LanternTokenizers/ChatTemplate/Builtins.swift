@@ -91,7 +91,7 @@ enum Builtins {
             }
             let (start, stop, step) = ints.count == 1 ? (0, ints[0], 1) : (ints[0], ints[1], ints.count == 3 ? ints[2] : 1)
             guard step != 0 else { throw TemplateError.runtime("range() arg 3 must not be zero", line: 0) }
-            let values = Array(stride(from: start, to: stop, by: step))
+            let values = Array(stride(from: start, to: stop, by: step).prefix(100_001))
             guard values.count <= 100_000 else { throw TemplateError.runtime("range() too large", line: 0) }
             return .list(values.map(Value.int))
         }),
@@ -155,6 +155,7 @@ enum Builtins {
         case "int":
             let fallback = args.get(0, "default") ?? .int(0)
             let base = try args.int(1, "base", default: 10)
+            guard (2...36).contains(base) else { throw args.error("base must be between 2 and 36") }
             return toInt(value, base: base) ?? fallback
         case "float":
             let fallback = args.get(0, "default") ?? .double(0)
@@ -191,7 +192,10 @@ enum Builtins {
             let width: String
             switch args.get(0, "width") {
             case let .string(s)?: width = s
-            case let v?: width = String(repeating: " ", count: max(0, v.integer ?? 4))
+            case let v?:
+                let count = v.integer ?? 4
+                try Operators.checkSize(1, times: count, line: line)
+                width = String(repeating: " ", count: max(0, count))
             case nil: width = "    "
             }
             let indentFirst = args.bool(1, "first", default: false)

@@ -364,12 +364,22 @@ final class Interpreter {
                 let from = clamp(try bound(start), 0, low: 0, high: count)
                 let to = clamp(try bound(stop), count, low: 0, high: count)
                 var i = from
-                while i < to { result.append(i); i += stepValue }
+                while i < to {
+                    result.append(i)
+                    let (next, over) = i.addingReportingOverflow(stepValue)
+                    if over { break }
+                    i = next
+                }
             } else {
                 let from = clamp(try bound(start), count - 1, low: -1, high: count - 1)
                 let to = clamp(try bound(stop), -1, low: -1, high: count - 1)
                 var i = from
-                while i > to { result.append(i); i += stepValue }
+                while i > to {
+                    result.append(i)
+                    let (next, over) = i.addingReportingOverflow(stepValue)
+                    if over { break }
+                    i = next
+                }
             }
             return result
         }

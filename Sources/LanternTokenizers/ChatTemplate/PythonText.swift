@@ -188,6 +188,7 @@ func toJSON(_ value: Value, args: CallArguments) throws -> String {
     case let .string(s)?: indent = s
     case let v?:
         guard let n = v.integer else { throw args.error("indent must be an integer or string") }
+        try Operators.checkSize(1, times: n, line: args.line)
         indent = String(repeating: " ", count: max(0, n))
     }
     var itemSeparator = indent == nil ? ", " : ","
