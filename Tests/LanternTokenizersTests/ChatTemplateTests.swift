@@ -196,7 +196,7 @@ struct ChatTemplateConstructTests {
     }
 
     @Test("tojson is json.dumps(ensure_ascii=False) with key order kept")
-    func toJSON() throws {
+    func tojsonFilter() throws {
         let value = try TemplateValue.parseJSON(#"{"z": 1, "a": [4.5, -3, null, true, "é\"\n"], "e": {}}"#)
         #expect(try render("{{ v|tojson }}", ["v": value]) == #"{"z": 1, "a": [4.5, -3, null, true, "é\"\n"], "e": {}}"#)
         #expect(try render("{{ v|tojson(indent=2) }}", ["v": ["k": [1, 2]]]) == "{\n  \"k\": [\n    1,\n    2\n  ]\n}")

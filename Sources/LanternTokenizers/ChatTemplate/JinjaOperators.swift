@@ -1,8 +1,8 @@
 import Foundation
 
 /// Python semantics for binary operators, comparisons and membership.
-enum Operators {
-    static func arithmetic(_ op: String, _ a: Value, _ b: Value, line: Int) throws -> Value {
+enum JinjaOperators {
+    static func arithmetic(_ op: String, _ a: JinjaValue, _ b: JinjaValue, line: Int) throws -> JinjaValue {
         if case let .undefined(hint) = a { throw TemplateError.undefined(hint, line: line) }
         if case let .undefined(hint) = b { throw TemplateError.undefined(hint, line: line) }
         func unsupported() -> TemplateError {
@@ -43,7 +43,7 @@ enum Operators {
             case let (.list(items), n), let (n, .list(items)):
                 if let count = n.integer {
                     try checkSize(items.count, times: count, line: line)
-                    return .list(count > 0 ? Array([[Value]](repeating: items, count: count).joined()) : [])
+                    return .list(count > 0 ? Array([[JinjaValue]](repeating: items, count: count).joined()) : [])
                 }
             default: break
             }
@@ -116,7 +116,7 @@ enum Operators {
         if over || total > maxRepeatedSize { throw TemplateError.runtime("repetition result too large", line: line) }
     }
 
-    static func compare(_ op: String, _ a: Value, _ b: Value, line: Int) throws -> Bool {
+    static func compare(_ op: String, _ a: JinjaValue, _ b: JinjaValue, line: Int) throws -> Bool {
         switch op {
         case "==": return pythonEqual(a, b)
         case "!=": return !pythonEqual(a, b)
@@ -134,7 +134,7 @@ enum Operators {
     }
 
     /// -1, 0 or 1 under Python ordering; mismatched types raise as Python does.
-    static func ordering(_ a: Value, _ b: Value, op: String, line: Int) throws -> Int {
+    static func ordering(_ a: JinjaValue, _ b: JinjaValue, op: String, line: Int) throws -> Int {
         if case let .undefined(hint) = a { throw TemplateError.undefined(hint, line: line) }
         if case let .undefined(hint) = b { throw TemplateError.undefined(hint, line: line) }
         switch (a, b) {
@@ -157,7 +157,7 @@ enum Operators {
     }
 
     /// Python `item in container`.
-    static func contains(_ container: Value, _ item: Value, line: Int) throws -> Bool {
+    static func contains(_ container: JinjaValue, _ item: JinjaValue, line: Int) throws -> Bool {
         switch container {
         case .undefined: return false
         case let .string(s):
