@@ -291,6 +291,41 @@ struct ChatTemplateConstructTests {
         #expect(try render("{{ (-1) ** 3 }} {{ 3 ** 4 }} {{ [1,2,3][1::9223372036854775807] }} {{ [1,2,3][::-9223372036854775807] }}") == "-1 81 [2] [3]")
     }
 
+    @Test("randomly mutated real templates throw TemplateError or render, never crash")
+    func fuzz() throws {
+        let names = ["smollm2-135m-instruct", "llama-3-8b-instruct", "llama-3.1-8b-instruct", "llama-3.2-3b-instruct", "gemma-2-2b-it",
+            "mistral-7b-instruct-v0.2", "mistral-7b-instruct-v0.2-legacy", "qwen2.5-0.5b-instruct", "phi-3-mini-4k-instruct"]
+        let alphabet = Array("{}%#-+()[]'\".|:,=~*/ \nabinotfrls0123456789".unicodeScalars)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(max(bound, 1)))
+        }
+        let context = try TemplateValue.parseJSON(#"{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}], "tools": [{"name": "t"}], "add_generation_prompt": true}"#)
+        guard case let .object(object) = context else { return }
+        var variables: [String: TemplateValue] = [:]
+        for (key, value) in object.entries { variables[key] = value }
+        for name in names {
+            let original = Array(try String(contentsOf: fixtureURL("chat-templates/\(name).jinja"), encoding: .utf8).unicodeScalars)
+            for _ in 0..<150 {
+                var scalars = original
+                for _ in 0..<(1 + next(4)) {
+                    let position = next(scalars.count + 1)
+                    switch next(3) {
+                    case 0 where position < scalars.count: scalars.remove(at: position)
+                    case 1 where position < scalars.count: scalars[position] = alphabet[next(alphabet.count)]
+                    default: scalars.insert(alphabet[next(alphabet.count)], at: position)
+                    }
+                }
+                do {
+                    _ = try ChatTemplate(String(String.UnicodeScalarView(scalars))).render(variables, now: fixtureDate)
+                } catch is TemplateError {
+                    continue
+                }
+            }
+        }
+    }
+
     @Test("JSON context keeps key order and number kinds")
     func jsonContext() throws {
         let template = try ChatTemplate("{{ o|tojson }} {{ o.i }} {{ o.f }}")

@@ -265,13 +265,13 @@ func jsonQuote(_ s: String, ensureASCII: Bool) -> String {
         case "\u{0C}": out += "\\f"
         default:
             if scalar.value < 0x20 {
-                out += "\\u" + hexDigits(scalar.value, width: 4)
+                out += "\\u" + pythonHex(scalar.value, width: 4)
             } else if ensureASCII && scalar.value > 0x7E {
                 if scalar.value >= 0x10000 {
                     let v = scalar.value - 0x10000
-                    out += "\\u" + hexDigits(0xD800 + (v >> 10), width: 4) + "\\u" + hexDigits(0xDC00 + (v & 0x3FF), width: 4)
+                    out += "\\u" + pythonHex(0xD800 + (v >> 10), width: 4) + "\\u" + pythonHex(0xDC00 + (v & 0x3FF), width: 4)
                 } else {
-                    out += "\\u" + hexDigits(scalar.value, width: 4)
+                    out += "\\u" + pythonHex(scalar.value, width: 4)
                 }
             } else {
                 out.unicodeScalars.append(scalar)

@@ -184,7 +184,7 @@ func pythonStringRepr(_ s: String) -> String {
             if Character(scalar) == quote {
                 out += "\\" + String(quote)
             } else if scalar.value < 0x20 || scalar.value == 0x7F || (scalar.value >= 0x80 && scalar.value < 0xA0) {
-                out += "\\x" + hexDigits(scalar.value, width: 2)
+                out += "\\x" + pythonHex(scalar.value, width: 2)
             } else {
                 out.unicodeScalars.append(scalar)
             }
@@ -194,7 +194,7 @@ func pythonStringRepr(_ s: String) -> String {
     return out
 }
 
-func hexDigits(_ value: UInt32, width: Int) -> String {
+func pythonHex(_ value: UInt32, width: Int) -> String {
     let digits = String(value, radix: 16)
     return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
