@@ -6,18 +6,18 @@ import Foundation
 ///
 /// The source is parsed once in `init`; `render` can then be called concurrently.
 public struct ChatTemplate: Sendable {
-    private let nodes: [Node]
+    private let nodes: [JinjaNode]
 
     public init(_ source: String) throws {
-        nodes = try Parser.parse(source)
+        nodes = try JinjaParser.parse(source)
     }
 
     /// Renders with the given variables; names absent from `context` are Jinja-undefined.
     /// `now` is the clock `strftime_now` reads (injectable for reproducible output).
     public func render(_ context: [String: TemplateValue], now: Date = Date()) throws -> String {
-        var variables: [String: Value] = [:]
-        for (name, value) in context { variables[name] = Value(value) }
-        return try Interpreter(context: variables, now: now).render(nodes)
+        var variables: [String: JinjaValue] = [:]
+        for (name, value) in context { variables[name] = JinjaValue(value) }
+        return try JinjaInterpreter(context: variables, now: now).render(nodes)
     }
 
     /// Renders with variables read from a JSON object, keeping its key order for `tojson`.

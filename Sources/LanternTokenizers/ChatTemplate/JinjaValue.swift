@@ -4,28 +4,28 @@
 
 /// Mutable attribute bag from `namespace(...)`; a class because `{% set ns.x = … %}` inside a
 /// loop must be visible outside it (Jinja namespaces are shared references).
-final class Namespace {
-    var attributes: OrderedDict
-    init(_ attributes: OrderedDict) { self.attributes = attributes }
+final class JinjaNamespace {
+    var attributes: JinjaDict
+    init(_ attributes: JinjaDict) { self.attributes = attributes }
 }
 
 /// A callable: global function, macro, bound string/dict method or `loop.cycle`.
-struct Function {
+struct JinjaFunction {
     let name: String
-    let body: (Interpreter, [Value], [(name: String, value: Value)]) throws -> Value
+    let body: (JinjaInterpreter, [JinjaValue], [(name: String, value: JinjaValue)]) throws -> JinjaValue
 }
 
 /// Insertion-ordered dict with string keys (Python dicts built from JSON or literals).
-struct OrderedDict {
+struct JinjaDict {
     private(set) var keys: [String] = []
-    private var storage: [String: Value] = [:]
+    private var storage: [String: JinjaValue] = [:]
 
     init() {}
 
     var count: Int { keys.count }
     var isEmpty: Bool { keys.isEmpty }
 
-    subscript(key: String) -> Value? {
+    subscript(key: String) -> JinjaValue? {
         get { storage[key] }
         set {
             guard let newValue else {
@@ -36,11 +36,11 @@ struct OrderedDict {
         }
     }
 
-    var entries: [(key: String, value: Value)] { keys.compactMap { k in storage[k].map { (k, $0) } } }
-    var values: [Value] { keys.compactMap { storage[$0] } }
+    var entries: [(key: String, value: JinjaValue)] { keys.compactMap { k in storage[k].map { (k, $0) } } }
+    var values: [JinjaValue] { keys.compactMap { storage[$0] } }
 }
 
-enum Value {
+enum JinjaValue {
     /// Jinja's default `Undefined`: prints as "", is falsy and iterates as empty; most other
     /// uses raise. `hint` is the message Jinja would raise with.
     case undefined(hint: String)
@@ -49,10 +49,10 @@ enum Value {
     case int(Int)
     case double(Double)
     case string(String)
-    case list([Value])
-    case dict(OrderedDict)
-    case namespace(Namespace)
-    case function(Function)
+    case list([JinjaValue])
+    case dict(JinjaDict)
+    case namespace(JinjaNamespace)
+    case function(JinjaFunction)
 
     init(_ value: TemplateValue) {
         switch value {
@@ -61,15 +61,15 @@ enum Value {
         case let .int(i): self = .int(i)
         case let .double(d): self = .double(d)
         case let .string(s): self = .string(s)
-        case let .array(items): self = .list(items.map(Value.init))
+        case let .array(items): self = .list(items.map(JinjaValue.init))
         case let .object(object):
-            var dict = OrderedDict()
-            for (key, item) in object.entries { dict[key] = Value(item) }
+            var dict = JinjaDict()
+            for (key, item) in object.entries { dict[key] = JinjaValue(item) }
             self = .dict(dict)
         }
     }
 
-    static func undefinedName(_ name: String) -> Value { .undefined(hint: "'\(name)' is undefined") }
+    static func undefinedName(_ name: String) -> JinjaValue { .undefined(hint: "'\(name)' is undefined") }
 
     var isUndefined: Bool {
         if case .undefined = self { return true }
@@ -128,7 +128,7 @@ enum Value {
         case let .dict(d):
             return "{" + d.entries.map { pythonStringRepr($0.key) + ": " + $0.value.pythonRepr }.joined(separator: ", ") + "}"
         case let .namespace(ns):
-            return "<Namespace " + Value.dict(ns.attributes).pythonRepr + ">"
+            return "<Namespace " + JinjaValue.dict(ns.attributes).pythonRepr + ">"
         case let .function(f): return "<function \(f.name)>"
         }
     }
@@ -154,7 +154,7 @@ enum Value {
 
 /// Python `==`: numbers compare by value across int/float/bool, strings by code points
 /// (not Swift's canonical equivalence), containers element-wise, undefined equals undefined.
-func pythonEqual(_ a: Value, _ b: Value) -> Bool {
+func pythonEqual(_ a: JinjaValue, _ b: JinjaValue) -> Bool {
     switch (a, b) {
     case (.undefined, .undefined), (.none, .none): return true
     case let (.string(x), .string(y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
@@ -184,7 +184,7 @@ func pythonStringRepr(_ s: String) -> String {
             if Character(scalar) == quote {
                 out += "\\" + String(quote)
             } else if scalar.value < 0x20 || scalar.value == 0x7F || (scalar.value >= 0x80 && scalar.value < 0xA0) {
-                out += "\\x" + hex(scalar.value, width: 2)
+                out += "\\x" + pythonHex(scalar.value, width: 2)
             } else {
                 out.unicodeScalars.append(scalar)
             }
@@ -194,7 +194,7 @@ func pythonStringRepr(_ s: String) -> String {
     return out
 }
 
-func hex(_ value: UInt32, width: Int) -> String {
+func pythonHex(_ value: UInt32, width: Int) -> String {
     let digits = String(value, radix: 16)
     return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }

@@ -29,15 +29,16 @@ func pythonSplit(_ s: String, separator: String?, maxSplit: Int, fromRight: Bool
             while i < scalars.count, !isPythonWhitespace(scalars[i]) { i += 1 }
             ranges.append(start..<i)
         }
-        guard maxSplit >= 0, ranges.count > maxSplit + 1 else { return ranges.map { text(scalars[$0]) } }
+        guard maxSplit >= 0, ranges.count > maxSplit else { return ranges.map { text(scalars[$0]) } }
         if fromRight {
             let kept = ranges.suffix(maxSplit)
             let headEnd = ranges[ranges.count - maxSplit - 1].upperBound
-            return [text(scalars[0..<headEnd]).trimmingPythonLeading()] + kept.map { text(scalars[$0]) }
+            // The unsplit remainder keeps its outer whitespace, as in Python.
+            return [text(scalars[0..<headEnd])] + kept.map { text(scalars[$0]) }
         }
         let head = ranges.prefix(maxSplit).map { text(scalars[$0]) }
         let restStart = ranges[maxSplit].lowerBound
-        return head + [text(scalars[restStart...]).trimmingPythonTrailing()]
+        return head + [text(scalars[restStart...])]
     }
     let sep = Array(separator.unicodeScalars)
     var matches: [Int] = []
@@ -61,11 +62,6 @@ func pythonSplit(_ s: String, separator: String?, maxSplit: Int, fromRight: Bool
     }
     parts.append(text(scalars[start...]))
     return parts
-}
-
-private extension String {
-    func trimmingPythonLeading() -> String { pythonStrip(self, chars: nil, leading: true, trailing: false) }
-    func trimmingPythonTrailing() -> String { pythonStrip(self, chars: nil, leading: false, trailing: true) }
 }
 
 func pythonReplace(_ s: String, _ old: String, _ new: String, count: Int) -> String {
@@ -150,7 +146,7 @@ func htmlEscape(_ s: String) -> String {
 }
 
 /// Jinja's `int` filter: Python `int(x)`, falling back to `int(float(x))`; nil means "use default".
-func toInt(_ value: Value, base: Int) -> Value? {
+func pythonInt(_ value: JinjaValue, base: Int) -> JinjaValue? {
     switch value {
     case let .int(i): return .int(i)
     case let .bool(b): return .int(b ? 1 : 0)
@@ -166,7 +162,7 @@ func toInt(_ value: Value, base: Int) -> Value? {
     }
 }
 
-func toDouble(_ value: Value) -> Double? {
+func pythonFloat(_ value: JinjaValue) -> Double? {
     switch value {
     case let .string(s):
         let trimmed = pythonStrip(s, chars: nil, leading: true, trailing: true)
@@ -184,7 +180,7 @@ func toDouble(_ value: Value) -> Double? {
 
 /// The `tojson` filter as transformers defines it:
 /// `json.dumps(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)`.
-func toJSON(_ value: Value, args: CallArguments) throws -> String {
+func pythonJSONDumps(_ value: JinjaValue, args: JinjaCallArguments) throws -> String {
     let ensureASCII = args.bool(0, "ensure_ascii", default: false)
     var indent: String? = nil
     switch args.get(1, "indent") {
@@ -192,6 +188,7 @@ func toJSON(_ value: Value, args: CallArguments) throws -> String {
     case let .string(s)?: indent = s
     case let v?:
         guard let n = v.integer else { throw args.error("indent must be an integer or string") }
+        try JinjaOperators.checkSize(1, times: n, line: args.line)
         indent = String(repeating: " ", count: max(0, n))
     }
     var itemSeparator = indent == nil ? ", " : ","
@@ -211,7 +208,7 @@ func toJSON(_ value: Value, args: CallArguments) throws -> String {
 }
 
 private func writeJSON(
-    _ value: Value, into out: inout String, indent: String?, level: Int, itemSeparator: String, keySeparator: String,
+    _ value: JinjaValue, into out: inout String, indent: String?, level: Int, itemSeparator: String, keySeparator: String,
     sortKeys: Bool, ensureASCII: Bool, line: Int
 ) throws {
     func newline(_ depth: Int) -> String {
@@ -268,13 +265,13 @@ func jsonQuote(_ s: String, ensureASCII: Bool) -> String {
         case "\u{0C}": out += "\\f"
         default:
             if scalar.value < 0x20 {
-                out += "\\u" + hex(scalar.value, width: 4)
+                out += "\\u" + pythonHex(scalar.value, width: 4)
             } else if ensureASCII && scalar.value > 0x7E {
                 if scalar.value >= 0x10000 {
                     let v = scalar.value - 0x10000
-                    out += "\\u" + hex(0xD800 + (v >> 10), width: 4) + "\\u" + hex(0xDC00 + (v & 0x3FF), width: 4)
+                    out += "\\u" + pythonHex(0xD800 + (v >> 10), width: 4) + "\\u" + pythonHex(0xDC00 + (v & 0x3FF), width: 4)
                 } else {
-                    out += "\\u" + hex(scalar.value, width: 4)
+                    out += "\\u" + pythonHex(scalar.value, width: 4)
                 }
             } else {
                 out.unicodeScalars.append(scalar)
@@ -288,7 +285,7 @@ func jsonQuote(_ s: String, ensureASCII: Bool) -> String {
 
 /// C-locale `strftime` for the codes chat templates use, in the local time zone like Python's
 /// `datetime.now()`. Supports the glibc `%-d` (no padding) flag.
-func strftime(_ format: String, _ date: Date) throws -> String {
+func pythonStrftime(_ format: String, _ date: Date) throws -> String {
     var calendar = Calendar(identifier: .gregorian)
     calendar.timeZone = TimeZone.current
     let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)

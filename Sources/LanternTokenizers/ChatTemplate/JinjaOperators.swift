@@ -1,8 +1,8 @@
 import Foundation
 
 /// Python semantics for binary operators, comparisons and membership.
-enum Operators {
-    static func arithmetic(_ op: String, _ a: Value, _ b: Value, line: Int) throws -> Value {
+enum JinjaOperators {
+    static func arithmetic(_ op: String, _ a: JinjaValue, _ b: JinjaValue, line: Int) throws -> JinjaValue {
         if case let .undefined(hint) = a { throw TemplateError.undefined(hint, line: line) }
         if case let .undefined(hint) = b { throw TemplateError.undefined(hint, line: line) }
         func unsupported() -> TemplateError {
@@ -35,10 +35,16 @@ enum Operators {
             throw unsupported()
         case "*":
             switch (a, b) {
-            case let (.string(s), n), let (n, .string(s)):
-                if let count = n.integer { return .string(count > 0 ? String(repeating: s, count: count) : "") }
+            case let (.string(text), n), let (n, .string(text)):
+                if let count = n.integer {
+                    try checkSize(text.utf8.count, times: count, line: line)
+                    return .string(count > 0 ? String(repeating: text, count: count) : "")
+                }
             case let (.list(items), n), let (n, .list(items)):
-                if let count = n.integer { return .list(count > 0 ? Array([[Value]](repeating: items, count: count).joined()) : []) }
+                if let count = n.integer {
+                    try checkSize(items.count, times: count, line: line)
+                    return .list(count > 0 ? Array([[JinjaValue]](repeating: items, count: count).joined()) : [])
+                }
             default: break
             }
             if let x = a.integer, let y = b.integer {
@@ -75,13 +81,22 @@ enum Operators {
             let r = fmod(x, y)
             return .double(r != 0 && ((r < 0) != (y < 0)) ? r + y : r)
         case "**":
-            if let x = a.integer, let y = b.integer, y >= 0 {
+            if let base = a.integer, var exponent = b.integer, exponent >= 0 {
+                // Exponentiation by squaring; any overflow is an error (Python would grow the int).
                 var result = 1
-                for _ in 0..<y {
-                    let (product, over) = result.multipliedReportingOverflow(by: x)
-                    if over { throw overflow() }
-                    result = product
-                    if result == 0 || result == 1 { break }
+                var factor = base
+                while exponent > 0 {
+                    if exponent & 1 == 1 {
+                        let (product, over) = result.multipliedReportingOverflow(by: factor)
+                        if over { throw overflow() }
+                        result = product
+                    }
+                    exponent >>= 1
+                    if exponent > 0 {
+                        let (square, over) = factor.multipliedReportingOverflow(by: factor)
+                        if over { throw overflow() }
+                        factor = square
+                    }
                 }
                 return .int(result)
             }
@@ -92,7 +107,16 @@ enum Operators {
         }
     }
 
-    static func compare(_ op: String, _ a: Value, _ b: Value, line: Int) throws -> Bool {
+    /// Caps repetition (`'x' * n`) so a template cannot exhaust memory.
+    static let maxRepeatedSize = 10_000_000
+
+    static func checkSize(_ unit: Int, times count: Int, line: Int) throws {
+        guard count > 0, unit > 0 else { return }
+        let (total, over) = unit.multipliedReportingOverflow(by: count)
+        if over || total > maxRepeatedSize { throw TemplateError.runtime("repetition result too large", line: line) }
+    }
+
+    static func compare(_ op: String, _ a: JinjaValue, _ b: JinjaValue, line: Int) throws -> Bool {
         switch op {
         case "==": return pythonEqual(a, b)
         case "!=": return !pythonEqual(a, b)
@@ -110,7 +134,7 @@ enum Operators {
     }
 
     /// -1, 0 or 1 under Python ordering; mismatched types raise as Python does.
-    static func ordering(_ a: Value, _ b: Value, op: String, line: Int) throws -> Int {
+    static func ordering(_ a: JinjaValue, _ b: JinjaValue, op: String, line: Int) throws -> Int {
         if case let .undefined(hint) = a { throw TemplateError.undefined(hint, line: line) }
         if case let .undefined(hint) = b { throw TemplateError.undefined(hint, line: line) }
         switch (a, b) {
@@ -133,7 +157,7 @@ enum Operators {
     }
 
     /// Python `item in container`.
-    static func contains(_ container: Value, _ item: Value, line: Int) throws -> Bool {
+    static func contains(_ container: JinjaValue, _ item: JinjaValue, line: Int) throws -> Bool {
         switch container {
         case .undefined: return false
         case let .string(s):

@@ -2,13 +2,13 @@ import Foundation
 
 /// Positional and keyword arguments of a filter, test, method or global call, looked up the
 /// way Python binds parameters (by position first, then by name).
-struct CallArguments {
-    let positional: [Value]
-    let keywords: [(name: String, value: Value)]
+struct JinjaCallArguments {
+    let positional: [JinjaValue]
+    let keywords: [(name: String, value: JinjaValue)]
     let function: String
     let line: Int
 
-    func get(_ index: Int, _ name: String) -> Value? {
+    func get(_ index: Int, _ name: String) -> JinjaValue? {
         if index < positional.count { return positional[index] }
         return keywords.last { $0.name == name }?.value
     }
@@ -40,7 +40,7 @@ struct CallArguments {
 }
 
 /// The built-in filters, tests, globals and Python methods available to templates.
-enum Builtins {
+enum JinjaBuiltins {
     static let filterNames: Set<String> = [
         "abs", "capitalize", "count", "d", "default", "e", "escape", "first", "float", "indent", "int", "items",
         "join", "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse",
@@ -57,53 +57,53 @@ enum Builtins {
 
     // MARK: globals
 
-    /// Built per render (a computed property) because `Value` holds closures and is not `Sendable`.
-    static var globals: [String: Value] { [
-        "raise_exception": .function(Function(name: "raise_exception") { _, args, keywords in
+    /// Built per render (a computed property) because `JinjaValue` holds closures and is not `Sendable`.
+    static var globals: [String: JinjaValue] { [
+        "raise_exception": .function(JinjaFunction(name: "raise_exception") { _, args, keywords in
             let message = args.first ?? keywords.first?.value ?? .string("")
             throw TemplateError.raised(message.pythonString)
         }),
-        "strftime_now": .function(Function(name: "strftime_now") { interpreter, args, _ in
+        "strftime_now": .function(JinjaFunction(name: "strftime_now") { interpreter, args, _ in
             guard case let .string(format)? = args.first else {
                 throw TemplateError.runtime("strftime_now() expects a format string", line: 0)
             }
-            return .string(try strftime(format, interpreter.now))
+            return .string(try pythonStrftime(format, interpreter.now))
         }),
-        "namespace": .function(Function(name: "namespace") { _, args, keywords in
-            var attributes = OrderedDict()
+        "namespace": .function(JinjaFunction(name: "namespace") { _, args, keywords in
+            var attributes = JinjaDict()
             for arg in args {
                 guard case let .dict(d) = arg else { throw TemplateError.runtime("namespace() takes mappings as positional arguments", line: 0) }
                 for (key, value) in d.entries { attributes[key] = value }
             }
             for keyword in keywords { attributes[keyword.name] = keyword.value }
-            return .namespace(Namespace(attributes))
+            return .namespace(JinjaNamespace(attributes))
         }),
-        "dict": .function(Function(name: "dict") { _, args, keywords in
-            var result = OrderedDict()
+        "dict": .function(JinjaFunction(name: "dict") { _, args, keywords in
+            var result = JinjaDict()
             if case let .dict(d)? = args.first { for (key, value) in d.entries { result[key] = value } }
             for keyword in keywords { result[keyword.name] = keyword.value }
             return .dict(result)
         }),
-        "range": .function(Function(name: "range") { _, args, _ in
+        "range": .function(JinjaFunction(name: "range") { _, args, _ in
             let ints = args.compactMap(\.integer)
             guard ints.count == args.count, (1...3).contains(ints.count) else {
                 throw TemplateError.runtime("range() expects 1 to 3 integer arguments", line: 0)
             }
             let (start, stop, step) = ints.count == 1 ? (0, ints[0], 1) : (ints[0], ints[1], ints.count == 3 ? ints[2] : 1)
             guard step != 0 else { throw TemplateError.runtime("range() arg 3 must not be zero", line: 0) }
-            let values = Array(stride(from: start, to: stop, by: step))
+            let values = Array(stride(from: start, to: stop, by: step).prefix(100_001))
             guard values.count <= 100_000 else { throw TemplateError.runtime("range() too large", line: 0) }
-            return .list(values.map(Value.int))
+            return .list(values.map(JinjaValue.int))
         }),
     ] }
 
     // MARK: filters
 
     static func applyFilter(
-        _ name: String, _ value: Value, _ positional: [Value], _ keywords: [(name: String, value: Value)],
-        interpreter: Interpreter, line: Int
-    ) throws -> Value {
-        let args = CallArguments(positional: positional, keywords: keywords, function: name, line: line)
+        _ name: String, _ value: JinjaValue, _ positional: [JinjaValue], _ keywords: [(name: String, value: JinjaValue)],
+        interpreter: JinjaInterpreter, line: Int
+    ) throws -> JinjaValue {
+        let args = JinjaCallArguments(positional: positional, keywords: keywords, function: name, line: line)
         func requireDefined() throws {
             if case let .undefined(hint) = value { throw TemplateError.undefined(hint, line: line) }
         }
@@ -126,7 +126,7 @@ enum Builtins {
             if value.isUndefined || (useBoolean && !value.truthy) { return fallback }
             return value
         case "tojson":
-            return .string(try toJSON(value, args: args))
+            return .string(try pythonJSONDumps(value, args: args))
         case "items":
             switch value {
             case .undefined: return .list([])
@@ -155,10 +155,11 @@ enum Builtins {
         case "int":
             let fallback = args.get(0, "default") ?? .int(0)
             let base = try args.int(1, "base", default: 10)
-            return toInt(value, base: base) ?? fallback
+            guard (2...36).contains(base) else { throw args.error("base must be between 2 and 36") }
+            return pythonInt(value, base: base) ?? fallback
         case "float":
             let fallback = args.get(0, "default") ?? .double(0)
-            return toDouble(value).map(Value.double) ?? fallback
+            return pythonFloat(value).map(JinjaValue.double) ?? fallback
         case "abs":
             switch value {
             case let .int(i) where i != Int.min: return .int(abs(i))
@@ -191,7 +192,10 @@ enum Builtins {
             let width: String
             switch args.get(0, "width") {
             case let .string(s)?: width = s
-            case let v?: width = String(repeating: " ", count: max(0, v.integer ?? 4))
+            case let v?:
+                let count = v.integer ?? 4
+                try JinjaOperators.checkSize(1, times: count, line: line)
+                width = String(repeating: " ", count: max(0, count))
             case nil: width = "    "
             }
             let indentFirst = args.bool(1, "first", default: false)
@@ -207,8 +211,8 @@ enum Builtins {
         case "unique":
             let caseSensitive = args.bool(0, "case_sensitive", default: false)
             let attribute = args.get(1, "attribute")
-            var seen: [Value] = []
-            var result: [Value] = []
+            var seen: [JinjaValue] = []
+            var result: [JinjaValue] = []
             for item in try interpreter.iterate(value, line: line) {
                 var key = try attribute.map { try lookupPath(item, $0, interpreter: interpreter, line: line) } ?? item
                 if !caseSensitive, case let .string(s) = key { key = .string(s.lowercased()) }
@@ -225,7 +229,7 @@ enum Builtins {
             let keep = name.hasPrefix("select")
             let rest = byAttribute ? Array(positional.dropFirst()) : positional
             guard !byAttribute || !positional.isEmpty else { throw args.error("missing attribute name") }
-            var result: [Value] = []
+            var result: [JinjaValue] = []
             for item in try interpreter.iterate(value, line: line) {
                 let subject = byAttribute ? try lookupPath(item, positional[0], interpreter: interpreter, line: line) : item
                 let passed: Bool
@@ -258,13 +262,13 @@ enum Builtins {
         }
     }
 
-    private static func aggregate(_ name: String, _ value: Value, args: CallArguments, interpreter: Interpreter, line: Int) throws -> Value {
+    private static func aggregate(_ name: String, _ value: JinjaValue, args: JinjaCallArguments, interpreter: JinjaInterpreter, line: Int) throws -> JinjaValue {
         if name == "dictsort" {
             guard case let .dict(d) = value else { throw TemplateError.runtime("dictsort: expected a mapping", line: line) }
             let caseSensitive = args.bool(0, "case_sensitive", default: false)
             let byValue = (try args.string(1, "by", default: "key")) == "value"
             let reverse = args.bool(2, "reverse", default: false)
-            let pairs = d.entries.map { Value.list([.string($0.key), $0.value]) }
+            let pairs = d.entries.map { JinjaValue.list([.string($0.key), $0.value]) }
             let sorted = try sortValues(pairs, reverse: reverse, line: line) { pair in
                 guard case let .list(kv) = pair else { return pair }
                 let key = kv[byValue ? 1 : 0]
@@ -276,7 +280,7 @@ enum Builtins {
         let items = try interpreter.iterate(value, line: line)
         let attributeIndex = name == "sort" ? 2 : (name == "sum" ? 0 : 1)
         let attribute = args.get(attributeIndex, "attribute")
-        func key(_ item: Value) throws -> Value {
+        func key(_ item: JinjaValue) throws -> JinjaValue {
             var k = try attribute.map { try lookupPath(item, $0, interpreter: interpreter, line: line) } ?? item
             let caseSensitive = name == "sort" ? args.bool(1, "case_sensitive", default: false)
                 : args.bool(0, "case_sensitive", default: false)
@@ -288,7 +292,7 @@ enum Builtins {
             return .list(try sortValues(items, reverse: args.bool(0, "reverse", default: false), line: line, key: key))
         case "sum":
             var total = args.get(1, "start") ?? .int(0)
-            for item in items { total = try Operators.arithmetic("+", total, try key(item), line: line) }
+            for item in items { total = try JinjaOperators.arithmetic("+", total, try key(item), line: line) }
             return total
         default:
             guard !items.isEmpty else { return .undefined(hint: "No aggregated item, sequence was empty.") }
@@ -296,7 +300,7 @@ enum Builtins {
             var bestKey = try key(best)
             for item in items.dropFirst() {
                 let k = try key(item)
-                let order = try Operators.ordering(k, bestKey, op: "<", line: line)
+                let order = try JinjaOperators.ordering(k, bestKey, op: "<", line: line)
                 if name == "min" ? order < 0 : order > 0 {
                     best = item
                     bestKey = k
@@ -307,12 +311,12 @@ enum Builtins {
     }
 
     /// Stable sort by a key under Python ordering; type errors surface instead of crashing.
-    private static func sortValues(_ items: [Value], reverse: Bool, line: Int, key: (Value) throws -> Value) throws -> [Value] {
+    private static func sortValues(_ items: [JinjaValue], reverse: Bool, line: Int, key: (JinjaValue) throws -> JinjaValue) throws -> [JinjaValue] {
         let keyed = try items.enumerated().map { (offset: $0.offset, key: try key($0.element), item: $0.element) }
         var failure: Error? = nil
         let sorted = keyed.sorted { a, b in
             do {
-                let order = try Operators.ordering(a.key, b.key, op: "<", line: line)
+                let order = try JinjaOperators.ordering(a.key, b.key, op: "<", line: line)
                 if order == 0 { return a.offset < b.offset }
                 return reverse ? order > 0 : order < 0
             } catch {
@@ -326,18 +330,18 @@ enum Builtins {
 
     /// Jinja's attribute getter for `map(attribute=)`, `selectattr` etc.: dotted paths, with
     /// integer parts as indexes.
-    static func lookupPath(_ item: Value, _ path: Value, interpreter: Interpreter, line: Int) throws -> Value {
+    static func lookupPath(_ item: JinjaValue, _ path: JinjaValue, interpreter: JinjaInterpreter, line: Int) throws -> JinjaValue {
         if let index = path.integer { return try interpreter.getItem(item, .int(index), line: line) }
         guard case let .string(text) = path else { return .undefined(hint: "invalid attribute") }
         var current = item
         for part in text.split(separator: ".", omittingEmptySubsequences: false) {
-            let key: Value = Int(part).map(Value.int) ?? .string(String(part))
+            let key: JinjaValue = Int(part).map(JinjaValue.int) ?? .string(String(part))
             current = try interpreter.getItem(current, key, line: line)
         }
         return current
     }
 
-    static func length(of value: Value, line: Int) throws -> Int {
+    static func length(of value: JinjaValue, line: Int) throws -> Int {
         switch value {
         case .undefined: return 0
         case let .string(s): return s.unicodeScalars.count
@@ -349,8 +353,8 @@ enum Builtins {
 
     // MARK: tests
 
-    static func applyTest(_ name: String, _ value: Value, _ args: [Value], interpreter: Interpreter, line: Int) throws -> Bool {
-        func argument() throws -> Value {
+    static func applyTest(_ name: String, _ value: JinjaValue, _ args: [JinjaValue], interpreter: JinjaInterpreter, line: Int) throws -> Bool {
+        func argument() throws -> JinjaValue {
             guard let first = args.first else { throw TemplateError.runtime("test '\(name)' needs an argument", line: line) }
             return first
         }
@@ -403,11 +407,11 @@ enum Builtins {
             case let (.namespace(a), .namespace(b)): return a === b
             default: return false
             }
-        case "lt", "lessthan", "<": return try Operators.compare("<", value, try argument(), line: line)
-        case "le", "<=": return try Operators.compare("<=", value, try argument(), line: line)
-        case "gt", "greaterthan", ">": return try Operators.compare(">", value, try argument(), line: line)
-        case "ge", ">=": return try Operators.compare(">=", value, try argument(), line: line)
-        case "in": return try Operators.contains(try argument(), value, line: line)
+        case "lt", "lessthan", "<": return try JinjaOperators.compare("<", value, try argument(), line: line)
+        case "le", "<=": return try JinjaOperators.compare("<=", value, try argument(), line: line)
+        case "gt", "greaterthan", ">": return try JinjaOperators.compare(">", value, try argument(), line: line)
+        case "ge", ">=": return try JinjaOperators.compare(">=", value, try argument(), line: line)
+        case "in": return try JinjaOperators.contains(try argument(), value, line: line)
         case "filter":
             guard case let .string(s) = value else { return false }
             return filterNames.contains(s)
@@ -422,16 +426,16 @@ enum Builtins {
     // MARK: methods
 
     /// Read-only Python `dict` methods (the sandbox forbids the mutating ones).
-    static func dictMethod(_ dict: OrderedDict, _ name: String) -> Value? {
+    static func dictMethod(_ dict: JinjaDict, _ name: String) -> JinjaValue? {
         switch name {
         case "items":
-            return .function(Function(name: "items") { _, _, _ in .list(dict.entries.map { .list([.string($0.key), $0.value]) }) })
+            return .function(JinjaFunction(name: "items") { _, _, _ in .list(dict.entries.map { .list([.string($0.key), $0.value]) }) })
         case "keys":
-            return .function(Function(name: "keys") { _, _, _ in .list(dict.keys.map(Value.string)) })
+            return .function(JinjaFunction(name: "keys") { _, _, _ in .list(dict.keys.map(JinjaValue.string)) })
         case "values":
-            return .function(Function(name: "values") { _, _, _ in .list(dict.values) })
+            return .function(JinjaFunction(name: "values") { _, _, _ in .list(dict.values) })
         case "get":
-            return .function(Function(name: "get") { _, args, _ in
+            return .function(JinjaFunction(name: "get") { _, args, _ in
                 guard case let .string(key)? = args.first else { return args.count > 1 ? args[1] : .none }
                 return dict[key] ?? (args.count > 1 ? args[1] : .none)
             })
@@ -447,15 +451,15 @@ enum Builtins {
     ]
 
     /// Python `str` methods as bound functions.
-    static func stringMethod(_ s: String, _ name: String) -> Value? {
+    static func stringMethod(_ s: String, _ name: String) -> JinjaValue? {
         guard stringMethodNames.contains(name) else { return nil }
-        return .function(Function(name: name) { _, positional, keywords in
-            let args = CallArguments(positional: positional, keywords: keywords, function: "str.\(name)", line: 0)
+        return .function(JinjaFunction(name: name) { _, positional, keywords in
+            let args = JinjaCallArguments(positional: positional, keywords: keywords, function: "str.\(name)", line: 0)
             return try callStringMethod(s, name, args)
         })
     }
 
-    private static func callStringMethod(_ s: String, _ name: String, _ args: CallArguments) throws -> Value {
+    private static func callStringMethod(_ s: String, _ name: String, _ args: JinjaCallArguments) throws -> JinjaValue {
         switch name {
         case "strip", "lstrip", "rstrip":
             let chars = try args.optionalString(0, "chars")
@@ -463,7 +467,7 @@ enum Builtins {
         case "split", "rsplit":
             let separator = try args.optionalString(0, "sep")
             let maxSplit = try args.int(1, "maxsplit", default: -1)
-            return .list(pythonSplit(s, separator: separator, maxSplit: maxSplit, fromRight: name == "rsplit").map(Value.string))
+            return .list(pythonSplit(s, separator: separator, maxSplit: maxSplit, fromRight: name == "rsplit").map(JinjaValue.string))
         case "splitlines":
             return .list(s.split(omittingEmptySubsequences: false) { $0.isNewline }.map { .string(String($0)) }.dropLast(s.last?.isNewline == true ? 1 : 0))
         case "startswith", "endswith":
@@ -517,7 +521,7 @@ enum Builtins {
     }
 }
 
-extension Value {
+extension JinjaValue {
     var isNone: Bool {
         if case .none = self { return true }
         return false

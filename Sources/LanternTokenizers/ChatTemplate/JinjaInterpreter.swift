@@ -2,22 +2,26 @@ import Foundation
 
 /// Executes a parsed template against a context. One instance per render (it holds the
 /// variable scopes), so `ChatTemplate` itself stays immutable and `Sendable`.
-final class Interpreter {
+final class JinjaInterpreter {
     /// Scope chain, innermost last: [globals, render context + top-level `set`, loop/macro frames…].
     /// A `for` body gets a fresh frame per iteration, so a `set` inside a loop is local to
     /// that iteration, exactly as Jinja scopes it.
-    var frames: [[String: Value]]
+    var frames: [[String: JinjaValue]]
     /// The clock for `strftime_now`, injectable so output is reproducible in tests.
     let now: Date
 
     enum Flow { case normal, breakLoop, continueLoop }
 
-    init(context: [String: Value], now: Date) {
-        frames = [Builtins.globals, context]
+    /// Macro call depth; unbounded recursion becomes an error rather than a stack overflow.
+    private var callDepth = 0
+    private static let maxCallDepth = 100
+
+    init(context: [String: JinjaValue], now: Date) {
+        frames = [JinjaBuiltins.globals, context]
         self.now = now
     }
 
-    func render(_ nodes: [Node]) throws -> String {
+    func render(_ nodes: [JinjaNode]) throws -> String {
         var out = ""
         _ = try execute(nodes, into: &out)
         return out
@@ -25,7 +29,7 @@ final class Interpreter {
 
     // MARK: statements
 
-    func execute(_ nodes: [Node], into out: inout String) throws -> Flow {
+    func execute(_ nodes: [JinjaNode], into out: inout String) throws -> Flow {
         for node in nodes {
             switch node {
             case let .text(text):
@@ -63,17 +67,17 @@ final class Interpreter {
         return .normal
     }
 
-    private func applyFilters(_ filters: [(name: String, arguments: Arguments, line: Int)], to start: Value) throws -> Value {
+    private func applyFilters(_ filters: [(name: String, arguments: JinjaArguments, line: Int)], to start: JinjaValue) throws -> JinjaValue {
         var value = start
         for filter in filters {
             let (positional, keywords) = try evalArguments(filter.arguments)
-            value = try Builtins.applyFilter(filter.name, value, positional, keywords, interpreter: self, line: filter.line)
+            value = try JinjaBuiltins.applyFilter(filter.name, value, positional, keywords, interpreter: self, line: filter.line)
         }
         return value
     }
 
     private func executeFor(
-        target: AssignTarget, iterable: Expr, filter: Expr?, body: [Node], otherwise: [Node], line: Int,
+        target: JinjaAssignTarget, iterable: JinjaExpr, filter: JinjaExpr?, body: [JinjaNode], otherwise: [JinjaNode], line: Int,
         into out: inout String
     ) throws {
         var items = try iterate(try eval(iterable), line: line)
@@ -100,8 +104,8 @@ final class Interpreter {
     }
 
     /// The `loop` variable. Absent `previtem`/`nextitem` stay undefined, as in Jinja.
-    private func loopObject(index: Int, items: [Value], count: Int) -> OrderedDict {
-        var loop = OrderedDict()
+    private func loopObject(index: Int, items: [JinjaValue], count: Int) -> JinjaDict {
+        var loop = JinjaDict()
         loop["index"] = .int(index + 1)
         loop["index0"] = .int(index)
         loop["revindex"] = .int(count - index)
@@ -113,7 +117,7 @@ final class Interpreter {
         loop["depth0"] = .int(0)
         if index > 0 { loop["previtem"] = items[index - 1] }
         if index + 1 < count { loop["nextitem"] = items[index + 1] }
-        loop["cycle"] = .function(Function(name: "cycle") { _, args, _ in
+        loop["cycle"] = .function(JinjaFunction(name: "cycle") { _, args, _ in
             guard !args.isEmpty else { throw TemplateError.runtime("no items for cycling given", line: 0) }
             return args[index % args.count]
         })
@@ -121,17 +125,17 @@ final class Interpreter {
     }
 
     /// Python iteration: lists, dict keys, string characters; undefined iterates as empty.
-    func iterate(_ value: Value, line: Int) throws -> [Value] {
+    func iterate(_ value: JinjaValue, line: Int) throws -> [JinjaValue] {
         switch value {
         case .undefined: return []
         case let .list(items): return items
-        case let .dict(d): return d.keys.map(Value.string)
+        case let .dict(d): return d.keys.map(JinjaValue.string)
         case let .string(s): return s.unicodeScalars.map { .string(String($0)) }
         default: throw TemplateError.runtime("'\(value.typeName)' object is not iterable", line: line)
         }
     }
 
-    private func assign(_ target: AssignTarget, _ value: Value, line: Int) throws {
+    private func assign(_ target: JinjaAssignTarget, _ value: JinjaValue, line: Int) throws {
         switch target {
         case let .name(name):
             frames[frames.count - 1][name] = value
@@ -150,15 +154,15 @@ final class Interpreter {
         }
     }
 
-    func lookup(_ name: String) -> Value {
+    func lookup(_ name: String) -> JinjaValue {
         for frame in frames.reversed() {
             if let value = frame[name] { return value }
         }
         return .undefinedName(name)
     }
 
-    private func makeMacro(_ definition: MacroDefinition) -> Function {
-        Function(name: definition.name) { interpreter, args, keywords in
+    private func makeMacro(_ definition: JinjaMacro) -> JinjaFunction {
+        JinjaFunction(name: definition.name) { interpreter, args, keywords in
             guard args.count <= definition.parameters.count else {
                 throw TemplateError.runtime(
                     "macro '\(definition.name)' takes not more than \(definition.parameters.count) argument(s)", line: definition.line)
@@ -166,11 +170,18 @@ final class Interpreter {
             for keyword in keywords where !definition.parameters.contains(where: { $0.name == keyword.name }) {
                 throw TemplateError.runtime("macro '\(definition.name)' takes no keyword argument '\(keyword.name)'", line: definition.line)
             }
+            guard interpreter.callDepth < JinjaInterpreter.maxCallDepth else {
+                throw TemplateError.runtime("maximum recursion depth exceeded in macro '\(definition.name)'", line: definition.line)
+            }
             let saved = interpreter.frames
             interpreter.frames = [saved[0], saved[1], [:]]
-            defer { interpreter.frames = saved }
+            interpreter.callDepth += 1
+            defer {
+                interpreter.frames = saved
+                interpreter.callDepth -= 1
+            }
             for (index, parameter) in definition.parameters.enumerated() {
-                let value: Value
+                let value: JinjaValue
                 if index < args.count {
                     value = args[index]
                 } else if let keyword = keywords.last(where: { $0.name == parameter.name }) {
@@ -190,22 +201,22 @@ final class Interpreter {
 
     // MARK: expressions
 
-    func evalArguments(_ arguments: Arguments) throws -> ([Value], [(name: String, value: Value)]) {
+    func evalArguments(_ arguments: JinjaArguments) throws -> ([JinjaValue], [(name: String, value: JinjaValue)]) {
         let positional = try arguments.positional.map { try eval($0) }
         let keywords = try arguments.keywords.map { (name: $0.name, value: try eval($0.value)) }
         return (positional, keywords)
     }
 
-    func eval(_ expr: Expr) throws -> Value {
+    func eval(_ expr: JinjaExpr) throws -> JinjaValue {
         switch expr {
         case let .literal(value):
-            return Value(value)
+            return JinjaValue(value)
         case let .name(name, _):
             return lookup(name)
         case let .list(items), let .tuple(items):
             return .list(try items.map { try eval($0) })
         case let .dict(pairs, line):
-            var dict = OrderedDict()
+            var dict = JinjaDict()
             for pair in pairs {
                 guard case let .string(key) = try eval(pair.key) else {
                     throw TemplateError.unsupported("dict literal with a non-string key", line: line)
@@ -231,11 +242,11 @@ final class Interpreter {
         case let .filter(base, name, arguments, line):
             let value = try eval(base)
             let (positional, keywords) = try evalArguments(arguments)
-            return try Builtins.applyFilter(name, value, positional, keywords, interpreter: self, line: line)
+            return try JinjaBuiltins.applyFilter(name, value, positional, keywords, interpreter: self, line: line)
         case let .test(base, name, arguments, negated, line):
             let value = try eval(base)
             let (positional, _) = try evalArguments(arguments)
-            let result = try Builtins.applyTest(name, value, positional, interpreter: self, line: line)
+            let result = try JinjaBuiltins.applyTest(name, value, positional, interpreter: self, line: line)
             return .bool(result != negated)
         case let .negate(operand, line):
             let value = try eval(operand)
@@ -259,14 +270,14 @@ final class Interpreter {
         case let .not(operand):
             return .bool(!(try eval(operand).truthy))
         case let .binary(op, lhs, rhs, line):
-            return try Operators.arithmetic(op, try eval(lhs), try eval(rhs), line: line)
+            return try JinjaOperators.arithmetic(op, try eval(lhs), try eval(rhs), line: line)
         case let .concat(parts):
             return .string(try parts.map { try eval($0).pythonString }.joined())
         case let .compare(first, ops, line):
             var left = try eval(first)
             for (op, rhs) in ops {
                 let right = try eval(rhs)
-                guard try Operators.compare(op, left, right, line: line) else { return .bool(false) }
+                guard try JinjaOperators.compare(op, left, right, line: line) else { return .bool(false) }
                 left = right
             }
             return .bool(true)
@@ -285,15 +296,15 @@ final class Interpreter {
     }
 
     /// Jinja `obj.name`: a Python attribute (method) first, then the key, else undefined.
-    func getAttribute(_ object: Value, _ name: String, line: Int) throws -> Value {
+    func getAttribute(_ object: JinjaValue, _ name: String, line: Int) throws -> JinjaValue {
         switch object {
         case let .undefined(hint):
             throw TemplateError.undefined(hint, line: line)
         case let .dict(d):
-            if let method = Builtins.dictMethod(d, name) { return method }
+            if let method = JinjaBuiltins.dictMethod(d, name) { return method }
             return d[name] ?? .undefined(hint: "'dict object' has no attribute '\(name)'")
         case let .string(s):
-            return Builtins.stringMethod(s, name) ?? .undefined(hint: "'str object' has no attribute '\(name)'")
+            return JinjaBuiltins.stringMethod(s, name) ?? .undefined(hint: "'str object' has no attribute '\(name)'")
         case let .namespace(ns):
             return ns.attributes[name] ?? .undefined(hint: "'Namespace object' has no attribute '\(name)'")
         case .none:
@@ -305,7 +316,7 @@ final class Interpreter {
 
     /// Jinja `obj[key]`: the item first, then a same-named attribute, else undefined.
     /// Out-of-range indexes give undefined (not an error), as in Jinja.
-    func getItem(_ object: Value, _ key: Value, line: Int) throws -> Value {
+    func getItem(_ object: JinjaValue, _ key: JinjaValue, line: Int) throws -> JinjaValue {
         switch (object, key) {
         case let (.undefined(hint), _):
             throw TemplateError.undefined(hint, line: line)
@@ -313,30 +324,26 @@ final class Interpreter {
             if let index = key.integer {
                 let resolved = index < 0 ? index + items.count : index
                 if resolved >= 0 && resolved < items.count { return items[resolved] }
-                return .undefined(hint: "'list object' has no element \(index)")
+                return .undefined(hint: "list object has no element \(index)")
             }
         case let (.string(s), _):
             if let index = key.integer {
                 let scalars = Array(s.unicodeScalars)
                 let resolved = index < 0 ? index + scalars.count : index
                 if resolved >= 0 && resolved < scalars.count { return .string(String(scalars[resolved])) }
-                return .undefined(hint: "'str object' has no element \(index)")
+                return .undefined(hint: "str object has no element \(index)")
             }
         case let (.dict(d), .string(name)):
             if let value = d[name] { return value }
         default:
             break
         }
-        if case let .string(name) = key {
-            if case .dict = object { return try getAttribute(object, name, line: line) }
-            if case .namespace = object { return try getAttribute(object, name, line: line) }
-            if case .string = object { return try getAttribute(object, name, line: line) }
-        }
-        return .undefined(hint: "'\(object.typeName) object' has no element \(key.pythonRepr)")
+        if case let .string(name) = key { return try getAttribute(object, name, line: line) }
+        return .undefined(hint: "\(object.typeName) object has no element \(key.pythonRepr)")
     }
 
-    private func slice(_ object: Value, start: Value?, stop: Value?, step: Value?, line: Int) throws -> Value {
-        func bound(_ value: Value?) throws -> Int? {
+    private func slice(_ object: JinjaValue, start: JinjaValue?, stop: JinjaValue?, step: JinjaValue?, line: Int) throws -> JinjaValue {
+        func bound(_ value: JinjaValue?) throws -> Int? {
             guard let value else { return nil }
             if case .none = value { return nil }
             guard let i = value.integer else {
@@ -357,12 +364,22 @@ final class Interpreter {
                 let from = clamp(try bound(start), 0, low: 0, high: count)
                 let to = clamp(try bound(stop), count, low: 0, high: count)
                 var i = from
-                while i < to { result.append(i); i += stepValue }
+                while i < to {
+                    result.append(i)
+                    let (next, over) = i.addingReportingOverflow(stepValue)
+                    if over { break }
+                    i = next
+                }
             } else {
                 let from = clamp(try bound(start), count - 1, low: -1, high: count - 1)
                 let to = clamp(try bound(stop), -1, low: -1, high: count - 1)
                 var i = from
-                while i > to { result.append(i); i += stepValue }
+                while i > to {
+                    result.append(i)
+                    let (next, over) = i.addingReportingOverflow(stepValue)
+                    if over { break }
+                    i = next
+                }
             }
             return result
         }

@@ -1,11 +1,20 @@
-/// Recursive-descent parser over `Lexer` tokens, following Jinja's grammar and precedence:
+/// Recursive-descent parser over `JinjaLexer` tokens, following Jinja's grammar and precedence:
 /// conditional < or < and < not < comparisons/in < + - < ~ < * / // % < ** < unary,
 /// with filters, `is` tests and calls binding tightest (so `a + b | trim` is `a + (b|trim)`).
-struct Parser {
-    private var tokens: [Token]
+struct JinjaParser {
+    private var tokens: [JinjaToken]
     private var index = 0
     /// `break`/`continue` are only legal inside a loop body (as Jinja checks at compile time).
     private var loopDepth = 0
+    /// Recursion guard: hostile nesting (`((((…` or thousands of nested `if`s) becomes a
+    /// syntax error instead of a stack overflow.
+    private var nesting = 0
+    private static let maxNesting = 200
+
+    private mutating func enter() throws {
+        nesting += 1
+        guard nesting <= JinjaParser.maxNesting else { throw TemplateError.syntax("nesting too deep", line: current.line) }
+    }
 
     /// Statements that are valid Jinja but deliberately not implemented.
     private static let unsupportedStatements: Set<String> = [
@@ -13,10 +22,10 @@ struct Parser {
         "pluralize", "endcall",
     ]
 
-    init(tokens: [Token]) { self.tokens = tokens }
+    init(tokens: [JinjaToken]) { self.tokens = tokens }
 
-    static func parse(_ source: String) throws -> [Node] {
-        var parser = Parser(tokens: try Lexer.tokenize(source))
+    static func parse(_ source: String) throws -> [JinjaNode] {
+        var parser = JinjaParser(tokens: try JinjaLexer.tokenize(source))
         let (body, end) = try parser.parseBody(until: [])
         if let end { throw TemplateError.syntax("unexpected '\(end)'", line: parser.current.line) }
         return body
@@ -24,20 +33,20 @@ struct Parser {
 
     // MARK: token helpers
 
-    private var current: Token { tokens[min(index, tokens.count - 1)] }
-    private func peek(_ offset: Int) -> Token { tokens[min(index + offset, tokens.count - 1)] }
+    private var current: JinjaToken { tokens[min(index, tokens.count - 1)] }
+    private func peek(_ offset: Int) -> JinjaToken { tokens[min(index + offset, tokens.count - 1)] }
     private mutating func advance() { if index < tokens.count - 1 { index += 1 } }
 
-    private func isOp(_ op: String, _ token: Token? = nil) -> Bool {
+    private func isOp(_ op: String, _ token: JinjaToken? = nil) -> Bool {
         if case .op(op) = (token ?? current).kind { return true }
         return false
     }
-    private func isName(_ name: String, _ token: Token? = nil) -> Bool {
+    private func isName(_ name: String, _ token: JinjaToken? = nil) -> Bool {
         if case .name(name) = (token ?? current).kind { return true }
         return false
     }
 
-    private func describe(_ token: Token) -> String {
+    private func describe(_ token: JinjaToken) -> String {
         switch token.kind {
         case .text: return "template text"
         case .variableBegin: return "'{{'"
@@ -79,8 +88,10 @@ struct Parser {
 
     /// Parses nodes until a block tag named in `endTags`; returns that tag (its name consumed)
     /// or nil at the end of the template.
-    private mutating func parseBody(until endTags: Set<String>) throws -> ([Node], String?) {
-        var nodes: [Node] = []
+    private mutating func parseBody(until endTags: Set<String>) throws -> ([JinjaNode], String?) {
+        try enter()
+        defer { nesting -= 1 }
+        var nodes: [JinjaNode] = []
         while true {
             let token = current
             switch token.kind {
@@ -113,7 +124,7 @@ struct Parser {
         }
     }
 
-    private mutating func parseStatement(_ keyword: String, line: Int) throws -> Node {
+    private mutating func parseStatement(_ keyword: String, line: Int) throws -> JinjaNode {
         advance()
         switch keyword {
         case "if": return try parseIf()
@@ -131,15 +142,18 @@ struct Parser {
             try expectBlockEnd()
             return keyword == "break" ? .breakLoop(line: line) : .continueLoop(line: line)
         default:
-            if Parser.unsupportedStatements.contains(keyword) {
+            if keyword.hasPrefix("end") || keyword == "elif" || keyword == "else" {
+                throw TemplateError.syntax("unexpected '\(keyword)'", line: line)
+            }
+            if JinjaParser.unsupportedStatements.contains(keyword) {
                 throw TemplateError.unsupported("statement '\(keyword)'", line: line)
             }
             throw TemplateError.syntax("unknown tag '\(keyword)'", line: line)
         }
     }
 
-    private mutating func parseIf() throws -> Node {
-        var branches: [(test: Expr, body: [Node])] = []
+    private mutating func parseIf() throws -> JinjaNode {
+        var branches: [(test: JinjaExpr, body: [JinjaNode])] = []
         var test = try parseTuple(withCondexpr: false)
         while true {
             try expectBlockEnd()
@@ -160,11 +174,11 @@ struct Parser {
         }
     }
 
-    private mutating func parseFor(line: Int) throws -> Node {
+    private mutating func parseFor(line: Int) throws -> JinjaNode {
         let target = try parseAssignTarget(allowAttribute: false)
         try expectName("in")
         let iterable = try parseTuple(withCondexpr: false, extraEnd: ["if", "recursive"])
-        var filter: Expr? = nil
+        var filter: JinjaExpr? = nil
         if isName("if") {
             advance()
             filter = try parseExpression()
@@ -174,7 +188,7 @@ struct Parser {
         loopDepth += 1
         let (body, end) = try parseBody(until: ["endfor", "else"])
         loopDepth -= 1
-        var otherwise: [Node] = []
+        var otherwise: [JinjaNode] = []
         if end == "else" {
             try expectBlockEnd()
             (otherwise, _) = try parseBody(until: ["endfor"])
@@ -183,7 +197,7 @@ struct Parser {
         return .forLoop(target: target, iterable: iterable, filter: filter, body: body, otherwise: otherwise, line: line)
     }
 
-    private mutating func parseSet(line: Int) throws -> Node {
+    private mutating func parseSet(line: Int) throws -> JinjaNode {
         let target = try parseAssignTarget(allowAttribute: true)
         if isOp("=") {
             advance()
@@ -198,15 +212,15 @@ struct Parser {
         return .setBlock(target, body: body, filters: filters, line: line)
     }
 
-    private mutating func parseMacro(line: Int) throws -> Node {
+    private mutating func parseMacro(line: Int) throws -> JinjaNode {
         let name = try identifier()
         try expectOp("(")
-        var parameters: [(name: String, defaultValue: Expr?)] = []
+        var parameters: [(name: String, defaultValue: JinjaExpr?)] = []
         while !isOp(")") {
             if !parameters.isEmpty { try expectOp(",") }
             if isOp(")") { break }
             let parameter = try identifier()
-            var defaultValue: Expr? = nil
+            var defaultValue: JinjaExpr? = nil
             if isOp("=") {
                 advance()
                 defaultValue = try parseExpression()
@@ -222,26 +236,26 @@ struct Parser {
         let (body, _) = try parseBody(until: ["endmacro"])
         loopDepth = savedDepth
         try expectBlockEnd()
-        return .macro(MacroDefinition(name: name, parameters: parameters, body: body, line: line))
+        return .macro(JinjaMacro(name: name, parameters: parameters, body: body, line: line))
     }
 
     /// `| name(args) | name …` as used by `{% filter %}` and block `{% set %}`.
-    private mutating func parseFilterChain() throws -> [(name: String, arguments: Arguments, line: Int)] {
-        var filters: [(name: String, arguments: Arguments, line: Int)] = []
+    private mutating func parseFilterChain() throws -> [(name: String, arguments: JinjaArguments, line: Int)] {
+        var filters: [(name: String, arguments: JinjaArguments, line: Int)] = []
         var first = true
         while first || isOp("|") {
             if isOp("|") { advance() } else if current.kind == .blockEnd { break }
             first = false
             let line = current.line
             let name = try filterName()
-            let arguments = isOp("(") ? try parseCallArguments() : Arguments()
+            let arguments = isOp("(") ? try parseCallArguments() : JinjaArguments()
             filters.append((name, arguments, line))
         }
         return filters
     }
 
-    private mutating func parseAssignTarget(allowAttribute: Bool) throws -> AssignTarget {
-        var targets: [AssignTarget] = []
+    private mutating func parseAssignTarget(allowAttribute: Bool) throws -> JinjaAssignTarget {
+        var targets: [JinjaAssignTarget] = []
         repeat {
             if !targets.isEmpty { advance() }
             if isName("in") || current.kind == .blockEnd || isOp("=") { break }
@@ -272,7 +286,7 @@ struct Parser {
     // MARK: expressions
 
     /// An expression or a bare comma tuple (`a, b`), as Jinja allows in `{{ }}` and `set`.
-    private mutating func parseTuple(withCondexpr: Bool = true, extraEnd: Set<String> = []) throws -> Expr {
+    private mutating func parseTuple(withCondexpr: Bool = true, extraEnd: Set<String> = []) throws -> JinjaExpr {
         let first = try parseExpression(withCondexpr: withCondexpr)
         guard isOp(",") else { return first }
         var items = [first]
@@ -293,16 +307,18 @@ struct Parser {
         }
     }
 
-    private mutating func parseExpression(withCondexpr: Bool = true) throws -> Expr {
-        withCondexpr ? try parseConditional() : try parseOr()
+    private mutating func parseExpression(withCondexpr: Bool = true) throws -> JinjaExpr {
+        try enter()
+        defer { nesting -= 1 }
+        return withCondexpr ? try parseConditional() : try parseOr()
     }
 
-    private mutating func parseConditional() throws -> Expr {
+    private mutating func parseConditional() throws -> JinjaExpr {
         var expr = try parseOr()
         while isName("if") {
             advance()
             let test = try parseOr()
-            var otherwise: Expr? = nil
+            var otherwise: JinjaExpr? = nil
             if isName("else") {
                 advance()
                 otherwise = try parseConditional()
@@ -312,7 +328,7 @@ struct Parser {
         return expr
     }
 
-    private mutating func parseOr() throws -> Expr {
+    private mutating func parseOr() throws -> JinjaExpr {
         var left = try parseAnd()
         while isName("or") {
             advance()
@@ -321,7 +337,7 @@ struct Parser {
         return left
     }
 
-    private mutating func parseAnd() throws -> Expr {
+    private mutating func parseAnd() throws -> JinjaExpr {
         var left = try parseNot()
         while isName("and") {
             advance()
@@ -330,7 +346,9 @@ struct Parser {
         return left
     }
 
-    private mutating func parseNot() throws -> Expr {
+    private mutating func parseNot() throws -> JinjaExpr {
+        try enter()
+        defer { nesting -= 1 }
         if isName("not") {
             advance()
             return .not(try parseNot())
@@ -338,10 +356,10 @@ struct Parser {
         return try parseCompare()
     }
 
-    private mutating func parseCompare() throws -> Expr {
+    private mutating func parseCompare() throws -> JinjaExpr {
         let line = current.line
         let first = try parseMath1()
-        var ops: [(op: String, rhs: Expr)] = []
+        var ops: [(op: String, rhs: JinjaExpr)] = []
         while true {
             if case let .op(op) = current.kind, ["==", "!=", "<", "<=", ">", ">="].contains(op) {
                 advance()
@@ -359,7 +377,7 @@ struct Parser {
         return ops.isEmpty ? first : .compare(first, ops, line: line)
     }
 
-    private mutating func parseMath1() throws -> Expr {
+    private mutating func parseMath1() throws -> JinjaExpr {
         var left = try parseConcat()
         while isOp("+") || isOp("-") {
             guard case let .op(op) = current.kind else { break }
@@ -370,7 +388,7 @@ struct Parser {
         return left
     }
 
-    private mutating func parseConcat() throws -> Expr {
+    private mutating func parseConcat() throws -> JinjaExpr {
         var parts = [try parseMath2()]
         while isOp("~") {
             advance()
@@ -379,7 +397,7 @@ struct Parser {
         return parts.count == 1 ? parts[0] : .concat(parts)
     }
 
-    private mutating func parseMath2() throws -> Expr {
+    private mutating func parseMath2() throws -> JinjaExpr {
         var left = try parsePow()
         while true {
             guard case let .op(op) = current.kind, ["*", "/", "//", "%"].contains(op) else { break }
@@ -390,7 +408,7 @@ struct Parser {
         return left
     }
 
-    private mutating func parsePow() throws -> Expr {
+    private mutating func parsePow() throws -> JinjaExpr {
         var left = try parseUnary()
         while isOp("**") {
             let line = current.line
@@ -400,9 +418,11 @@ struct Parser {
         return left
     }
 
-    private mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
+    private mutating func parseUnary(withFilter: Bool = true) throws -> JinjaExpr {
+        try enter()
+        defer { nesting -= 1 }
         let line = current.line
-        var node: Expr
+        var node: JinjaExpr
         if isOp("-") {
             advance()
             node = .negate(try parseUnary(withFilter: false), line: line)
@@ -416,7 +436,7 @@ struct Parser {
         return node
     }
 
-    private mutating func parsePrimary() throws -> Expr {
+    private mutating func parsePrimary() throws -> JinjaExpr {
         let token = current
         switch token.kind {
         case let .name(name):
@@ -463,7 +483,7 @@ struct Parser {
             return .tuple(items)
         case .op("["):
             advance()
-            var items: [Expr] = []
+            var items: [JinjaExpr] = []
             while !isOp("]") {
                 if !items.isEmpty { try expectOp(",") }
                 if isOp("]") { break }
@@ -473,7 +493,7 @@ struct Parser {
             return .list(items)
         case .op("{"):
             advance()
-            var pairs: [(key: Expr, value: Expr)] = []
+            var pairs: [(key: JinjaExpr, value: JinjaExpr)] = []
             while !isOp("}") {
                 if !pairs.isEmpty { try expectOp(",") }
                 if isOp("}") { break }
@@ -488,7 +508,7 @@ struct Parser {
         }
     }
 
-    private mutating func parsePostfix(_ start: Expr) throws -> Expr {
+    private mutating func parsePostfix(_ start: JinjaExpr) throws -> JinjaExpr {
         var node = start
         while true {
             let line = current.line
@@ -515,8 +535,8 @@ struct Parser {
         }
     }
 
-    private mutating func parseSubscript(_ base: Expr, line: Int) throws -> Expr {
-        var start: Expr? = nil
+    private mutating func parseSubscript(_ base: JinjaExpr, line: Int) throws -> JinjaExpr {
+        var start: JinjaExpr? = nil
         if !isOp(":") {
             start = try parseExpression()
             if isOp("]") {
@@ -526,8 +546,8 @@ struct Parser {
             if isOp(",") { throw TemplateError.unsupported("tuple subscript", line: line) }
         }
         try expectOp(":")
-        var stop: Expr? = nil
-        var step: Expr? = nil
+        var stop: JinjaExpr? = nil
+        var step: JinjaExpr? = nil
         if !isOp("]") && !isOp(":") { stop = try parseExpression() }
         if isOp(":") {
             advance()
@@ -537,9 +557,9 @@ struct Parser {
         return .slice(base, start: start, stop: stop, step: step, line: line)
     }
 
-    private mutating func parseCallArguments() throws -> Arguments {
+    private mutating func parseCallArguments() throws -> JinjaArguments {
         try expectOp("(")
-        var arguments = Arguments()
+        var arguments = JinjaArguments()
         var first = true
         while !isOp(")") {
             if !first { try expectOp(",") }
@@ -567,18 +587,18 @@ struct Parser {
             advance()
             name += "." + (try identifier())
         }
-        guard Builtins.filterNames.contains(name) else { throw TemplateError.unsupported("filter '\(name)'", line: line) }
+        guard JinjaBuiltins.filterNames.contains(name) else { throw TemplateError.unsupported("filter '\(name)'", line: line) }
         return name
     }
 
-    private mutating func parseFilterExpr(_ start: Expr) throws -> Expr {
+    private mutating func parseFilterExpr(_ start: JinjaExpr) throws -> JinjaExpr {
         var node = start
         while true {
             let line = current.line
             if isOp("|") {
                 advance()
                 let name = try filterName()
-                let arguments = isOp("(") ? try parseCallArguments() : Arguments()
+                let arguments = isOp("(") ? try parseCallArguments() : JinjaArguments()
                 node = .filter(node, name: name, arguments, line: line)
             } else if isName("is") {
                 advance()
@@ -593,8 +613,8 @@ struct Parser {
                     advance()
                     name += "." + (try identifier())
                 }
-                guard Builtins.testNames.contains(name) else { throw TemplateError.unsupported("test '\(name)'", line: testLine) }
-                var arguments = Arguments()
+                guard JinjaBuiltins.testNames.contains(name) else { throw TemplateError.unsupported("test '\(name)'", line: testLine) }
+                var arguments = JinjaArguments()
                 if isOp("(") {
                     arguments = try parseCallArguments()
                 } else if startsTestArgument() {

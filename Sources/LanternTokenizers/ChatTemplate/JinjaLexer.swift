@@ -1,7 +1,7 @@
 /// Splits template source into text and tag tokens, applying whitespace control the way
 /// transformers configures Jinja: `trim_blocks=True`, `lstrip_blocks=True`,
 /// `keep_trailing_newline=False`, plus explicit `-`/`+` markers on tags.
-struct Token: Equatable {
+struct JinjaToken: Equatable {
     enum Kind: Equatable {
         case text(String)
         case variableBegin, variableEnd, blockBegin, blockEnd
@@ -17,11 +17,11 @@ struct Token: Equatable {
     let line: Int
 }
 
-struct Lexer {
+struct JinjaLexer {
     private let src: [UInt8]
     private var pos = 0
     private var line = 1
-    private var tokens: [Token] = []
+    private var tokens: [JinjaToken] = []
     /// Jinja's `line_starting`: true at the start and after a tag that swallowed a newline,
     /// so `lstrip_blocks` also applies to a tag that follows directly.
     private var lineStarting = true
@@ -30,7 +30,7 @@ struct Lexer {
     private static let operators1: Set<UInt8> = Set("+-/*%~[](){}<>=.:|,;".utf8)
 
     init(_ source: String) {
-        src = Array(Lexer.normalizeNewlines(source).utf8)
+        src = Array(JinjaLexer.normalizeNewlines(source).utf8)
     }
 
     /// Jinja joins `splitlines()` with `\n`, which turns `\r\n`/`\r` into `\n` and drops one
@@ -44,8 +44,8 @@ struct Lexer {
         return text
     }
 
-    static func tokenize(_ source: String) throws -> [Token] {
-        var lexer = Lexer(source)
+    static func tokenize(_ source: String) throws -> [JinjaToken] {
+        var lexer = JinjaLexer(source)
         try lexer.run()
         return lexer.tokens
     }
@@ -60,7 +60,7 @@ struct Lexer {
     private mutating func emitText(_ bytes: ArraySlice<UInt8>) {
         if bytes.isEmpty { return }
         let text = String(decoding: bytes, as: UTF8.self)
-        tokens.append(Token(kind: .text(text), line: line))
+        tokens.append(JinjaToken(kind: .text(text), line: line))
         line += bytes.lazy.filter { $0 == 0x0A }.count
     }
 
@@ -90,7 +90,7 @@ struct Lexer {
             let keepIndent = marker == UInt8(ascii: "+") && kind != UInt8(ascii: "{")
             var textEnd = tagStart
             if stripBefore {
-                while textEnd > pos, Lexer.isSpace(src[textEnd - 1]) { textEnd -= 1 }
+                while textEnd > pos, JinjaLexer.isSpace(src[textEnd - 1]) { textEnd -= 1 }
             } else if kind != UInt8(ascii: "{") && !keepIndent {
                 // lstrip_blocks: drop spaces/tabs between the line start and a block/comment tag.
                 var lineStart = textEnd
@@ -111,7 +111,7 @@ struct Lexer {
             default: try lexTag(isBlock: true)
             }
         }
-        tokens.append(Token(kind: .eof, line: line))
+        tokens.append(JinjaToken(kind: .eof, line: line))
     }
 
     /// After a block or comment end: `-` strips all following whitespace, `+` keeps it,
@@ -119,7 +119,7 @@ struct Lexer {
     private mutating func finishTag(marker: UInt8?, isBlockLike: Bool) {
         lineStarting = false
         if marker == UInt8(ascii: "-") {
-            while let b = byte(), Lexer.isSpace(b) {
+            while let b = byte(), JinjaLexer.isSpace(b) {
                 if b == 0x0A { line += 1 }
                 lineStarting = b == 0x0A
                 pos += 1
@@ -146,11 +146,11 @@ struct Lexer {
     private mutating func lexTag(isBlock: Bool) throws {
         let startLine = line
         let beginIndex = tokens.count
-        tokens.append(Token(kind: isBlock ? .blockBegin : .variableBegin, line: line))
+        tokens.append(JinjaToken(kind: isBlock ? .blockBegin : .variableBegin, line: line))
         var depth = 0
         let closer = isBlock ? UInt8(ascii: "%") : UInt8(ascii: "}")
         while true {
-            while let b = byte(), Lexer.isSpace(b) {
+            while let b = byte(), JinjaLexer.isSpace(b) {
                 if b == 0x0A { line += 1 }
                 pos += 1
             }
@@ -166,32 +166,32 @@ struct Lexer {
                 if length == 0 && b == closer && byte(1) == UInt8(ascii: "}") { length = 2 }
                 if length > 0 {
                     pos += length
-                    tokens.append(Token(kind: isBlock ? .blockEnd : .variableEnd, line: line))
+                    tokens.append(JinjaToken(kind: isBlock ? .blockEnd : .variableEnd, line: line))
                     finishTag(marker: marker, isBlockLike: isBlock)
                     if isBlock { try lexRawIfNeeded(beginIndex: beginIndex) }
                     return
                 }
             }
             if b == UInt8(ascii: "'") || b == UInt8(ascii: "\"") {
-                tokens.append(Token(kind: .string(try lexString(quote: b)), line: line))
+                tokens.append(JinjaToken(kind: .string(try lexString(quote: b)), line: line))
             } else if isNameStart(b) {
                 let start = pos
                 while let c = byte(), isNameStart(c) || (c >= 0x30 && c <= 0x39) { pos += 1 }
-                tokens.append(Token(kind: .name(String(decoding: src[start..<pos], as: UTF8.self)), line: line))
+                tokens.append(JinjaToken(kind: .name(String(decoding: src[start..<pos], as: UTF8.self)), line: line))
             } else if b >= 0x30 && b <= 0x39 {
-                tokens.append(Token(kind: try lexNumber(), line: line))
+                tokens.append(JinjaToken(kind: try lexNumber(), line: line))
             } else {
                 let two = pos + 1 < src.count ? String(decoding: src[pos...(pos + 1)], as: UTF8.self) : ""
-                if Lexer.operators2.contains(two) {
-                    tokens.append(Token(kind: .op(two), line: line))
+                if JinjaLexer.operators2.contains(two) {
+                    tokens.append(JinjaToken(kind: .op(two), line: line))
                     pos += 2
-                } else if Lexer.operators1.contains(b) {
+                } else if JinjaLexer.operators1.contains(b) {
                     if b == UInt8(ascii: "(") || b == UInt8(ascii: "[") || b == UInt8(ascii: "{") { depth += 1 }
                     if b == UInt8(ascii: ")") || b == UInt8(ascii: "]") || b == UInt8(ascii: "}") {
                         guard depth > 0 else { throw TemplateError.syntax("unexpected '\(Character(Unicode.Scalar(b)))'", line: line) }
                         depth -= 1
                     }
-                    tokens.append(Token(kind: .op(String(Character(Unicode.Scalar(b)))), line: line))
+                    tokens.append(JinjaToken(kind: .op(String(Character(Unicode.Scalar(b)))), line: line))
                     pos += 1
                 } else {
                     let scalar = String(decoding: src[pos..<min(pos + 4, src.count)], as: UTF8.self).unicodeScalars.first ?? "?"
@@ -207,7 +207,7 @@ struct Lexer {
 
     /// Integers and floats with `_` separators; after a `.` only an integer is read, so
     /// `x.0.1` stays two subscripts as in Jinja.
-    private mutating func lexNumber() throws -> Token.Kind {
+    private mutating func lexNumber() throws -> JinjaToken.Kind {
         let afterDot = pos > 0 && src[pos - 1] == UInt8(ascii: ".")
         var digits = ""
         func readDigits() {
@@ -311,16 +311,16 @@ struct Lexer {
                 var j = i + 2
                 let strip = j < src.count && src[j] == UInt8(ascii: "-")
                 if j < src.count && (src[j] == UInt8(ascii: "-") || src[j] == UInt8(ascii: "+")) { j += 1 }
-                while j < src.count, Lexer.isSpace(src[j]) { j += 1 }
+                while j < src.count, JinjaLexer.isSpace(src[j]) { j += 1 }
                 let word = Array("endraw".utf8)
                 if j + word.count <= src.count, Array(src[j..<(j + word.count)]) == word {
                     j += word.count
-                    while j < src.count, Lexer.isSpace(src[j]) { j += 1 }
+                    while j < src.count, JinjaLexer.isSpace(src[j]) { j += 1 }
                     var marker: UInt8? = nil
                     if j < src.count && (src[j] == UInt8(ascii: "-") || src[j] == UInt8(ascii: "+")) { marker = src[j]; j += 1 }
                     if j + 1 < src.count && src[j] == UInt8(ascii: "%") && src[j + 1] == UInt8(ascii: "}") {
                         var end = i
-                        if strip { while end > pos, Lexer.isSpace(src[end - 1]) { end -= 1 } }
+                        if strip { while end > pos, JinjaLexer.isSpace(src[end - 1]) { end -= 1 } }
                         emitText(src[pos..<end])
                         line += src[end..<(j + 2)].lazy.filter { $0 == 0x0A }.count
                         pos = j + 2
