@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+@testable import Lantern
+
+/// Runs the built `lantern` executable (it sits beside the test bundle in the build folder).
+struct CLI {
+    static let binary: URL? = {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("lantern")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }()
+
+    struct Output { let status: Int32; let stdout: String; let stderr: String }
+
+    static func run(_ args: [String], stdin: String? = nil) throws -> Output {
+        let bin = try #require(binary, "the lantern executable was not built beside the tests")
+        let p = Process()
+        p.executableURL = bin
+        p.arguments = args
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        try p.run()
+        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try inp.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static func json(_ s: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any])
+    }
+}
+
+@Suite(.serialized) struct CLITests {
+    var modelPath: String { get throws { try RealModel.get().path } }
+
+    @Test func tokenizeJSON() throws {
+        let ref = try GreedyReference.all()[3]
+        let r = try CLI.run(["tokenize", "--model", modelPath, "--format", "json", ref.prompt])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try CLI.json(r.stdout)["tokens"] as? [Int] == ref.prompt_ids)
+    }
+
+    @Test func generateJSONIsGreedyAtTemperatureZero() throws {
+        let r = try CLI.run(["generate", "--model", modelPath, "--temperature", "0", "--max-tokens", "6", "--threads", "2",
+                             "--format", "json", "The capital of France is"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try CLI.json(r.stdout)
+        #expect(o["prompt_tokens"] as? [Int] == [504, 3575, 282, 4649, 314])
+        // the float reference's greedy continuation (Fixtures/smollm2 greedy_ids row 0)
+        #expect(o["tokens"] as? [Int] == [7042, 30, 198, 198, 504, 2988])
+        #expect(o["text"] as? String == " Paris.\n\nThe answer")
+        #expect(o["finish_reason"] as? String == "length")
+    }
+
+    @Test func generateTextStreamsAndStops() throws {
+        let r = try CLI.run(["generate", "--model", modelPath, "--temperature", "0", "--max-tokens", "20", "--stop", ".",
+                             "The capital of France is"])
+        #expect(r.status == 0)
+        #expect(r.stdout == "The capital of France is Paris\n")
+    }
+
+    @Test func forwardJSONShape() throws {
+        let r = try CLI.run(["forward", "--model", modelPath, "--tokens", "504,3575,282", "--output", "hidden", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try CLI.json(r.stdout)
+        #expect(o["shape"] as? [Int] == [3, 576])
+        #expect((o["data"] as? [Double])?.count == 3 * 576)
+        let bad = try CLI.run(["forward", "--model", modelPath, "--tokens", "1,99999", "--format", "json"])
+        #expect(bad.status != 0)
+        #expect(try CLI.json(bad.stdout)["error"] as? String == "token id 99999 is outside the vocabulary (0..<49152)")
+    }
+
+    @Test func inspectJSON() throws {
+        let r = try CLI.run(["inspect", "--format", "json", modelPath])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try CLI.json(r.stdout)
+        #expect(o["version"] as? Int == 3)
+        let meta = try #require(o["metadata"] as? [String: Any])
+        #expect(meta["general.architecture"] as? String == "llama")
+        let tensors = try #require(o["tensors"] as? [[String: Any]])
+        #expect(tensors.count == 2 + 30 * 9)
+        #expect(tensors.first { $0["name"] as? String == "blk.0.attn_q.weight" }?["type"] as? String == "Q4_1")
+    }
+
+    @Test func chatKeepsHistoryAndCache() throws {
+        let r = try CLI.run(["chat", "--model", modelPath, "--temperature", "0", "--max-tokens", "24", "--format", "json"],
+                            stdin: "What is 2+2?\nAnd 3+3?\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        let turns = try r.stdout.split(separator: "\n").map { try CLI.json(String($0)) }
+        #expect(turns.count == 2)
+        #expect((turns[0]["content"] as? String)?.isEmpty == false)
+        // the second turn re-uses the cached first exchange
+        #expect((turns[1]["cached_tokens"] as? Int ?? 0) > (turns[0]["prompt_tokens"] as? Int ?? 0))
+    }
+
+    @Test func renderTemplateJSONAndErrors() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/chat-templates")
+        let cases = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cases.json"))) as? [[String: Any]])
+        let tmp = FileManager.default.temporaryDirectory
+        for c in [cases.first { $0["expected"] != nil }, cases.first { $0["expected_error"] != nil }].compactMap({ $0 }) {
+            let vars = tmp.appendingPathComponent("vars-\(UUID().uuidString).json")
+            try JSONSerialization.data(withJSONObject: c["variables"] as Any).write(to: vars)
+            let template = dir.appendingPathComponent("\(c["template"] as? String ?? "").jinja").path
+            let r = try CLI.run(["render-template", "--template", template, "--variables", vars.path, "--format", "json"])
+            let o = try CLI.json(r.stdout)
+            if let expected = c["expected"] as? String {
+                #expect(r.status == 0)
+                #expect(o["text"] as? String == expected)
+            } else {
+                #expect(r.status != 0)
+                #expect((o["error"] as? String)?.contains(c["expected_error"] as? String ?? "?") == true)
+            }
+        }
+    }
+
+    @Test func benchJSON() throws {
+        let r = try CLI.run(["bench", "--model", modelPath, "--prompt-tokens", "8", "--gen-tokens", "4", "--reps", "1",
+                             "--threads", "2", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try CLI.json(r.stdout)
+        #expect((o["pp_tps"] as? Double ?? 0) > 0)
+        #expect((o["tg_tps"] as? Double ?? 0) > 0)
+    }
+
+    @Test func badModelFilesAreClearErrors() throws {
+        let missing = try CLI.run(["generate", "--model", "/nonexistent/x.gguf", "hi"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("/nonexistent/x.gguf"))
+        // a truncated copy of the real file
+        let truncated = FileManager.default.temporaryDirectory.appendingPathComponent("truncated-\(UUID().uuidString).gguf")
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: modelPath))
+        try handle.read(upToCount: 1_000_000)?.write(to: truncated)
+        let r = try CLI.run(["generate", "--model", truncated.path, "--format", "json", "hi"])
+        #expect(r.status != 0)
+        #expect((try CLI.json(r.stdout)["error"] as? String)?.contains("truncated") == true)
+    }
+}
