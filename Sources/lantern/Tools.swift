@@ -208,3 +208,22 @@ struct RenderTemplate: ParsableCommand {
         }
     }
 }
+
+struct Fetch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fetch the default model into the cache (if needed) and print its path.")
+
+    @Option(name: .long) var format: OutputFormat = .text
+
+    func run() throws {
+        try reportingErrors(format: format) {
+            var fetcher = ModelFetcher()
+            fetcher.progress = { stderr($0) }
+            let url = try fetcher.ensure(.defaultModel)
+            switch format {
+            case .json: printJSON(.object([("path", .string(url.path))]))
+            case .text: print(url.path)
+            }
+        }
+    }
+}

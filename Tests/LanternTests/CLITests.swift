@@ -131,6 +131,12 @@ struct CLI {
         #expect((o["tg_tps"] as? Double ?? 0) > 0)
     }
 
+    @Test func fetchPrintsTheCachedPath() throws {
+        let r = try CLI.run(["fetch", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try CLI.json(r.stdout)["path"] as? String == modelPath)
+    }
+
     @Test func badModelFilesAreClearErrors() throws {
         let missing = try CLI.run(["generate", "--model", "/nonexistent/x.gguf", "hi"])
         #expect(missing.status != 0)
