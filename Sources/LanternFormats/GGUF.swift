@@ -138,11 +138,8 @@ public final class GGUFFile: WeightStore, @unchecked Sendable {
         var index: [String: Int] = [:]
         for (name, dims, type, rel) in raw {
             guard index[name] == nil else { throw .invalidTensor(path: file.path, tensor: name, reason: "appears twice") }
-            var count = 1
-            for d in dims {
-                let (c, o) = count.multipliedReportingOverflow(by: d)
-                guard !o else { throw .invalidTensor(path: file.path, tensor: name, reason: "element count overflows") }
-                count = c
+            guard let count = elementCount(dims) else {
+                throw .invalidTensor(path: file.path, tensor: name, reason: "element count overflows")
             }
             guard rel <= UInt64(file.size) else { throw .tensorOutOfBounds(path: file.path, tensor: name) }
             let offset = dataOffset + Int(rel)
@@ -275,4 +272,15 @@ struct ByteReader {
         default: throw .invalidValueType(path: path, key: key, type: type)
         }
     }
+}
+
+/// Product of the dimensions, or nil if it overflows (corrupt headers can claim absurd shapes).
+func elementCount(_ dims: [Int]) -> Int? {
+    var count = 1
+    for d in dims {
+        let (c, overflow) = count.multipliedReportingOverflow(by: d)
+        if overflow { return nil }
+        count = c
+    }
+    return count
 }

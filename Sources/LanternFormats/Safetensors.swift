@@ -49,13 +49,7 @@ public final class SafetensorsFile: WeightStore, @unchecked Sendable {
             }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw .invalidTensor(path: path, tensor: name, reason: "negative dimension") }
             if let size = Self.elementSize(dtype) {
-                var count = 1
-                for d in shape {
-                    let (c, o) = count.multipliedReportingOverflow(by: d)
-                    guard !o else { throw .invalidTensor(path: path, tensor: name, reason: "element count overflows") }
-                    count = c
-                }
-                guard count * size == offs[1] - offs[0] else {
+                guard let count = elementCount(shape), count.multipliedReportingOverflow(by: size).partialValue == offs[1] - offs[0] else {
                     throw .invalidTensor(path: path, tensor: name, reason: "\(offs[1] - offs[0]) bytes for shape \(shape) of \(dtype)")
                 }
             }
