@@ -1,30 +1,76 @@
 import Foundation
+import CKernels
 
-/// The compute entry points used by models. Each dispatches to the fastest available implementation;
-/// `Reference` holds the plain-Swift twin each one is tested against.
+extension DType {
+    /// The element-type code the C kernels use.
+    var kernelCode: Int32 {
+        switch self {
+        case .f32: return Int32(LT_F32)
+        case .f16: return Int32(LT_F16)
+        case .bf16: return Int32(LT_BF16)
+        case .q8_0: return Int32(LT_Q8_0)
+        case .q4_0: return Int32(LT_Q4_0)
+        case .q4_1: return Int32(LT_Q4_1)
+        }
+    }
+}
+
+/// The compute entry points used by models. Each dispatches to the fastest implementation for this CPU
+/// (C kernels in `CKernels`); `Reference` holds the plain-Swift twin each one is tested against.
 ///
 /// Pointer conventions: activations are row-major float32, `[tokens, features]`.
 public enum Kernels {
+    /// Rows per register tile in the C matmul kernels; threads get whole tiles.
+    static let rowTile = 4
+
     /// Expands `count` values of `dtype` to float32.
     public static func dequantize(_ dtype: DType, _ src: UnsafeRawPointer, count: Int, into dst: UnsafeMutablePointer<Float>) {
-        Reference.dequantize(dtype, src, count: count, into: dst)
+        precondition(count % dtype.blockSize == 0)
+        lt_dequantize(dtype.kernelCode, src, Int64(count), dst)
     }
 
     /// y[t, r] = sum_k W[r, k] * x[t, k] for t in 0..<tokens, r in 0..<w.rows.
-    /// x: [tokens, w.cols], y: [tokens, w.rows].
+    /// x: [tokens, w.cols], y: [tokens, w.rows]; y must not alias x.
+    /// Uses the calling thread's `MatmulWorkspace.current` for scratch.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
                               _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        pool.parallelFor(w.rows) { rows in
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: w.cols)
-            defer { tmp.deallocate() }
-            for r in rows {
-                w.dequantizeRow(r, into: tmp)
-                for t in 0..<tokens {
-                    let xt = x + t * w.cols
-                    var s: Float = 0
-                    for k in 0..<w.cols { s += tmp[k] * xt[k] }
-                    y[t * w.rows + r] = s
+        matmul(w, x, tokens: tokens, y, pool: pool, workspace: .current)
+    }
+
+    /// `matmul` with explicit scratch memory.
+    ///
+    /// Quantized weights: each activation row is quantized once to q8 blocks (32 values, scale
+    /// max|x|/127), then integer block dot products run against the weight blocks. This differs from the
+    /// exact float result by the activation rounding only: |error| <= ~1/254 * sum_k |W[r,k] x[t,k]|
+    /// per output, far below the weights' own quantization error.
+    /// Rows are split across the pool in tiles of 4; within a thread each 4-row weight tile is unpacked
+    /// once per 4 tokens (prefill reads each weight block once per token tile, not per token).
+    public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
+                              _ y: UnsafeMutablePointer<Float>, pool: ThreadPool, workspace: MatmulWorkspace) {
+        precondition(tokens >= 0)
+        guard tokens > 0, w.rows > 0 else { return }
+        let tiles = (w.rows + rowTile - 1) / rowTile
+        let cols = w.cols, rows = w.rows, code = w.dtype.kernelCode
+        if w.dtype.isQuantized {
+            let act = workspace.q8Activations(tokens: tokens, cols: cols)
+            let nb = act.blocksPerRow
+            if tokens >= 4 {
+                pool.parallelFor(tokens) { ts in
+                    for t in ts { lt_quantize_q8(x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb, act.s + t * nb) }
                 }
+            } else {
+                for t in 0..<tokens { lt_quantize_q8(x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb, act.s + t * nb) }
+            }
+            pool.parallelFor(tiles) { ts in
+                let r0 = ts.lowerBound * rowTile, r1 = min(rows, ts.upperBound * rowTile)
+                lt_qgemm(code, Int64(cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
+                         act.qs, act.d, act.s, Int64(tokens), y + r0, Int64(rows))
+            }
+        } else {
+            pool.parallelFor(tiles) { ts in
+                let r0 = ts.lowerBound * rowTile, r1 = min(rows, ts.upperBound * rowTile)
+                lt_fgemm(code, Int64(cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
+                         x, Int64(tokens), y + r0, Int64(rows))
             }
         }
     }
@@ -34,41 +80,34 @@ public enum Kernels {
                                eps: Float, _ y: UnsafeMutablePointer<Float>) {
         for t in 0..<tokens {
             let xr = x + t * n, yr = y + t * n
-            var ss: Float = 0
-            for i in 0..<n { ss += xr[i] * xr[i] }
-            let scale = 1 / (ss / Float(n) + eps).squareRoot()
+            let scale = 1 / (lt_sumsq_f32(xr, Int64(n)) / Float(n) + eps).squareRoot()
             for i in 0..<n { yr[i] = xr[i] * scale * weight[i] }
         }
     }
 
     /// In-place SwiGLU: gate[i] = silu(gate[i]) * up[i] for `count` values.
     public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let g = gate[i]
-            gate[i] = g / (1 + expf(-g)) * up[i]
-        }
+        Reference.swiglu(gate, up, count: count)
     }
 
     /// y += x for `count` values.
     public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { y[i] += x[i] }
+        lt_axpy_f32(1, x, y, Int64(count))
+    }
+
+    /// y += a * x for `count` values (e.g. accumulating attention-weighted value rows).
+    public static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        lt_axpy_f32(a, x, y, Int64(count))
     }
 
     /// Numerically stable in-place softmax over `count` values.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var m = -Float.infinity
-        for i in 0..<count { m = max(m, x[i]) }
-        var s: Float = 0
-        for i in 0..<count { let e = expf(x[i] - m); x[i] = e; s += e }
-        let inv = 1 / s
-        for i in 0..<count { x[i] *= inv }
+        Reference.softmax(x, count: count)
     }
 
     /// Dot product of two float32 vectors.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var s: Float = 0
-        for i in 0..<count { s += a[i] * b[i] }
-        return s
+        lt_dot_f32(a, b, Int64(count))
     }
 }

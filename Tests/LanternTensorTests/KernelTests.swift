@@ -1,0 +1,166 @@
+import Testing
+import CKernels
+@testable import LanternTensor
+
+let allTypes: [DType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
+let quantizedTypes: [DType] = [.q8_0, .q4_0, .q4_1]
+
+/// Every dequantize path (scalar, AVX2, AVX-512) matches the Swift reference to within one fused
+/// multiply-add rounding (|error| <= 2^-22 * (|d * q| + |m|)).
+@Test(arguments: allTypes)
+func dequantizeMatchesReference(_ dtype: DType) {
+    var rng = SeededRandom(seed: 7)
+    let count = 32 * 19
+    let bytes = randomMatrixBytes(dtype, rows: 1, cols: count, rng: &rng)
+    var expected = [Float](repeating: 0, count: count)
+    bytes.withUnsafeBytes { Reference.dequantize(dtype, $0.baseAddress!, count: count, into: &expected) }
+    for level in supportedLevels {
+        var got = [Float](repeating: .nan, count: count)
+        bytes.withUnsafeBytes { lt_dequantize_at(Int32(level), dtype.kernelCode, $0.baseAddress!, Int64(count), &got) }
+        let worst = zip(got, expected).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+        #expect(worst <= 0x1p-21, "level \(level) \(dtype): worst relative error \(worst)")
+    }
+    var viaKernels = [Float](repeating: .nan, count: count)
+    bytes.withUnsafeBytes { Kernels.dequantize(dtype, $0.baseAddress!, count: count, into: &viaKernels) }
+    #expect(zip(viaKernels, expected).allSatisfy { abs($0 - $1) <= 0x1p-21 * max(1, abs($1)) })
+}
+
+/// Activation quantization is bit-exact across all paths and the Swift reference (same IEEE operations,
+/// ties to even), including all-zero blocks and blocks with a single large value.
+@Test func quantizeQ8IsExact() {
+    var rng = SeededRandom(seed: 11)
+    let count = 32 * 23
+    var x = randomFloats(count, rng: &rng, scale: 3)
+    for j in 0..<32 { x[32 + j] = 0 }                // all-zero block: d = 0, q = 0
+    x[64 + 5] = 1000                                  // one dominant value
+    x[96 + 1] = -0.5; x[96 + 2] = 0.5                 // exact halves after scaling: q = -127 / 127
+    var rq = [Int8](repeating: 0, count: count), rd = [Float](repeating: 0, count: count / 32), rs = rd
+    Reference.quantizeQ8(x, count: count, qs: &rq, d: &rd, s: &rs)
+    for level in supportedLevels {
+        var q = [Int8](repeating: 99, count: count), d = [Float](repeating: .nan, count: count / 32), s = d
+        lt_quantize_q8_at(Int32(level), x, Int64(count), &q, &d, &s)
+        #expect(q == rq, "level \(level)")
+        #expect(d == rd && s == rs, "level \(level)")
+    }
+    #expect(rd[1] == 0 && rq[32..<64].allSatisfy { $0 == 0 })
+    #expect(rq[64 + 5] == 127)
+}
+
+/// The integer block dot products of every SIMD path equal the scalar C twin and the Swift integer twin
+/// `Reference.dotQ8` up to float summation order: |error| <= 1e-5 * sum_b |block term| + 1e-6.
+@Test(arguments: quantizedTypes)
+func quantizedKernelMatchesIntegerTwin(_ dtype: DType) {
+    var rng = SeededRandom(seed: 23)
+    for (rows, cols, tokens) in [(1, 32, 1), (5, 96, 3), (13, 608, 9), (8, 576, 4), (7, 64, 6)] {
+        let bytes = randomMatrixBytes(dtype, rows: rows, cols: cols, rng: &rng)
+        let x = randomFloats(tokens * cols, rng: &rng)
+        let nb = cols / 32
+        // Raw buffers: `&array[i]` would pass a pointer to a one-element temporary.
+        let q = UnsafeMutablePointer<Int8>.allocate(capacity: tokens * cols); defer { q.deallocate() }
+        let d = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb); defer { d.deallocate() }
+        let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb); defer { s.deallocate() }
+        x.withUnsafeBufferPointer { xb in
+            for t in 0..<tokens { Reference.quantizeQ8(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb, s: s + t * nb) }
+        }
+        // The Swift twin and a bound from the dequantized weights times the quantized activations.
+        var expected = [Float](repeating: 0, count: tokens * rows), scale = expected
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: cols); defer { row.deallocate() }
+        bytes.withUnsafeBytes { raw in
+            for r in 0..<rows {
+                let rowPtr = raw.baseAddress! + r * dtype.byteCount(cols)!
+                Reference.dequantize(dtype, rowPtr, count: cols, into: row)
+                for t in 0..<tokens {
+                    expected[t * rows + r] = Reference.dotQ8(dtype, rowPtr, cols: cols, qs: q + t * cols, d: d + t * nb, s: s + t * nb)
+                    let xq = (0..<cols).map { Float(q[t * cols + $0]) * d[t * nb + $0 / 32] }
+                    scale[t * rows + r] = absDot(row, xq, count: cols) + (dtype == .q4_1 ? 1 : 0) * (0..<nb).reduce(0) { $0 + abs(s[t * nb + $1]) }
+                }
+            }
+        }
+        for level in supportedLevels {
+            var y = [Float](repeating: .nan, count: tokens * rows)
+            bytes.withUnsafeBytes { raw in
+                lt_qgemm_at(Int32(level), dtype.kernelCode, Int64(cols), raw.baseAddress!, Int64(dtype.byteCount(cols)!),
+                            Int64(rows), q, d, s, Int64(tokens), &y, Int64(rows))
+            }
+            for i in 0..<y.count {
+                #expect(abs(y[i] - expected[i]) <= 1e-5 * scale[i] + 1e-6,
+                        "\(dtype) level \(level) rows \(rows) cols \(cols) tokens \(tokens) index \(i): \(y[i]) vs \(expected[i])")
+            }
+        }
+    }
+}
+
+/// `Kernels.matmul` against the float reference for every dtype, odd shapes, tokens 1...9 and thread
+/// counts that do not divide the rows.
+/// Bound: float weights |error| <= 1e-5 * sum_k |W x| + 1e-6; quantized weights go through q8
+/// activations, whose rounding (half a step of max|x|/127 per block) gives |error| <= 1e-2 * sum_k |W x| + 1e-5.
+@Test(arguments: allTypes)
+func matmulMatchesReference(_ dtype: DType) {
+    var rng = SeededRandom(seed: 42 &+ UInt64(dtype.blockBytes))
+    let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2), ThreadPool(threads: 3)]
+    let relative: Float = dtype.isQuantized ? 1e-2 : 1e-5
+    let absolute: Float = dtype.isQuantized ? 1e-5 : 1e-6
+    for (rows, cols) in [(1, 32), (5, 96), (13, 608), (37, 576), (3, 64)] {
+        let bytes = randomMatrixBytes(dtype, rows: rows, cols: cols, rng: &rng)
+        for tokens in 1...9 where tokens <= 3 || rows == 13 || rows == 37 {
+            let x = randomFloats(tokens * cols, rng: &rng, scale: 2)
+            bytes.withUnsafeBytes { raw in
+                let w = WeightMatrix(dtype: dtype, rows: rows, cols: cols, data: raw.baseAddress!)
+                var expected = [Float](repeating: 0, count: tokens * rows)
+                Reference.matmul(w, x, tokens: tokens, &expected)
+                let row = UnsafeMutablePointer<Float>.allocate(capacity: cols); defer { row.deallocate() }
+                for pool in pools {
+                    var y = [Float](repeating: .nan, count: tokens * rows)
+                    Kernels.matmul(w, x, tokens: tokens, &y, pool: pool)
+                    for r in 0..<rows {
+                        w.dequantizeRow(r, into: row)
+                        for t in 0..<tokens {
+                            let bound = relative * x.withUnsafeBufferPointer { absDot(row, $0.baseAddress! + t * cols, count: cols) } + absolute
+                            let err = abs(y[t * rows + r] - expected[t * rows + r])
+                            #expect(err <= bound, "\(dtype) [\(rows)x\(cols)] tokens \(tokens) threads \(pool.threads) r \(r) t \(t): error \(err) > \(bound)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An explicit workspace gives the same result as the thread's own and is reused when large enough.
+@Test func matmulWorkspaceReuse() {
+    var rng = SeededRandom(seed: 5)
+    let (rows, cols, tokens) = (9, 96, 5)
+    let bytes = randomMatrixBytes(.q4_1, rows: rows, cols: cols, rng: &rng)
+    let x = randomFloats(tokens * cols, rng: &rng)
+    let pool = ThreadPool(threads: 2), workspace = MatmulWorkspace()
+    bytes.withUnsafeBytes { raw in
+        let w = WeightMatrix(dtype: .q4_1, rows: rows, cols: cols, data: raw.baseAddress!)
+        var a = [Float](repeating: 0, count: tokens * rows), b = a
+        Kernels.matmul(w, x, tokens: tokens, &a, pool: pool, workspace: workspace)
+        let first = workspace.scratch(bytes: 1)
+        Kernels.matmul(w, x, tokens: 1, &b, pool: pool, workspace: workspace)
+        #expect(workspace.scratch(bytes: 1) == first)
+        Kernels.matmul(w, x, tokens: tokens, &b, pool: pool)
+        #expect(a == b)
+    }
+}
+
+@Test func floatHelpersMatchReference() {
+    var rng = SeededRandom(seed: 3)
+    for n in [1, 7, 8, 31, 64, 576, 1000] {
+        let a = randomFloats(n, rng: &rng), b = randomFloats(n, rng: &rng)
+        let bound = 1e-5 * absDot(a, b, count: n) + 1e-6
+        #expect(abs(Kernels.dot(a, b, count: n) - Reference.dot(a, b, count: n)) <= bound)
+        var y = b
+        Kernels.axpy(0.5, a, &y, count: n)
+        #expect(zip(y, zip(a, b)).allSatisfy { abs($0 - ($1.1 + 0.5 * $1.0)) <= 1e-6 })
+        var sum = b
+        Kernels.add(&sum, a, count: n)
+        #expect(zip(sum, zip(a, b)).allSatisfy { abs($0 - ($1.0 + $1.1)) <= 1e-6 })
+        let weight = randomFloats(n, rng: &rng)
+        var fast = [Float](repeating: 0, count: n), slow = fast
+        Kernels.rmsNorm(a, weight: weight, tokens: 1, n: n, eps: 1e-5, &fast)
+        Reference.rmsNorm(a, weight: weight, tokens: 1, n: n, eps: 1e-5, &slow)
+        #expect(zip(fast, slow).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+    }
+}
