@@ -10,6 +10,9 @@
 #define LT_CAT(a, b) LT_CAT2(a, b)
 #define FN(name) LT_CAT(name, LT_ISA)
 #define LT_INLINE static inline __attribute__((always_inline)) LT_TARGET
+#ifndef LT_PREFETCH_TILES
+#define LT_PREFETCH_TILES 2
+#endif
 
 LT_INLINE float FN(hsum)(__m256 a) {
     __m128 v = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -92,6 +95,10 @@ LT_INLINE void FN(qtile)(const int dtype, const int R, const int T, int64_t n, c
         float dw[4], mw[4];
         for (int i = 0; i < R; i++) {
             const uint8_t *blk = w + i * ldw + b * bb;
+            // Rows of small matrices are only a few cache lines long and a tile walks R of them in
+            // parallel, which the hardware prefetcher does not follow well; fetch LT_PREFETCH_TILES
+            // tiles ahead explicitly (prefetches never fault, so running past the end is harmless).
+            _mm_prefetch((const char *)(blk + LT_PREFETCH_TILES * R * ldw), _MM_HINT_T0);
             dw[i] = FN(f16)(blk);
             if (dtype == LT_Q8_0) {
                 __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));
