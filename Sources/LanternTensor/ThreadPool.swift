@@ -10,9 +10,11 @@ import CKernels
 
 /// A persistent pool of worker threads that splits index ranges; created once, used for every op.
 ///
-/// `parallelFor` publishes a job with one atomic store, runs piece 0 on the calling thread and waits for
-/// the workers' pieces. Workers spin briefly after each job (decode issues matmuls microseconds apart),
-/// then sleep on a condition variable. No allocation and no locks in a call unless a worker sleeps.
+/// `parallelFor` cuts the range into a few chunks per thread and publishes the job with one atomic
+/// store; the caller and the workers then claim chunks from a shared counter, so a worker that the OS
+/// has descheduled (other processes on a small machine) delays nothing: the others take its chunks.
+/// Workers spin briefly after each job (decode issues matmuls microseconds apart), then sleep on a
+/// condition variable. No allocation and no locks in a call unless a worker sleeps.
 ///
 /// Invariant: one job at a time. A `parallelFor` issued while another is running (from another thread,
 /// or nested inside a body) runs its body serially on its own thread instead of waiting.
@@ -22,13 +24,17 @@ public final class ThreadPool: @unchecked Sendable {
     /// Epoch of the last published job; only touched by the thread that owns the `busy` flag.
     private var epoch: Int64 = 0
 
-    /// - Parameter threads: total threads including the caller (at least 1, at most 255).
+    /// Chunks per thread: enough to rebalance when a thread stalls, few enough to keep each chunk
+    /// long (4-row matmul tiles are the unit of work inside a chunk).
+    static let chunksPerThread = 4
+
+    /// - Parameter threads: total threads including the caller (at least 1, at most 1024).
     public init(threads: Int) {
-        self.threads = min(255, max(1, threads))
+        self.threads = min(1024, max(1, threads))
         shared = PoolShared()
         for k in 1..<self.threads {
             let shared = self.shared
-            let thread = Thread { shared.workerLoop(index: k) }
+            let thread = Thread { shared.workerLoop() }
             thread.name = "lantern-worker-\(k)"
             thread.start()
         }
@@ -41,11 +47,12 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit { shared.shutdown() }
 
-    /// Calls `body(range)` for up to `threads` contiguous, disjoint pieces of `0..<count` in parallel and
-    /// returns when all have finished. Piece k goes to thread k (the caller runs piece 0).
+    /// Calls `body(range)` for contiguous, disjoint pieces that together cover `0..<count`, in parallel
+    /// on up to `threads` threads (the caller included), and returns when all have finished.
+    /// The number and size of the pieces is unspecified (a few per thread).
     public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
-        let pieces = min(threads, count)
-        if pieces <= 1 {
+        let chunks = min(count, threads * Self.chunksPerThread)
+        if threads == 1 || chunks <= 1 {
             if count > 0 { body(0..<count) }
             return
         }
@@ -58,16 +65,17 @@ public final class ThreadPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in
             shared.body = body
             shared.count = count
-            lt_atomic_store(shared.word(PoolShared.remaining), Int64(pieces - 1))
-            epoch += 1
+            epoch = epoch % 0x7FFF_FFFF + 1   // 1 ... 2^31 - 1, so `epoch << 32` stays positive
+            lt_atomic_store(shared.word(PoolShared.done), 0)
+            lt_atomic_store(shared.word(PoolShared.next), epoch << 32 | Int64(chunks) << 16)
             // Publishes body/count (written above) to workers that load this word.
-            lt_atomic_store(shared.word(PoolShared.job), epoch << 8 | Int64(pieces))
+            lt_atomic_store(shared.word(PoolShared.job), epoch)
             if lt_atomic_load(shared.word(PoolShared.sleepers)) > 0 { shared.wakeAll() }
-            body(0..<(count / pieces))
+            shared.runChunks(epoch: epoch)
             var spins = 0
-            while lt_atomic_load_acquire(shared.word(PoolShared.remaining)) != 0 {
+            while lt_atomic_load_acquire(shared.word(PoolShared.done)) != chunks {
                 spins += 1
-                if spins < 1 << 16 { lt_cpu_relax() } else { sched_yield() }
+                if spins < 1 << 12 { lt_cpu_relax() } else { sched_yield() }
             }
             shared.body = nil
         }
@@ -78,11 +86,12 @@ public final class ThreadPool: @unchecked Sendable {
 /// State shared by the pool and its workers (the workers keep it alive).
 final class PoolShared: @unchecked Sendable {
     // Indices of the atomic words in `words`, each on its own 64-byte cache line.
-    static let job = 0        // epoch << 8 | pieces of the current job
-    static let remaining = 8  // worker pieces of the current job not yet finished
-    static let sleepers = 16  // workers blocked (or about to block) on `cond`
-    static let stop = 24      // 1 once the pool is gone
-    static let busy = 32      // 1 while a job is in flight
+    static let job = 0        // epoch of the current job
+    static let next = 8       // epoch << 32 | chunks << 16 | index of the next unclaimed chunk
+    static let done = 16      // chunks of the current job finished
+    static let sleepers = 24  // workers blocked (or about to block) on `cond`
+    static let stop = 32      // 1 once the pool is gone
+    static let busy = 40      // 1 while a job is in flight
 
     /// Pause iterations a worker spins before sleeping (tens of microseconds).
     static let spinLimit = 4000
@@ -90,13 +99,14 @@ final class PoolShared: @unchecked Sendable {
     let words: UnsafeMutablePointer<Int64>
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
     let cond: UnsafeMutablePointer<pthread_cond_t>
-    /// The current job; written by the caller before publishing `job`, read by workers after seeing it.
+    /// The current job; written by the caller before publishing `job`, read by workers only after
+    /// claiming a chunk of it, and not changed until every claimed chunk is done.
     var body: ((Range<Int>) -> Void)?
     var count = 0
 
     init() {
-        words = .allocate(capacity: 40)
-        words.initialize(repeating: 0, count: 40)
+        words = .allocate(capacity: 48)
+        words.initialize(repeating: 0, count: 48)
         mutex = .allocate(capacity: 1)
         cond = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -125,7 +135,22 @@ final class PoolShared: @unchecked Sendable {
         wakeAll()
     }
 
-    func workerLoop(index k: Int) {
+    /// Claims and runs chunks of job `epoch` until none are left. The claim is a compare-and-swap on
+    /// `next`, which carries the epoch and chunk count, so a late worker can never claim a chunk of a
+    /// newer job while holding on to an older one.
+    func runChunks(epoch: Int64) {
+        while true {
+            let claim = lt_atomic_load(word(Self.next))
+            guard claim >> 32 == epoch else { return }
+            let chunks = Int((claim >> 16) & 0xFFFF), index = Int(claim & 0xFFFF)
+            guard index < chunks else { return }
+            guard lt_atomic_cas(word(Self.next), claim, claim + 1) else { continue }
+            if let body { body((count * index / chunks)..<(count * (index + 1) / chunks)) }
+            lt_atomic_add(word(Self.done), 1)
+        }
+    }
+
+    func workerLoop() {
         var seen: Int64 = 0
         while true {
             var job = lt_atomic_load_acquire(word(Self.job))
@@ -150,13 +175,7 @@ final class PoolShared: @unchecked Sendable {
                 job = lt_atomic_load_acquire(word(Self.job))
             }
             seen = job
-            let pieces = Int(job & 0xFF)
-            // Only workers with a piece touch the job: the caller waits for exactly those, so body/count
-            // cannot change under them.
-            if k < pieces {
-                if let body { body((count * k / pieces)..<(count * (k + 1) / pieces)) }
-                lt_atomic_add(word(Self.remaining), -1)
-            }
+            runChunks(epoch: job)
         }
     }
 }

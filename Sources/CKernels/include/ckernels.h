@@ -67,6 +67,10 @@ static inline int64_t lt_atomic_load(const int64_t *p) { return __atomic_load_n(
 static inline int64_t lt_atomic_load_acquire(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void lt_atomic_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 static inline int64_t lt_atomic_add(int64_t *p, int64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+/// Stores `desired` if *p == expected; returns whether it did.
+static inline _Bool lt_atomic_cas(int64_t *p, int64_t expected, int64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
 /// A hint to the CPU that the caller is spin-waiting.
 static inline void lt_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
