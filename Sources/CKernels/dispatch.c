@@ -1,5 +1,6 @@
 // Run-time selection of the kernel variant for this CPU.
 #include "kernels_internal.h"
+#include <math.h>
 
 /// Cached lt_cpu_level(); -1 until first use. Racing first calls compute the same value.
 static int lt_detected = -1;
@@ -113,3 +114,27 @@ float lt_sumsq_f32(const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) acc += x[i] * x[i];
     return acc;
 }
+
+void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n) {
+#if defined(__x86_64__)
+    if (clamp_level(level) >= 1) { lt_swiglu_f32_avx2(gate, up, n); return; }
+#endif
+    (void)level;
+    for (int64_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+void lt_swiglu_f32(float *gate, const float *up, int64_t n) { lt_swiglu_f32_at(active_level(), gate, up, n); }
+
+void lt_softmax_f32_at(int level, float *x, int64_t n) {
+#if defined(__x86_64__)
+    if (clamp_level(level) >= 1) { lt_softmax_f32_avx2(x, n); return; }
+#endif
+    (void)level;
+    if (n <= 0) return;
+    float m = -INFINITY, sum = 0;
+    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - m); sum += x[i]; }
+    for (int64_t i = 0; i < n; i++) x[i] *= 1.0f / sum;
+}
+
+void lt_softmax_f32(float *x, int64_t n) { lt_softmax_f32_at(active_level(), x, n); }

@@ -23,7 +23,9 @@ float lt_dot_f32_scalar(const float *a, const float *b, int64_t n);
     void lt_dequantize_##isa(int dtype, const void *src, int64_t n, float *dst); \
     float lt_dot_f32_##isa(const float *a, const float *b, int64_t n); \
     void lt_axpy_f32_##isa(float a, const float *x, float *y, int64_t n); \
-    float lt_sumsq_f32_##isa(const float *x, int64_t n);
+    float lt_sumsq_f32_##isa(const float *x, int64_t n); \
+    void lt_swiglu_f32_##isa(float *gate, const float *up, int64_t n); \
+    void lt_softmax_f32_##isa(float *x, int64_t n);
 LT_DECLARE_ISA(avx2)
 LT_DECLARE_ISA(avx512)
 LT_DECLARE_ISA(vnni)

@@ -4,6 +4,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
+#include <math.h>
 #include "kernels_internal.h"
 
 #define LT_ISA avx2

@@ -291,5 +291,62 @@ LT_TARGET float FN(lt_sumsq_f32)(const float *x, int64_t n) {
     return sum;
 }
 
+/// exp(x) to about 2 ulp for x in [-87.3, 88.0]; 0 below that range (so exp(-inf) = 0 for masked
+/// scores), clamped to exp(88.0) above it. Cody-Waite reduction x = n ln2 + r, |r| <= ln2 / 2, then a
+/// degree-7 Taylor polynomial (truncation error < 5e-9 relative) and 2^n built in the exponent field.
+LT_INLINE __m256 FN(exp)(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.0f);
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), result);
+}
+
+LT_TARGET void FN(lt_swiglu_f32)(float *gate, const float *up, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), signbit = _mm256_set1_ps(-0.0f);
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 g = _mm256_loadu_ps(gate + k);
+        __m256 sig = _mm256_div_ps(g, _mm256_add_ps(one, FN(exp)(_mm256_xor_ps(g, signbit))));
+        _mm256_storeu_ps(gate + k, _mm256_mul_ps(sig, _mm256_loadu_ps(up + k)));
+    }
+    for (; k < n; k++) gate[k] = gate[k] / (1.0f + expf(-gate[k])) * up[k];
+}
+
+LT_TARGET void FN(lt_softmax_f32)(float *x, int64_t n) {
+    if (n <= 0) return;
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + k));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(vm), _mm256_extractf128_ps(vm, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    float m = _mm_cvtss_f32(h);
+    for (; k < n; k++) m = x[k] > m ? x[k] : m;
+    const __m256 vmax = _mm256_set1_ps(m);
+    __m256 vs = _mm256_setzero_ps();
+    for (k = 0; k + 8 <= n; k += 8) {
+        __m256 e = FN(exp)(_mm256_sub_ps(_mm256_loadu_ps(x + k), vmax));
+        _mm256_storeu_ps(x + k, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    float sum = FN(hsum)(vs);
+    for (; k < n; k++) { x[k] = expf(x[k] - m); sum += x[k]; }
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (k = 0; k + 8 <= n; k += 8) _mm256_storeu_ps(x + k, _mm256_mul_ps(_mm256_loadu_ps(x + k), inv));
+    for (; k < n; k++) x[k] *= 1.0f / sum;
+}
+
 #undef FN
 #undef LT_INLINE

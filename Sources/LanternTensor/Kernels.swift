@@ -87,7 +87,7 @@ public enum Kernels {
 
     /// In-place SwiGLU: gate[i] = silu(gate[i]) * up[i] for `count` values.
     public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-        Reference.swiglu(gate, up, count: count)
+        lt_swiglu_f32(gate, up, Int64(count))
     }
 
     /// y += x for `count` values.
@@ -100,9 +100,9 @@ public enum Kernels {
         lt_axpy_f32(a, x, y, Int64(count))
     }
 
-    /// Numerically stable in-place softmax over `count` values.
+    /// Numerically stable in-place softmax over `count` values; -infinity (masked) entries become 0.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        Reference.softmax(x, count: count)
+        lt_softmax_f32(x, Int64(count))
     }
 
     /// Dot product of two float32 vectors.

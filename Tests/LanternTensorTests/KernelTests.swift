@@ -164,3 +164,28 @@ func matmulMatchesReference(_ dtype: DType) {
         #expect(zip(fast, slow).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
     }
 }
+
+/// SIMD exp-based ops match the libm reference within 4e-7 relative (+ 1e-30 absolute), every path,
+/// including masked (-infinity) scores, large logits and lengths that are not a multiple of 8.
+@Test func swigluAndSoftmaxMatchReference() {
+    var rng = SeededRandom(seed: 17)
+    for n in [1, 5, 8, 13, 64, 1536] {
+        var gate = randomFloats(n, rng: &rng, scale: 12), up = randomFloats(n, rng: &rng, scale: 3)
+        if n > 4 { gate[0] = -100; gate[1] = 100; gate[2] = 0; gate[3] = -88 }
+        var expected = gate
+        Reference.swiglu(&expected, up, count: n)
+        var scores = randomFloats(n, rng: &rng, scale: 30)
+        if n > 4 { scores[1] = -.infinity; scores[3] = -1e30; scores[4] = 80 }
+        var expectedSoftmax = scores
+        Reference.softmax(&expectedSoftmax, count: n)
+        for level in supportedLevels {
+            var g = gate
+            lt_swiglu_f32_at(Int32(level), &g, up, Int64(n))
+            #expect(zip(g, expected).allSatisfy { abs($0 - $1) <= 4e-7 * abs($1) + 1e-30 }, "swiglu level \(level) n \(n)")
+            var p = scores
+            lt_softmax_f32_at(Int32(level), &p, Int64(n))
+            #expect(zip(p, expectedSoftmax).allSatisfy { abs($0 - $1) <= 4e-7 * abs($1) + 1e-30 }, "softmax level \(level) n \(n)")
+            if n > 4 { #expect(p[1] == 0) }
+        }
+    }
+}

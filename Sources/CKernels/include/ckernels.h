@@ -58,6 +58,12 @@ float lt_dot_f32(const float *a, const float *b, int64_t n);
 void lt_axpy_f32(float a, const float *x, float *y, int64_t n);
 /// sum of x[i]^2
 float lt_sumsq_f32(const float *x, int64_t n);
+/// gate[i] = silu(gate[i]) * up[i]; SIMD exp within ~2 ulp, see x86_impl.h.
+void lt_swiglu_f32(float *gate, const float *up, int64_t n);
+void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n);
+/// In-place numerically stable softmax; -inf inputs give exactly 0.
+void lt_softmax_f32(float *x, int64_t n);
+void lt_softmax_f32_at(int level, float *x, int64_t n);
 
 /*
  * Tiny atomics on plain 64-bit words for ThreadPool. Swift's `Synchronization.Atomic` needs macOS 15
