@@ -141,34 +141,133 @@ LT_INLINE void FN(qtile)(const int dtype, const int R, const int T, int64_t n, c
         for (int j = 0; j < T; j++) y[j * ldy + i] = FN(hsum)(acc[i][j]) + accm[i][j];
 }
 
-LT_INLINE void FN(qgemm_typed)(const int dtype, int64_t n, const uint8_t *w, int64_t ldw, int64_t nrows,
+LT_TARGET float FN(lt_dot_f32)(const float *a, const float *b, int64_t n);
+
+#if LT_VNNI
+/// Largest row (in blocks) the 512-bit tile handles; it keeps Q4_1 minimums for one row tile on the stack.
+#define LT_MAX_NB512 256
+
+/// The VNNI tile on 512-bit registers: two blocks (A, B) per register and iteration.
+/// 4-bit weights unpack to 128-bit lanes [A_lo, B_lo, A_hi, B_hi], so the activations (stored
+/// [A_lo, A_hi, B_lo, B_hi]) get the same lane shuffle once per token; int32 lanes 0-3 and 8-11 then
+/// belong to block A, 4-7 and 12-15 to B. Q8_0 keeps natural order (lanes 0-7 A, 8-15 B).
+/// Q4_1's min term sum_b m_b * s_b is a dot product over blocks done after the main loop.
+/// Requires nb even and nb <= LT_MAX_NB512.
+LT_INLINE void FN(qtile512)(const int dtype, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
+                            const int8_t *qs, const float *d, const float *s, float *y, int64_t ldy) {
+    const int64_t nb = n / 32;
+    const int bb = dtype == LT_Q8_0 ? 34 : dtype == LT_Q4_0 ? 18 : 20;
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i idx_tok = dtype == LT_Q8_0
+        ? _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
+        : _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+    // Q4_1 scales arrive as [dA, mA, dB, mB]; the others as [dA, dB].
+    const __m512i idx_w = dtype == LT_Q4_1 ? _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2) : idx_tok;
+    __m512 acc[4][LT_TILE_T];
+    float mins[dtype == LT_Q4_1 ? 4 : 1][dtype == LT_Q4_1 ? LT_MAX_NB512 : 1];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+
+    for (int64_t b = 0; b < nb; b += 2) {
+        __m512i wv[4];
+        __m512 dwv[4];
+        for (int i = 0; i < R; i++) {
+            const uint8_t *blkA = w + i * ldw + b * bb, *blkB = blkA + bb;
+            _mm_prefetch((const char *)(blkA + LT_PREFETCH_TILES * R * ldw), _MM_HINT_T0);
+            _mm_prefetch((const char *)(blkB + LT_PREFETCH_TILES * R * ldw), _MM_HINT_T0);
+            if (dtype == LT_Q4_1) {
+                uint32_t dmA, dmB;
+                memcpy(&dmA, blkA, 4); memcpy(&dmB, blkB, 4);
+                __m128 f = _mm_cvtph_ps(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int)dmA), _mm_cvtsi32_si128((int)dmB)));
+                dwv[i] = _mm512_permutexvar_ps(idx_w, _mm512_castps128_ps512(f));
+                _mm_storel_pi((__m64 *)&mins[i][b], _mm_shuffle_ps(f, f, _MM_SHUFFLE(3, 1, 3, 1)));
+            } else {
+                uint16_t dA, dB;
+                memcpy(&dA, blkA, 2); memcpy(&dB, blkB, 2);
+                __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)dA | (uint32_t)dB << 16)));
+                dwv[i] = _mm512_permutexvar_ps(idx_w, _mm512_castps128_ps512(f));
+            }
+            if (dtype == LT_Q8_0) {
+                __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blkA + 2))),
+                                               _mm256_loadu_si256((const __m256i *)(blkB + 2)), 1);
+                wv[i] = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));   // q + 128 as u8
+            } else {
+                const int off = dtype == LT_Q4_1 ? 4 : 2;
+                __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blkA + off))),
+                                                    _mm_loadu_si128((const __m128i *)(blkB + off)), 1);
+                wv[i] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), m4);
+            }
+        }
+        for (int j = 0; j < T; j++) {
+            __m512i xv = _mm512_loadu_si512((const void *)(qs + j * n + b * 32));
+            if (dtype != LT_Q8_0) xv = _mm512_shuffle_i64x2(xv, xv, _MM_SHUFFLE(3, 1, 2, 0));
+            const __m512 dxv = _mm512_permutexvar_ps(idx_tok, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(d + j * nb + b)))));
+            __m512i base = zero;
+            if (dtype == LT_Q4_0) base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), xv));
+            if (dtype == LT_Q8_0) base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), xv));
+            for (int i = 0; i < R; i++) {
+                const __m512i p = _mm512_dpbusd_epi32(base, wv[i], xv);
+                acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dwv[i], dxv), acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            float sum = _mm512_reduce_add_ps(acc[i][j]);
+            if (dtype == LT_Q4_1) sum += FN(lt_dot_f32)(mins[i], s + j * nb, nb);
+            y[j * ldy + i] = sum;
+        }
+}
+#endif
+
+LT_INLINE void FN(qgemm_typed)(const int dtype, const int wide, int64_t n, const uint8_t *w, int64_t ldw, int64_t nrows,
                                const int8_t *qs, const float *d, const float *s, int64_t ntokens,
                                float *y, int64_t ldy) {
     const int64_t nb = n / 32;
+#if LT_VNNI
+#define LT_QTILE(R, T, r, t) \
+    (wide ? FN(qtile512)(dtype, R, T, n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, s + (t) * nb, y + (t) * ldy + (r), ldy) \
+          : FN(qtile)(dtype, R, T, n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, s + (t) * nb, y + (t) * ldy + (r), ldy))
+#else
+    (void)wide;
+#define LT_QTILE(R, T, r, t) \
+    FN(qtile)(dtype, R, T, n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, s + (t) * nb, y + (t) * ldy + (r), ldy)
+#endif
     int64_t r = 0;
     for (; r + 4 <= nrows; r += 4) {
         int64_t t = 0;
-        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T)
-            FN(qtile)(dtype, 4, LT_TILE_T, n, w + r * ldw, ldw, qs + t * n, d + t * nb, s + t * nb, y + t * ldy + r, ldy);
-        for (; t < ntokens; t++)
-            FN(qtile)(dtype, 4, 1, n, w + r * ldw, ldw, qs + t * n, d + t * nb, s + t * nb, y + t * ldy + r, ldy);
+        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T) LT_QTILE(4, LT_TILE_T, r, t);
+        for (; t < ntokens; t++) LT_QTILE(4, 1, r, t);
     }
     for (; r < nrows; r++) {
         int64_t t = 0;
-        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T)
-            FN(qtile)(dtype, 1, LT_TILE_T, n, w + r * ldw, ldw, qs + t * n, d + t * nb, s + t * nb, y + t * ldy + r, ldy);
-        for (; t < ntokens; t++)
-            FN(qtile)(dtype, 1, 1, n, w + r * ldw, ldw, qs + t * n, d + t * nb, s + t * nb, y + t * ldy + r, ldy);
+        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T) LT_QTILE(1, LT_TILE_T, r, t);
+        for (; t < ntokens; t++) LT_QTILE(1, 1, r, t);
     }
+#undef LT_QTILE
 }
 
 LT_TARGET void FN(lt_qgemm)(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
                             const int8_t *qs, const float *d, const float *s, int64_t ntokens,
                             float *y, int64_t ldy) {
-    switch (dtype) {
-    case LT_Q8_0: FN(qgemm_typed)(LT_Q8_0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
-    case LT_Q4_0: FN(qgemm_typed)(LT_Q4_0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
-    default:      FN(qgemm_typed)(LT_Q4_1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+#if LT_VNNI
+    const int wide = (n / 32) % 2 == 0 && n / 32 <= LT_MAX_NB512;
+#else
+    const int wide = 0;
+#endif
+    if (wide) {
+        switch (dtype) {
+        case LT_Q8_0: FN(qgemm_typed)(LT_Q8_0, 1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        case LT_Q4_0: FN(qgemm_typed)(LT_Q4_0, 1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        default:      FN(qgemm_typed)(LT_Q4_1, 1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        }
+    } else {
+        switch (dtype) {
+        case LT_Q8_0: FN(qgemm_typed)(LT_Q8_0, 0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        case LT_Q4_0: FN(qgemm_typed)(LT_Q4_0, 0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        default:      FN(qgemm_typed)(LT_Q4_1, 0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        }
     }
 }
 

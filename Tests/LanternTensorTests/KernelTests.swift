@@ -47,11 +47,12 @@ func dequantizeMatchesReference(_ dtype: DType) {
 }
 
 /// The integer block dot products of every SIMD path equal the scalar C twin and the Swift integer twin
-/// `Reference.dotQ8` up to float summation order: |error| <= 1e-5 * sum_b |block term| + 1e-6.
+/// `Reference.dotQ8` up to float summation order: |error| <= 1e-5 * sum_k |w_k x_k| + 1e-6. The shapes cover
+/// both VNNI tiles (512-bit for an even block count up to 256, 256-bit otherwise) and every tile remainder.
 @Test(arguments: quantizedTypes)
 func quantizedKernelMatchesIntegerTwin(_ dtype: DType) {
     var rng = SeededRandom(seed: 23)
-    for (rows, cols, tokens) in [(1, 32, 1), (5, 96, 3), (13, 608, 9), (8, 576, 4), (7, 64, 6)] {
+    for (rows, cols, tokens) in [(1, 32, 1), (5, 96, 3), (13, 608, 9), (8, 576, 4), (7, 64, 6), (5, 1536, 5), (3, 8256, 2)] {
         let bytes = randomMatrixBytes(dtype, rows: rows, cols: cols, rng: &rng)
         let x = randomFloats(tokens * cols, rng: &rng)
         let nb = cols / 32
