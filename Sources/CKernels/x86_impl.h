@@ -141,7 +141,6 @@ LT_INLINE void FN(qtile)(const int dtype, const int R, const int T, int64_t n, c
         for (int j = 0; j < T; j++) y[j * ldy + i] = FN(hsum)(acc[i][j]) + accm[i][j];
 }
 
-LT_TARGET float FN(lt_dot_f32)(const float *a, const float *b, int64_t n);
 
 #if LT_VNNI
 /// Largest row (in blocks) the 512-bit tile handles; it keeps Q4_1 minimums for one row tile on the stack.
@@ -151,7 +150,8 @@ LT_TARGET float FN(lt_dot_f32)(const float *a, const float *b, int64_t n);
 /// 4-bit weights unpack to 128-bit lanes [A_lo, B_lo, A_hi, B_hi], so the activations (stored
 /// [A_lo, A_hi, B_lo, B_hi]) get the same lane shuffle once per token; int32 lanes 0-3 and 8-11 then
 /// belong to block A, 4-7 and 12-15 to B. Q8_0 keeps natural order (lanes 0-7 A, 8-15 B).
-/// Q4_1's min term sum_b m_b * s_b is a dot product over blocks done after the main loop.
+/// Q4_1's min term sum_b m_b * s_b is a small [R, nb] x [nb, T] product done after the main loop
+/// (minimums stored block-major so one 128-bit register holds the four rows' minimums of a block).
 /// Requires nb even and nb <= LT_MAX_NB512.
 LT_INLINE void FN(qtile512)(const int dtype, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
                             const int8_t *qs, const float *d, const float *s, float *y, int64_t ldy) {
@@ -165,7 +165,7 @@ LT_INLINE void FN(qtile512)(const int dtype, const int R, const int T, int64_t n
     // Q4_1 scales arrive as [dA, mA, dB, mB]; the others as [dA, dB].
     const __m512i idx_w = dtype == LT_Q4_1 ? _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2) : idx_tok;
     __m512 acc[4][LT_TILE_T];
-    float mins[dtype == LT_Q4_1 ? 4 : 1][dtype == LT_Q4_1 ? LT_MAX_NB512 : 1];
+    float mins[dtype == LT_Q4_1 ? LT_MAX_NB512 : 1][4];   // [block][row]
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
 
@@ -181,7 +181,8 @@ LT_INLINE void FN(qtile512)(const int dtype, const int R, const int T, int64_t n
                 memcpy(&dmA, blkA, 4); memcpy(&dmB, blkB, 4);
                 __m128 f = _mm_cvtph_ps(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int)dmA), _mm_cvtsi32_si128((int)dmB)));
                 dwv[i] = _mm512_permutexvar_ps(idx_w, _mm512_castps128_ps512(f));
-                _mm_storel_pi((__m64 *)&mins[i][b], _mm_shuffle_ps(f, f, _MM_SHUFFLE(3, 1, 3, 1)));
+                _mm_store_ss(&mins[b][i], _mm_movehdup_ps(f));
+                _mm_store_ss(&mins[b + 1][i], _mm_shuffle_ps(f, f, _MM_SHUFFLE(3, 3, 3, 3)));
             } else {
                 uint16_t dA, dB;
                 memcpy(&dA, blkA, 2); memcpy(&dB, blkB, 2);
@@ -212,12 +213,22 @@ LT_INLINE void FN(qtile512)(const int dtype, const int R, const int T, int64_t n
             }
         }
     }
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) {
-            float sum = _mm512_reduce_add_ps(acc[i][j]);
-            if (dtype == LT_Q4_1) sum += FN(lt_dot_f32)(mins[i], s + j * nb, nb);
-            y[j * ldy + i] = sum;
+    float minTerm[LT_TILE_T][4] = {{0}};
+    if (dtype == LT_Q4_1 && R == 4) {
+        __m128 accm[LT_TILE_T];
+        for (int j = 0; j < T; j++) accm[j] = _mm_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const __m128 mv = _mm_loadu_ps(mins[b]);
+            for (int j = 0; j < T; j++) accm[j] = _mm_fmadd_ps(mv, _mm_set1_ps(s[j * nb + b]), accm[j]);
         }
+        for (int j = 0; j < T; j++) _mm_storeu_ps(minTerm[j], accm[j]);
+    } else if (dtype == LT_Q4_1) {
+        for (int64_t b = 0; b < nb; b++)
+            for (int j = 0; j < T; j++)
+                for (int i = 0; i < R; i++) minTerm[j][i] += mins[b][i] * s[j * nb + b];
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]) + minTerm[j][i];
 }
 #endif
 
