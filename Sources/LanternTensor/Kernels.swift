@@ -105,6 +105,16 @@ public enum Kernels {
         lt_softmax_f32(x, Int64(count))
     }
 
+    /// One attention head over `count` cached positions (causal masking is the caller's choice of `count`):
+    /// scores[j] = scale * q . key_j, p = softmax(scores), out = sum_j p[j] * value_j.
+    /// Key and value j start at `keys + j * stride` / `values + j * stride` and hold `headDim` floats.
+    /// q, out: [headDim]; scores: caller scratch of `count` floats, holding p afterwards.
+    public static func attendHead(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                                  stride: Int, count: Int, headDim: Int, scale: Float,
+                                  scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        lt_attend_f32(q, keys, values, Int64(stride), Int64(count), Int64(headDim), scale, scores, out)
+    }
+
     /// Dot product of two float32 vectors.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {

@@ -98,6 +98,18 @@ extension Reference {
         for i in 0..<count { x[i] *= inv }
     }
 
+    /// Twin of `Kernels.attendHead`.
+    public static func attendHead(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                                  stride: Int, count: Int, headDim: Int, scale: Float,
+                                  scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        for j in 0..<count { scores[j] = dot(q, keys + j * stride, count: headDim) * scale }
+        softmax(scores, count: count)
+        for d in 0..<headDim { out[d] = 0 }
+        for j in 0..<count {
+            for d in 0..<headDim { out[d] += scores[j] * values[j * stride + d] }
+        }
+    }
+
     /// Dot product of two float32 vectors.
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
         var s: Float = 0

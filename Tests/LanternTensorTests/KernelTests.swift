@@ -190,3 +190,22 @@ func matmulMatchesReference(_ dtype: DType) {
         }
     }
 }
+
+/// attendHead matches its reference twin: |error| <= 1e-5 * max|v| + 1e-6 per output (a convex
+/// combination of value rows), for GQA-like strides, lengths 1...67 and head sizes 64 and 13.
+@Test func attendHeadMatchesReference() {
+    var rng = SeededRandom(seed: 31)
+    for (headDim, stride) in [(64, 192), (13, 13)] {
+        for count in [1, 2, 7, 16, 67] {
+            let q = randomFloats(headDim, rng: &rng, scale: 2)
+            let keys = randomFloats(count * stride, rng: &rng, scale: 2), values = randomFloats(count * stride, rng: &rng)
+            var fast = [Float](repeating: .nan, count: headDim), slow = fast
+            var s1 = [Float](repeating: 0, count: count), s2 = s1
+            Kernels.attendHead(query: q, keys: keys, values: values, stride: stride, count: count, headDim: headDim,
+                               scale: 0.125, scores: &s1, into: &fast)
+            Reference.attendHead(query: q, keys: keys, values: values, stride: stride, count: count, headDim: headDim,
+                                 scale: 0.125, scores: &s2, into: &slow)
+            #expect(zip(fast, slow).allSatisfy { abs($0 - $1) <= 1e-5 + 1e-6 }, "headDim \(headDim) count \(count)")
+        }
+    }
+}

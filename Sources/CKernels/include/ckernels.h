@@ -64,6 +64,14 @@ void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n);
 /// In-place numerically stable softmax; -inf inputs give exactly 0.
 void lt_softmax_f32(float *x, int64_t n);
 void lt_softmax_f32_at(int level, float *x, int64_t n);
+/// One attention head over n cached positions:
+///   scores[j] = scale * dot(q, k + j * stride) (hd values), softmax over j < n,
+///   out[0..<hd] = sum_j scores[j] * (v + j * stride)[0..<hd].
+/// `scores` is caller scratch of n floats and holds the probabilities afterwards.
+void lt_attend_f32(const float *q, const float *k, const float *v, int64_t stride, int64_t n,
+                   int64_t hd, float scale, float *scores, float *out);
+void lt_attend_f32_at(int level, const float *q, const float *k, const float *v, int64_t stride, int64_t n,
+                      int64_t hd, float scale, float *scores, float *out);
 
 /*
  * Tiny atomics on plain 64-bit words for ThreadPool. Swift's `Synchronization.Atomic` needs macOS 15
