@@ -145,9 +145,17 @@ final class PoolShared: @unchecked Sendable {
             let chunks = Int((claim >> 16) & 0xFFFF), index = Int(claim & 0xFFFF)
             guard index < chunks else { return }
             guard lt_atomic_cas(word(Self.next), claim, claim + 1) else { continue }
-            if let body { body((count * index / chunks)..<(count * (index + 1) / chunks)) }
+            run(chunk: index, of: chunks)
             lt_atomic_add(word(Self.done), 1)
         }
+    }
+
+    /// Runs one chunk. A separate, non-inlined function so this thread's reference to `body` is
+    /// released before the chunk is counted as done: the caller's `withoutActuallyEscaping` checks
+    /// that nobody still holds the closure once every chunk is done.
+    @inline(never)
+    private func run(chunk index: Int, of chunks: Int) {
+        if let body { body((count * index / chunks)..<(count * (index + 1) / chunks)) }
     }
 
     func workerLoop() {
