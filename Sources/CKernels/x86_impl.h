@@ -297,35 +297,45 @@ LT_INLINE float FN(load1)(const int dtype, const void *w, int64_t k) {
     uint32_t bits = (uint32_t)h << 16; float f; memcpy(&f, &bits, 4); return f;
 }
 
-/// R float weight rows against one token; the activation vector is loaded once for all R rows.
-LT_INLINE void FN(ftile)(const int dtype, const int R, int64_t n, const uint8_t *w, int64_t ldw,
-                         const float *x, float *y) {
-    __m256 acc[4];
-    for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
+/// R float weight rows x T tokens; each 8-wide weight load feeds T FMAs and each activation load R.
+/// Tails (n % 8) run scalar.
+LT_INLINE void FN(ftile)(const int dtype, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
+                         const float *x, float *y, int64_t ldy) {
+    const int esize = dtype == LT_F32 ? 4 : 2;
+    __m256 acc[4][LT_TILE_T];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = _mm256_setzero_ps();
     int64_t k = 0;
     for (; k + 8 <= n; k += 8) {
-        __m256 xv = _mm256_loadu_ps(x + k);
-        for (int i = 0; i < R; i++) acc[i] = _mm256_fmadd_ps(FN(load8)(dtype, w + i * ldw, k), xv, acc[i]);
+        __m256 wv[4];
+        for (int i = 0; i < R; i++) {
+            // Stream the next row tile in ahead of use (see the quantized tile).
+            if ((k * esize) % 64 == 0) _mm_prefetch((const char *)(w + i * ldw + LT_PREFETCH_TILES * R * ldw + k * esize), _MM_HINT_T0);
+            wv[i] = FN(load8)(dtype, w + i * ldw, k);
+        }
+        for (int j = 0; j < T; j++) {
+            const __m256 xv = _mm256_loadu_ps(x + j * n + k);
+            for (int i = 0; i < R; i++) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+        }
     }
-    for (int i = 0; i < R; i++) {
-        float sum = FN(hsum)(acc[i]);
-        for (int64_t kk = k; kk < n; kk++) sum += FN(load1)(dtype, w + i * ldw, kk) * x[kk];
-        y[i] = sum;
-    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            float sum = FN(hsum)(acc[i][j]);
+            for (int64_t kk = k; kk < n; kk++) sum += FN(load1)(dtype, w + i * ldw, kk) * x[j * n + kk];
+            y[j * ldy + i] = sum;
+        }
 }
 
 LT_INLINE void FN(fgemm_typed)(const int dtype, int64_t n, const uint8_t *w, int64_t ldw, int64_t nrows,
                                const float *x, int64_t ntokens, float *y, int64_t ldy) {
     int64_t r = 0;
     for (; r + 4 <= nrows; r += 4) {
-        float out[4];
-        for (int64_t t = 0; t < ntokens; t++) {
-            FN(ftile)(dtype, 4, n, w + r * ldw, ldw, x + t * n, out);
-            for (int i = 0; i < 4; i++) y[t * ldy + r + i] = out[i];
-        }
+        int64_t t = 0;
+        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T) FN(ftile)(dtype, 4, LT_TILE_T, n, w + r * ldw, ldw, x + t * n, y + t * ldy + r, ldy);
+        for (; t < ntokens; t++) FN(ftile)(dtype, 4, 1, n, w + r * ldw, ldw, x + t * n, y + t * ldy + r, ldy);
     }
     for (; r < nrows; r++)
-        for (int64_t t = 0; t < ntokens; t++) FN(ftile)(dtype, 1, n, w + r * ldw, ldw, x + t * n, y + t * ldy + r);
+        for (int64_t t = 0; t < ntokens; t++) FN(ftile)(dtype, 1, 1, n, w + r * ldw, ldw, x + t * n, y + t * ldy + r, ldy);
 }
 
 LT_TARGET void FN(lt_fgemm)(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
