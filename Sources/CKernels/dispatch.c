@@ -15,7 +15,7 @@ static inline int active_level(void) {
 }
 
 /// Requested level clamped to what the CPU supports.
-static inline int clamp_level(int level) {
+static inline __attribute__((unused)) int clamp_level(int level) {
     int max = active_level();
     return level < 0 ? 0 : level > max ? max : level;
 }
@@ -144,6 +144,7 @@ void lt_attend_f32_at(int level, const float *q, const float *k, const float *v,
 #if defined(__x86_64__)
     if (clamp_level(level) >= 1) { lt_attend_f32_avx2(q, k, v, stride, n, hd, scale, scores, out); return; }
 #endif
+    (void)level;
     for (int64_t j = 0; j < n; j++) scores[j] = lt_dot_f32_scalar(q, k + j * stride, hd) * scale;
     lt_softmax_f32_at(0, scores, n);
     for (int64_t d = 0; d < hd; d++) out[d] = 0;
