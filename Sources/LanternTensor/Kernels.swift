@@ -49,29 +49,51 @@ public enum Kernels {
                               _ y: UnsafeMutablePointer<Float>, pool: ThreadPool, workspace: MatmulWorkspace) {
         precondition(tokens >= 0)
         guard tokens > 0, w.rows > 0 else { return }
-        let tiles = (w.rows + rowTile - 1) / rowTile
-        let cols = w.cols, rows = w.rows, code = w.dtype.kernelCode
+        var args = MatmulArguments(w: w, x: x, y: y, tokens: tokens, act: nil)
         if w.dtype.isQuantized {
-            let act = workspace.q8Activations(tokens: tokens, cols: cols)
-            let nb = act.blocksPerRow
-            if tokens >= 4 {
-                pool.parallelFor(tokens) { ts in
-                    for t in ts { lt_quantize_q8(x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb, act.s + t * nb) }
+            args.act = workspace.q8Activations(tokens: tokens, cols: w.cols)
+            withUnsafeMutablePointer(to: &args) { args in
+                if tokens >= 4 {
+                    pool.parallelFor(tokens, context: args, quantizeChunk)
+                } else {
+                    quantizeChunk(args, 0, tokens)
                 }
-            } else {
-                for t in 0..<tokens { lt_quantize_q8(x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb, act.s + t * nb) }
             }
-            pool.parallelFor(tiles) { ts in
-                let r0 = ts.lowerBound * rowTile, r1 = min(rows, ts.upperBound * rowTile)
-                lt_qgemm(code, Int64(cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
-                         act.qs, act.d, act.s, Int64(tokens), y + r0, Int64(rows))
-            }
+        }
+        withUnsafeMutablePointer(to: &args) { args in
+            pool.parallelFor((w.rows + rowTile - 1) / rowTile, context: args, matmulChunk)
+        }
+    }
+
+    /// Arguments of one matmul, on the caller's stack, for the pool's allocation-free chunk functions.
+    private struct MatmulArguments {
+        let w: WeightMatrix
+        let x: UnsafePointer<Float>    // [tokens, w.cols]
+        let y: UnsafeMutablePointer<Float>    // [tokens, w.rows]
+        let tokens: Int
+        var act: Q8Activations?    // q8 blocks of x, for quantized weights
+    }
+
+    /// Quantizes activation rows lo..<hi of a matmul.
+    private static let quantizeChunk: ThreadPool.ChunkFunction = { context, lo, hi in
+        let a = context!.assumingMemoryBound(to: MatmulArguments.self).pointee
+        let act = a.act!, cols = a.w.cols, nb = act.blocksPerRow
+        for t in lo..<hi {
+            lt_quantize_q8(a.x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb, act.s + t * nb)
+        }
+    }
+
+    /// Output rows of row tiles lo..<hi of a matmul, for all tokens.
+    private static let matmulChunk: ThreadPool.ChunkFunction = { context, lo, hi in
+        let a = context!.assumingMemoryBound(to: MatmulArguments.self).pointee
+        let w = a.w
+        let r0 = lo * rowTile, r1 = min(w.rows, hi * rowTile)
+        if let act = a.act {
+            lt_qgemm(w.dtype.kernelCode, Int64(w.cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
+                     act.qs, act.d, act.s, Int64(a.tokens), a.y + r0, Int64(w.rows))
         } else {
-            pool.parallelFor(tiles) { ts in
-                let r0 = ts.lowerBound * rowTile, r1 = min(rows, ts.upperBound * rowTile)
-                lt_fgemm(code, Int64(cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
-                         x, Int64(tokens), y + r0, Int64(rows))
-            }
+            lt_fgemm(w.dtype.kernelCode, Int64(w.cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
+                     a.x, Int64(a.tokens), a.y + r0, Int64(w.rows))
         }
     }
 

@@ -47,39 +47,78 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit { shared.shutdown() }
 
+    /// A chunk of work for the allocation-free `parallelFor`: `function(context, lowerBound, upperBound)`.
+    public typealias ChunkFunction = @convention(c) (UnsafeMutableRawPointer?, Int, Int) -> Void
+
     /// Calls `body(range)` for contiguous, disjoint pieces that together cover `0..<count`, in parallel
     /// on up to `threads` threads (the caller included), and returns when all have finished.
     /// The number and size of the pieces is unspecified (a few per thread).
+    ///
+    /// Handing a non-escaping closure to other threads needs `withoutActuallyEscaping`, whose
+    /// verification wrapper costs one small heap allocation per call; hot kernels use the
+    /// `context:function:` variant instead, which allocates nothing.
     public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
-        let chunks = min(count, threads * Self.chunksPerThread)
-        if threads == 1 || chunks <= 1 {
+        let chunks = chunkCount(count)
+        guard chunks > 1, acquire() else {
             if count > 0 { body(0..<count) }
             return
         }
-        if lt_atomic_add(shared.word(PoolShared.busy), 1) != 0 {
-            // Another job is in flight: doing this one serially is always correct.
-            lt_atomic_add(shared.word(PoolShared.busy), -1)
-            body(0..<count)
+        withoutActuallyEscaping(body) { body in
+            shared.closure = PoolJob(body: body)
+            publishAndRun(count: count, chunks: chunks)
+            shared.closure = nil
+        }
+        release()
+    }
+
+    /// `parallelFor` without closures or allocation: calls `function(context, lo, hi)` for contiguous,
+    /// disjoint pieces `lo..<hi` covering `0..<count`. `context` usually points at a struct of
+    /// arguments on the caller's stack; it stays valid because this call returns only when all
+    /// pieces are done.
+    public func parallelFor(_ count: Int, context: UnsafeMutableRawPointer?, _ function: ChunkFunction) {
+        let chunks = chunkCount(count)
+        guard chunks > 1, acquire() else {
+            if count > 0 { function(context, 0, count) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            shared.body = body
-            shared.count = count
-            epoch = epoch % 0x7FFF_FFFF + 1   // 1 ... 2^31 - 1, so `epoch << 32` stays positive
-            lt_atomic_store(shared.word(PoolShared.done), 0)
-            lt_atomic_store(shared.word(PoolShared.next), epoch << 32 | Int64(chunks) << 16)
-            // Publishes body/count (written above) to workers that load this word.
-            lt_atomic_store(shared.word(PoolShared.job), epoch)
-            if lt_atomic_load(shared.word(PoolShared.sleepers)) > 0 { shared.wakeAll() }
-            shared.runChunks(epoch: epoch)
-            var spins = 0
-            while lt_atomic_load_acquire(shared.word(PoolShared.done)) != chunks {
-                spins += 1
-                if spins < 1 << 12 { lt_cpu_relax() } else { sched_yield() }
-            }
-            shared.body = nil
-        }
+        shared.function = function
+        shared.context = context
+        publishAndRun(count: count, chunks: chunks)
+        shared.function = nil
+        shared.context = nil
+        release()
+    }
+
+    private func chunkCount(_ count: Int) -> Int {
+        threads == 1 ? min(count, 1) : min(count, threads * Self.chunksPerThread)
+    }
+
+    /// Takes the pool for one job; false when another job is in flight (the caller then works alone).
+    private func acquire() -> Bool {
+        if lt_atomic_add(shared.word(PoolShared.busy), 1) == 0 { return true }
         lt_atomic_add(shared.word(PoolShared.busy), -1)
+        return false
+    }
+
+    private func release() {
+        lt_atomic_add(shared.word(PoolShared.busy), -1)
+    }
+
+    /// Publishes the job already stored in `shared`, runs chunks on this thread, waits for the rest.
+    private func publishAndRun(count: Int, chunks: Int) {
+        shared.count = count
+        epoch = epoch % 0x7FFF_FFFF + 1   // 1 ... 2^31 - 1, so `epoch << 32` stays positive
+        lt_atomic_store(shared.word(PoolShared.done), 0)
+        lt_atomic_store(shared.word(PoolShared.next), epoch << 32 | Int64(chunks) << 16)
+        // Publishes the job fields (written before this) to workers that load this word.
+        lt_atomic_store(shared.word(PoolShared.job), epoch)
+        if lt_atomic_load(shared.word(PoolShared.sleepers)) > 0 { shared.wakeAll() }
+        shared.runChunks(epoch: epoch)
+        var spins = 0
+        while lt_atomic_load_acquire(shared.word(PoolShared.done)) != chunks {
+            spins += 1
+            if spins < 1 << 12 { lt_cpu_relax() } else { sched_yield() }
+        }
     }
 }
 
@@ -101,7 +140,9 @@ final class PoolShared: @unchecked Sendable {
     let cond: UnsafeMutablePointer<pthread_cond_t>
     /// The current job; written by the caller before publishing `job`, read by workers only after
     /// claiming a chunk of it, and not changed until every claimed chunk is done.
-    var body: ((Range<Int>) -> Void)?
+    var closure: PoolJob?
+    var function: ThreadPool.ChunkFunction?
+    var context: UnsafeMutableRawPointer?
     var count = 0
 
     init() {
@@ -150,12 +191,17 @@ final class PoolShared: @unchecked Sendable {
         }
     }
 
-    /// Runs one chunk. A separate, non-inlined function so this thread's reference to `body` is
+    /// Runs one chunk. A separate, non-inlined function so this thread's reference to the closure is
     /// released before the chunk is counted as done: the caller's `withoutActuallyEscaping` checks
     /// that nobody still holds the closure once every chunk is done.
     @inline(never)
     private func run(chunk index: Int, of chunks: Int) {
-        if let body { body((count * index / chunks)..<(count * (index + 1) / chunks)) }
+        let lo = count * index / chunks, hi = count * (index + 1) / chunks
+        if let function {
+            function(context, lo, hi)
+        } else if let closure {
+            closure.body(lo..<hi)
+        }
     }
 
     func workerLoop() {
@@ -186,6 +232,12 @@ final class PoolShared: @unchecked Sendable {
             runChunks(epoch: job)
         }
     }
+}
+
+/// The body of a `parallelFor` call. A struct keeps the closure at its natural abstraction; storing a
+/// bare closure in an optional property made Swift allocate a reabstraction thunk on every call.
+struct PoolJob {
+    let body: (Range<Int>) -> Void
 }
 
 /// Carries a non-Sendable value into worker threads; the caller guarantees the accesses do not race

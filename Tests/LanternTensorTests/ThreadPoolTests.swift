@@ -26,3 +26,39 @@ func parallelForCoversEachIndexOnce(threads: Int) async throws {
     }
     #expect((0..<100).allSatisfy { hits[$0] == 1 })
 }
+
+/// The allocation-free variant visits each index once, passes the context through, and runs inline
+/// when the pool is busy (nested).
+@Test func contextParallelForCoversEachIndexOnce() {
+    struct Job { var hits: UnsafeMutablePointer<Int>; var pool: ThreadPool? }
+    let pool = ThreadPool(threads: 3)
+    let hits = UnsafeMutablePointer<Int>.allocate(capacity: 500); defer { hits.deallocate() }
+    for count in [0, 1, 2, 11, 500] {
+        hits.initialize(repeating: 0, count: 500)
+        var job = Job(hits: hits, pool: nil)
+        withUnsafeMutablePointer(to: &job) { job in
+            pool.parallelFor(count, context: job) { context, lo, hi in
+                let job = context!.assumingMemoryBound(to: Job.self).pointee
+                for i in lo..<hi { job.hits[i] += 1 }
+            }
+        }
+        #expect((0..<count).allSatisfy { hits[$0] == 1 } && (count..<500).allSatisfy { hits[$0] == 0 }, "count \(count)")
+    }
+    hits.initialize(repeating: 0, count: 500)
+    var nested = Job(hits: hits, pool: pool)
+    withUnsafeMutablePointer(to: &nested) { job in
+        pool.parallelFor(10, context: job) { context, lo, hi in
+            let job = context!.assumingMemoryBound(to: Job.self)
+            for i in lo..<hi {
+                var inner = Job(hits: job.pointee.hits + i * 10, pool: nil)
+                withUnsafeMutablePointer(to: &inner) { inner in
+                    job.pointee.pool!.parallelFor(10, context: inner) { context, lo, hi in
+                        let inner = context!.assumingMemoryBound(to: Job.self).pointee
+                        for j in lo..<hi { inner.hits[j] += 1 }
+                    }
+                }
+            }
+        }
+    }
+    #expect((0..<100).allSatisfy { hits[$0] == 1 })
+}
