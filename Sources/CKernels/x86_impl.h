@@ -13,7 +13,7 @@
 #ifndef LT_PREFETCH_BYTES
 /// How far ahead of the current weight byte the kernels prefetch. Tile rows are contiguous, so this is
 /// a linear distance into the coming row tiles; tuned on the 2-core AMD EPYC (Zen 4) dev machine.
-#define LT_PREFETCH_BYTES 16384
+#define LT_PREFETCH_BYTES 8192
 #endif
 
 LT_INLINE float FN(hsum)(__m256 a) {
