@@ -94,7 +94,8 @@ func quantizedKernelMatchesIntegerTwin(_ dtype: DType) {
 /// `Kernels.matmul` against the float reference for every dtype, odd shapes, tokens 1...9 and thread
 /// counts that do not divide the rows.
 /// Bound: float weights |error| <= 1e-5 * sum_k |W x| + 1e-6; quantized weights go through q8
-/// activations, whose rounding (half a step of max|x|/127 per block) gives |error| <= 1e-2 * sum_k |W x| + 1e-5.
+/// activations, whose rounding (half a step of max|x|/127 per block) gives |error| <= 1e-2 * sum_k |W x| + 1e-5
+/// on this data, and always <= sum_b max_b|x| / 254 * sum_{k in b} |W| (+ float rounding).
 @Test(arguments: allTypes)
 func matmulMatchesReference(_ dtype: DType) {
     var rng = SeededRandom(seed: 42 &+ UInt64(dtype.blockBytes))
@@ -116,9 +117,19 @@ func matmulMatchesReference(_ dtype: DType) {
                     for r in 0..<rows {
                         w.dequantizeRow(r, into: row)
                         for t in 0..<tokens {
-                            let bound = relative * x.withUnsafeBufferPointer { absDot(row, $0.baseAddress! + t * cols, count: cols) } + absolute
+                            let scale = x.withUnsafeBufferPointer { absDot(row, $0.baseAddress! + t * cols, count: cols) }
+                            let bound = relative * scale + absolute
                             let err = abs(y[t * rows + r] - expected[t * rows + r])
                             #expect(err <= bound, "\(dtype) [\(rows)x\(cols)] tokens \(tokens) threads \(pool.threads) r \(r) t \(t): error \(err) > \(bound)")
+                            if dtype.isQuantized {
+                                // The rigorous bound: half a quantization step per activation.
+                                var strict = 1e-5 * scale + 1e-6
+                                for b in 0..<(cols / 32) {
+                                    let xb = x[(t * cols + b * 32)..<(t * cols + b * 32 + 32)]
+                                    strict += xb.map(abs).max()! / 254 * (0..<32).reduce(0) { $0 + abs(row[b * 32 + $1]) }
+                                }
+                                #expect(err <= strict, "\(dtype) strict bound: error \(err) > \(strict)")
+                            }
                         }
                     }
                 }
