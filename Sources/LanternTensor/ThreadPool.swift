@@ -14,7 +14,8 @@ import CKernels
 /// store; the caller and the workers then claim chunks from a shared counter, so a worker that the OS
 /// has descheduled (other processes on a small machine) delays nothing: the others take its chunks.
 /// Workers spin briefly after each job (decode issues matmuls microseconds apart), then sleep on a
-/// condition variable. No allocation and no locks in a call unless a worker sleeps.
+/// condition variable. No locks in a call unless a worker sleeps; no allocation in the
+/// `context:function:` variant (the closure variant allocates one small wrapper per call).
 ///
 /// Invariant: one job at a time. A `parallelFor` issued while another is running (from another thread,
 /// or nested inside a body) runs its body serially on its own thread instead of waiting.
