@@ -62,3 +62,25 @@ func parallelForCoversEachIndexOnce(threads: Int) async throws {
     }
     #expect((0..<100).allSatisfy { hits[$0] == 1 })
 }
+
+/// Several threads sharing one pool: each call still covers its own range exactly once (calls that
+/// find the pool busy run serially on their own thread).
+@Test func concurrentCallersShareOnePool() async {
+    let pool = ThreadPool(threads: 2)
+    await withTaskGroup(of: Bool.self) { group in
+        for caller in 0..<4 {
+            group.addTask {
+                let hits = UnsafeMutablePointer<Int>.allocate(capacity: 257); defer { hits.deallocate() }
+                var ok = true
+                for round in 0..<200 {
+                    let count = 1 + (caller * 37 + round * 11) % 257
+                    hits.initialize(repeating: 0, count: 257)
+                    pool.parallelFor(count) { range in for i in range { hits[i] += 1 } }
+                    ok = ok && (0..<count).allSatisfy { hits[$0] == 1 }
+                }
+                return ok
+            }
+        }
+        for await ok in group { #expect(ok) }
+    }
+}
