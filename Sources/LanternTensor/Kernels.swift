@@ -1,31 +1,101 @@
 import Foundation
+import CKernels
 
-/// The compute entry points used by models. Each dispatches to the fastest available implementation;
-/// `Reference` holds the plain-Swift twin each one is tested against.
+extension DType {
+    /// The element-type code the C kernels use.
+    var kernelCode: Int32 {
+        switch self {
+        case .f32: return Int32(LT_F32)
+        case .f16: return Int32(LT_F16)
+        case .bf16: return Int32(LT_BF16)
+        case .q8_0: return Int32(LT_Q8_0)
+        case .q4_0: return Int32(LT_Q4_0)
+        case .q4_1: return Int32(LT_Q4_1)
+        }
+    }
+}
+
+/// The compute entry points used by models. Each dispatches to the fastest implementation for this CPU
+/// (C kernels in `CKernels`); `Reference` holds the plain-Swift twin each one is tested against.
 ///
 /// Pointer conventions: activations are row-major float32, `[tokens, features]`.
 public enum Kernels {
+    /// Rows per register tile in the C matmul kernels; threads get whole tiles.
+    static let rowTile = 4
+
     /// Expands `count` values of `dtype` to float32.
     public static func dequantize(_ dtype: DType, _ src: UnsafeRawPointer, count: Int, into dst: UnsafeMutablePointer<Float>) {
-        Reference.dequantize(dtype, src, count: count, into: dst)
+        precondition(count % dtype.blockSize == 0)
+        lt_dequantize(dtype.kernelCode, src, Int64(count), dst)
     }
 
     /// y[t, r] = sum_k W[r, k] * x[t, k] for t in 0..<tokens, r in 0..<w.rows.
-    /// x: [tokens, w.cols], y: [tokens, w.rows].
+    /// x: [tokens, w.cols], y: [tokens, w.rows]; y must not alias x.
+    /// Uses the calling thread's `MatmulWorkspace.current` for scratch.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
                               _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        pool.parallelFor(w.rows) { rows in
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: w.cols)
-            defer { tmp.deallocate() }
-            for r in rows {
-                w.dequantizeRow(r, into: tmp)
-                for t in 0..<tokens {
-                    let xt = x + t * w.cols
-                    var s: Float = 0
-                    for k in 0..<w.cols { s += tmp[k] * xt[k] }
-                    y[t * w.rows + r] = s
+        matmul(w, x, tokens: tokens, y, pool: pool, workspace: .current)
+    }
+
+    /// `matmul` with explicit scratch memory.
+    ///
+    /// Quantized weights: each activation row is quantized once to q8 blocks (32 values, scale
+    /// max|x|/127), then integer block dot products run against the weight blocks. This differs from the
+    /// exact float result by the activation rounding only: each activation moves by at most half a step,
+    /// max|x over its block| / 254, so |error| <= sum_b (max_b |x| / 254) * sum_{k in b} |W[r,k]| plus
+    /// float rounding. For ordinary activations that is well under 1e-2 * sum_k |W[r,k] x[t,k]|, and far
+    /// below the weights' own quantization error. Float weights are exact up to float rounding.
+    /// Rows are split across the pool in tiles of 4; within a thread each 4-row weight tile is unpacked
+    /// once per 4 tokens (prefill reads each weight block once per token tile, not per token).
+    public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
+                              _ y: UnsafeMutablePointer<Float>, pool: ThreadPool, workspace: MatmulWorkspace) {
+        precondition(tokens >= 0)
+        guard tokens > 0, w.rows > 0 else { return }
+        var args = MatmulArguments(w: w, x: x, y: y, tokens: tokens, act: nil)
+        if w.dtype.isQuantized {
+            args.act = workspace.q8Activations(tokens: tokens, cols: w.cols)
+            withUnsafeMutablePointer(to: &args) { args in
+                if tokens >= 4 {
+                    pool.parallelFor(tokens, context: args, quantizeChunk)
+                } else {
+                    quantizeChunk(args, 0, tokens)
                 }
             }
+        }
+        withUnsafeMutablePointer(to: &args) { args in
+            pool.parallelFor((w.rows + rowTile - 1) / rowTile, context: args, matmulChunk)
+        }
+    }
+
+    /// Arguments of one matmul, on the caller's stack, for the pool's allocation-free chunk functions.
+    private struct MatmulArguments {
+        let w: WeightMatrix
+        let x: UnsafePointer<Float>    // [tokens, w.cols]
+        let y: UnsafeMutablePointer<Float>    // [tokens, w.rows]
+        let tokens: Int
+        var act: Q8Activations?    // q8 blocks of x, for quantized weights
+    }
+
+    /// Quantizes activation rows lo..<hi of a matmul.
+    private static let quantizeChunk: ThreadPool.ChunkFunction = { context, lo, hi in
+        let a = context!.assumingMemoryBound(to: MatmulArguments.self).pointee
+        let act = a.act!, cols = a.w.cols, nb = act.blocksPerRow
+        for t in lo..<hi {
+            lt_quantize_q8(a.x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb, act.s + t * nb)
+        }
+    }
+
+    /// Output rows of row tiles lo..<hi of a matmul, for all tokens.
+    private static let matmulChunk: ThreadPool.ChunkFunction = { context, lo, hi in
+        let a = context!.assumingMemoryBound(to: MatmulArguments.self).pointee
+        let w = a.w
+        let r0 = lo * rowTile, r1 = min(w.rows, hi * rowTile)
+        if let act = a.act {
+            lt_qgemm(w.dtype.kernelCode, Int64(w.cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
+                     act.qs, act.d, act.s, Int64(a.tokens), a.y + r0, Int64(w.rows))
+        } else {
+            lt_fgemm(w.dtype.kernelCode, Int64(w.cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
+                     a.x, Int64(a.tokens), a.y + r0, Int64(w.rows))
         }
     }
 
@@ -34,41 +104,44 @@ public enum Kernels {
                                eps: Float, _ y: UnsafeMutablePointer<Float>) {
         for t in 0..<tokens {
             let xr = x + t * n, yr = y + t * n
-            var ss: Float = 0
-            for i in 0..<n { ss += xr[i] * xr[i] }
-            let scale = 1 / (ss / Float(n) + eps).squareRoot()
+            let scale = 1 / (lt_sumsq_f32(xr, Int64(n)) / Float(n) + eps).squareRoot()
             for i in 0..<n { yr[i] = xr[i] * scale * weight[i] }
         }
     }
 
     /// In-place SwiGLU: gate[i] = silu(gate[i]) * up[i] for `count` values.
     public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let g = gate[i]
-            gate[i] = g / (1 + expf(-g)) * up[i]
-        }
+        lt_swiglu_f32(gate, up, Int64(count))
     }
 
     /// y += x for `count` values.
     public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { y[i] += x[i] }
+        lt_axpy_f32(1, x, y, Int64(count))
     }
 
-    /// Numerically stable in-place softmax over `count` values.
+    /// y += a * x for `count` values (e.g. accumulating attention-weighted value rows).
+    public static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        lt_axpy_f32(a, x, y, Int64(count))
+    }
+
+    /// Numerically stable in-place softmax over `count` values; -infinity (masked) entries become 0.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var m = -Float.infinity
-        for i in 0..<count { m = max(m, x[i]) }
-        var s: Float = 0
-        for i in 0..<count { let e = expf(x[i] - m); x[i] = e; s += e }
-        let inv = 1 / s
-        for i in 0..<count { x[i] *= inv }
+        lt_softmax_f32(x, Int64(count))
+    }
+
+    /// One attention head over `count` cached positions (causal masking is the caller's choice of `count`):
+    /// scores[j] = scale * q . key_j, p = softmax(scores), out = sum_j p[j] * value_j.
+    /// Key and value j start at `keys + j * stride` / `values + j * stride` and hold `headDim` floats.
+    /// q, out: [headDim]; scores: caller scratch of `count` floats, holding p afterwards.
+    public static func attendHead(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                                  stride: Int, count: Int, headDim: Int, scale: Float,
+                                  scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        lt_attend_f32(q, keys, values, Int64(stride), Int64(count), Int64(headDim), scale, scores, out)
     }
 
     /// Dot product of two float32 vectors.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var s: Float = 0
-        for i in 0..<count { s += a[i] * b[i] }
-        return s
+        lt_dot_f32(a, b, Int64(count))
     }
 }

@@ -3,7 +3,95 @@
 #include <stdint.h>
 #include <stddef.h>
 
-/// Highest instruction-set level usable on this CPU: 0 scalar, 1 AVX2+FMA, 2 AVX-512F/BW, 3 AVX-512 VNNI.
+/*
+ * Innermost loops of Lantern's tensor ops. No allocation, no threads, no knowledge of tensors.
+ *
+ * Every entry point dispatches at run time on the CPU's instruction set. The `*_at` variants take the
+ * level explicitly (clamped to what the CPU supports) so tests can compare every path against the
+ * scalar one without touching global state.
+ *
+ * Activations for quantized dot products ("q8 activations") are kept in three parallel arrays per
+ * row of n values (n a multiple of 32, nb = n / 32 blocks):
+ *   qs[n]  int8 values in [-127, 127]
+ *   d[nb]  float scale of each block: x ~= d * q, d = max|x| / 127 over the block
+ *   s[nb]  float d * sum(q) over the block (the term Q4_0 / Q4_1 weights need for their offset)
+ * Keeping qs contiguous lets SIMD code load 32 or 64 activation bytes at once.
+ */
+
+/// Highest instruction-set level usable on this CPU: 0 scalar, 1 AVX2+FMA+F16C, 2 AVX-512F/BW/VL,
+/// 3 AVX-512 VNNI.
 int lt_cpu_level(void);
+
+/// Weight element types understood by the kernels; values match nothing on disk.
+enum {
+    LT_F32 = 0, LT_F16 = 1, LT_BF16 = 2, LT_Q8_0 = 3, LT_Q4_0 = 4, LT_Q4_1 = 5
+};
+
+/// Quantizes `n` floats (n % 32 == 0) to q8 activations (layout above). Rounds to nearest even.
+void lt_quantize_q8(const float *x, int64_t n, int8_t *qs, float *d, float *s);
+void lt_quantize_q8_at(int level, const float *x, int64_t n, int8_t *qs, float *d, float *s);
+
+/// y[t * ldy + r] = dot(weight row r, activation row t) for r < nrows, t < ntokens.
+/// `w` points at row 0 of a Q8_0 / Q4_0 / Q4_1 matrix with `ldw` bytes per row and `n` values per row
+/// (n % 32 == 0). Activation row t is qs + t * n, d + t * n / 32, s + t * n / 32.
+/// Rows are processed in tiles of up to 4 rows x 4 tokens so each weight block is unpacked once per tile.
+void lt_qgemm(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+              const int8_t *qs, const float *d, const float *s, int64_t ntokens,
+              float *y, int64_t ldy);
+void lt_qgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                 const int8_t *qs, const float *d, const float *s, int64_t ntokens,
+                 float *y, int64_t ldy);
+
+/// Same contract as lt_qgemm for F32 / F16 / BF16 weights against float activations x (row t at x + t * n).
+void lt_fgemm(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+              const float *x, int64_t ntokens, float *y, int64_t ldy);
+void lt_fgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                 const float *x, int64_t ntokens, float *y, int64_t ldy);
+
+/// Expands `n` values of `dtype` (n a multiple of the block size) at `src` into float32.
+void lt_dequantize(int dtype, const void *src, int64_t n, float *dst);
+void lt_dequantize_at(int level, int dtype, const void *src, int64_t n, float *dst);
+
+/// Float32 helpers.
+float lt_dot_f32(const float *a, const float *b, int64_t n);
+/// y[i] += a * x[i]
+void lt_axpy_f32(float a, const float *x, float *y, int64_t n);
+/// sum of x[i]^2
+float lt_sumsq_f32(const float *x, int64_t n);
+/// gate[i] = silu(gate[i]) * up[i]; SIMD exp within ~2 ulp, see x86_impl.h.
+void lt_swiglu_f32(float *gate, const float *up, int64_t n);
+void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n);
+/// In-place numerically stable softmax; -inf inputs give exactly 0.
+void lt_softmax_f32(float *x, int64_t n);
+void lt_softmax_f32_at(int level, float *x, int64_t n);
+/// One attention head over n cached positions:
+///   scores[j] = scale * dot(q, k + j * stride) (hd values), softmax over j < n,
+///   out[0..<hd] = sum_j scores[j] * (v + j * stride)[0..<hd].
+/// `scores` is caller scratch of n floats and holds the probabilities afterwards.
+void lt_attend_f32(const float *q, const float *k, const float *v, int64_t stride, int64_t n,
+                   int64_t hd, float scale, float *scores, float *out);
+void lt_attend_f32_at(int level, const float *q, const float *k, const float *v, int64_t stride, int64_t n,
+                      int64_t hd, float scale, float *scores, float *out);
+
+/*
+ * Tiny atomics on plain 64-bit words for ThreadPool. Swift's `Synchronization.Atomic` needs macOS 15
+ * while the package supports macOS 14, so the pool uses these compiler builtins instead.
+ */
+static inline int64_t lt_atomic_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static inline int64_t lt_atomic_load_acquire(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void lt_atomic_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline int64_t lt_atomic_add(int64_t *p, int64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+/// Stores `desired` if *p == expected; returns whether it did.
+static inline _Bool lt_atomic_cas(int64_t *p, int64_t expected, int64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+/// A hint to the CPU that the caller is spin-waiting.
+static inline void lt_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 #endif

@@ -1,0 +1,158 @@
+// Run-time selection of the kernel variant for this CPU.
+#include "kernels_internal.h"
+#include <math.h>
+
+/// Cached lt_cpu_level(); -1 until first use. Racing first calls compute the same value.
+static int lt_detected = -1;
+
+static inline int active_level(void) {
+    int level = __atomic_load_n(&lt_detected, __ATOMIC_RELAXED);
+    if (level < 0) {
+        level = lt_cpu_level();
+        __atomic_store_n(&lt_detected, level, __ATOMIC_RELAXED);
+    }
+    return level;
+}
+
+/// Requested level clamped to what the CPU supports.
+static inline __attribute__((unused)) int clamp_level(int level) {
+    int max = active_level();
+    return level < 0 ? 0 : level > max ? max : level;
+}
+
+void lt_quantize_q8_at(int level, const float *x, int64_t n, int8_t *qs, float *d, float *s) {
+#if defined(__x86_64__)
+    switch (clamp_level(level)) {
+    case 3: lt_quantize_q8_vnni(x, n, qs, d, s); return;
+    case 2: lt_quantize_q8_avx512(x, n, qs, d, s); return;
+    case 1: lt_quantize_q8_avx2(x, n, qs, d, s); return;
+    default: break;
+    }
+#endif
+    (void)level;
+    lt_quantize_q8_scalar(x, n, qs, d, s);
+}
+
+void lt_quantize_q8(const float *x, int64_t n, int8_t *qs, float *d, float *s) {
+    lt_quantize_q8_at(active_level(), x, n, qs, d, s);
+}
+
+void lt_qgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                 const int8_t *qs, const float *d, const float *s, int64_t ntokens, float *y, int64_t ldy) {
+#if defined(__x86_64__)
+    switch (clamp_level(level)) {
+    case 3: lt_qgemm_vnni(dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); return;
+    case 2: lt_qgemm_avx512(dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); return;
+    case 1: lt_qgemm_avx2(dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); return;
+    default: break;
+    }
+#endif
+    (void)level;
+    lt_qgemm_scalar(dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy);
+}
+
+void lt_qgemm(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+              const int8_t *qs, const float *d, const float *s, int64_t ntokens, float *y, int64_t ldy) {
+    lt_qgemm_at(active_level(), dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy);
+}
+
+void lt_fgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                 const float *x, int64_t ntokens, float *y, int64_t ldy) {
+#if defined(__x86_64__)
+    switch (clamp_level(level)) {
+    case 3: lt_fgemm_vnni(dtype, n, w, ldw, nrows, x, ntokens, y, ldy); return;
+    case 2: lt_fgemm_avx512(dtype, n, w, ldw, nrows, x, ntokens, y, ldy); return;
+    case 1: lt_fgemm_avx2(dtype, n, w, ldw, nrows, x, ntokens, y, ldy); return;
+    default: break;
+    }
+#endif
+    (void)level;
+    lt_fgemm_scalar(dtype, n, w, ldw, nrows, x, ntokens, y, ldy);
+}
+
+void lt_fgemm(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+              const float *x, int64_t ntokens, float *y, int64_t ldy) {
+    lt_fgemm_at(active_level(), dtype, n, w, ldw, nrows, x, ntokens, y, ldy);
+}
+
+void lt_dequantize_at(int level, int dtype, const void *src, int64_t n, float *dst) {
+#if defined(__x86_64__)
+    switch (clamp_level(level)) {
+    case 3: lt_dequantize_vnni(dtype, src, n, dst); return;
+    case 2: lt_dequantize_avx512(dtype, src, n, dst); return;
+    case 1: lt_dequantize_avx2(dtype, src, n, dst); return;
+    default: break;
+    }
+#endif
+    (void)level;
+    lt_dequantize_scalar(dtype, src, n, dst);
+}
+
+void lt_dequantize(int dtype, const void *src, int64_t n, float *dst) {
+    lt_dequantize_at(active_level(), dtype, src, n, dst);
+}
+
+float lt_dot_f32(const float *a, const float *b, int64_t n) {
+#if defined(__x86_64__)
+    if (active_level() >= 1) return lt_dot_f32_avx2(a, b, n);
+#endif
+    return lt_dot_f32_scalar(a, b, n);
+}
+
+void lt_axpy_f32(float a, const float *x, float *y, int64_t n) {
+#if defined(__x86_64__)
+    if (active_level() >= 1) { lt_axpy_f32_avx2(a, x, y, n); return; }
+#endif
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+float lt_sumsq_f32(const float *x, int64_t n) {
+#if defined(__x86_64__)
+    if (active_level() >= 1) return lt_sumsq_f32_avx2(x, n);
+#endif
+    float acc = 0;
+    for (int64_t i = 0; i < n; i++) acc += x[i] * x[i];
+    return acc;
+}
+
+void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n) {
+#if defined(__x86_64__)
+    if (clamp_level(level) >= 1) { lt_swiglu_f32_avx2(gate, up, n); return; }
+#endif
+    (void)level;
+    for (int64_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+void lt_swiglu_f32(float *gate, const float *up, int64_t n) { lt_swiglu_f32_at(active_level(), gate, up, n); }
+
+void lt_softmax_f32_at(int level, float *x, int64_t n) {
+#if defined(__x86_64__)
+    if (clamp_level(level) >= 1) { lt_softmax_f32_avx2(x, n); return; }
+#endif
+    (void)level;
+    if (n <= 0) return;
+    float m = -INFINITY, sum = 0;
+    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - m); sum += x[i]; }
+    for (int64_t i = 0; i < n; i++) x[i] *= 1.0f / sum;
+}
+
+void lt_softmax_f32(float *x, int64_t n) { lt_softmax_f32_at(active_level(), x, n); }
+
+void lt_attend_f32_at(int level, const float *q, const float *k, const float *v, int64_t stride, int64_t n,
+                      int64_t hd, float scale, float *scores, float *out) {
+#if defined(__x86_64__)
+    if (clamp_level(level) >= 1) { lt_attend_f32_avx2(q, k, v, stride, n, hd, scale, scores, out); return; }
+#endif
+    (void)level;
+    for (int64_t j = 0; j < n; j++) scores[j] = lt_dot_f32_scalar(q, k + j * stride, hd) * scale;
+    lt_softmax_f32_at(0, scores, n);
+    for (int64_t d = 0; d < hd; d++) out[d] = 0;
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t d = 0; d < hd; d++) out[d] += scores[j] * v[j * stride + d];
+}
+
+void lt_attend_f32(const float *q, const float *k, const float *v, int64_t stride, int64_t n,
+                   int64_t hd, float scale, float *scores, float *out) {
+    lt_attend_f32_at(active_level(), q, k, v, stride, n, hd, scale, scores, out);
+}

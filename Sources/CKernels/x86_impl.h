@@ -1,0 +1,482 @@
+// x86 kernel bodies, included once per instruction-set level by x86.c with
+//   LT_ISA     suffix of the generated function names
+//   LT_TARGET  the function attribute naming the target features
+//   LT_VNNI    1 when AVX-512 VNNI (vpdpbusd) is available
+//   LT_TILE_T  tokens per register tile (limited by the number of vector registers)
+// Everything works on 256-bit vectors: one 32-value quantization block per register. AVX-512 adds
+// 16 more registers (bigger tiles) and VNNI fuses the u8 x s8 -> s32 dot into one instruction.
+
+#define LT_CAT2(a, b) a##_##b
+#define LT_CAT(a, b) LT_CAT2(a, b)
+#define FN(name) LT_CAT(name, LT_ISA)
+#define LT_INLINE static inline __attribute__((always_inline)) LT_TARGET
+#ifndef LT_PREFETCH_BYTES
+/// How far ahead of the current weight byte the kernels prefetch. Tile rows are contiguous, so this is
+/// a linear distance into the coming row tiles; tuned on the 2-core AMD EPYC (Zen 4) dev machine.
+#define LT_PREFETCH_BYTES 8192
+#endif
+
+LT_INLINE float FN(hsum)(__m256 a) {
+    __m128 v = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    v = _mm_add_ss(v, _mm_movehdup_ps(v));
+    return _mm_cvtss_f32(v);
+}
+
+LT_INLINE int32_t FN(hsum_i32)(__m256i a) {
+    __m128i v = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xB1));
+    return _mm_cvtsi128_si32(v);
+}
+
+LT_INLINE float FN(f16)(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return _cvtsh_ss(h); }
+
+/// acc + per-lane sum of four u8 x s8 products. Without VNNI the pairwise int16 sums of maddubs must
+/// not saturate: callers guarantee u * |s| * 2 <= 32767 (u <= 128, |s| <= 127).
+LT_INLINE __m256i FN(dot_u8s8)(__m256i acc, __m256i u, __m256i s) {
+#if LT_VNNI
+    return _mm256_dpbusd_epi32(acc, u, s);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
+/// 16 bytes of nibbles -> 32 bytes in element order (low nibbles are elements 0..15, high 16..31).
+LT_INLINE __m256i FN(unpack_q4)(const uint8_t *p) {
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    __m128i q = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+}
+
+LT_TARGET void FN(lt_quantize_q8)(const float *x, int64_t n, int8_t *qs, float *d, float *s) {
+    const __m256 signbit = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float *xb = x + b * 32;
+        __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
+        __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signbit, v0), _mm256_andnot_ps(signbit, v1)),
+                                 _mm256_max_ps(_mm256_andnot_ps(signbit, v2), _mm256_andnot_ps(signbit, v3)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        const float db = amax / 127.0f;
+        const float id = db != 0.0f ? 1.0f / db : 0.0f;
+        const __m256 vid = _mm256_set1_ps(id);
+        // cvtps2dq rounds to nearest even (default MXCSR), matching nearbyintf in the scalar twin.
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vid)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vid));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vid)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vid));
+        const int32_t sum = FN(hsum_i32)(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
+        // Packing interleaves 128-bit lanes; the permute restores element order.
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(qs + b * 32), p);
+        d[b] = db;
+        s[b] = db * (float)sum;
+    }
+}
+
+/// One register tile: R weight rows x T tokens, all blocks of the row. `dtype`, R and T are
+/// compile-time constants after inlining, so the loops over them unroll and accumulators stay in registers.
+LT_INLINE void FN(qtile)(const int dtype, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
+                         const int8_t *qs, const float *d, const float *s, float *y, int64_t ldy) {
+    const int64_t nb = n / 32;
+    const int bb = dtype == LT_Q8_0 ? 34 : dtype == LT_Q4_0 ? 18 : 20;
+    const __m256i zero = _mm256_setzero_si256();
+    __m256 acc[4][LT_TILE_T];
+    float accm[4][LT_TILE_T];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) { acc[i][j] = _mm256_setzero_ps(); accm[i][j] = 0; }
+
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wv[4];
+#if !LT_VNNI
+        __m256i wa[4];
+#endif
+        float dw[4], mw[4];
+        for (int i = 0; i < R; i++) {
+            const uint8_t *blk = w + i * ldw + b * bb;
+            // Rows of small matrices are only a few cache lines long and a tile walks R of them in
+            // parallel, which the hardware prefetcher does not follow well; fetch LT_PREFETCH_BYTES
+            // ahead explicitly (prefetches never fault, so running past the end is harmless).
+            _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES), _MM_HINT_T0);
+            dw[i] = FN(f16)(blk);
+            if (dtype == LT_Q8_0) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));
+#if LT_VNNI
+                wv[i] = _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80));   // q + 128 as u8
+#else
+                wv[i] = q;
+                wa[i] = _mm256_abs_epi8(q);                                   // |q| <= 128 as u8
+#endif
+            } else if (dtype == LT_Q4_0) {
+                wv[i] = FN(unpack_q4)(blk + 2);
+            } else {
+                mw[i] = FN(f16)(blk + 2);
+                wv[i] = FN(unpack_q4)(blk + 4);
+            }
+        }
+        for (int j = 0; j < T; j++) {
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(qs + j * n + b * 32));
+            const float dx = d[j * nb + b];
+            // Offset correction folded into the integer accumulator's start value:
+            // Q4_0 computes sum((q - 8) x) = sum(q x) - 8 sum(x); VNNI Q8_0 sum((q + 128) x) - 128 sum(x).
+            __m256i base = zero;
+            if (dtype == LT_Q4_0) base = _mm256_sub_epi32(zero, FN(dot_u8s8)(zero, _mm256_set1_epi8(8), xv));
+#if LT_VNNI
+            if (dtype == LT_Q8_0) base = _mm256_sub_epi32(zero, FN(dot_u8s8)(zero, _mm256_set1_epi8((char)0x80), xv));
+#endif
+            for (int i = 0; i < R; i++) {
+                __m256i p;
+#if !LT_VNNI
+                if (dtype == LT_Q8_0) p = FN(dot_u8s8)(zero, wa[i], _mm256_sign_epi8(xv, wv[i]));
+                else
+#endif
+                p = FN(dot_u8s8)(base, wv[i], xv);
+                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[i] * dx), acc[i][j]);
+                if (dtype == LT_Q4_1) accm[i][j] += mw[i] * s[j * nb + b];
+            }
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) y[j * ldy + i] = FN(hsum)(acc[i][j]) + accm[i][j];
+}
+
+
+#if LT_VNNI
+/// Largest row (in blocks) the 512-bit tile handles; it keeps Q4_1 minimums for one row tile on the stack.
+#define LT_MAX_NB512 256
+
+/// The VNNI tile on 512-bit registers: two blocks (A, B) per register and iteration.
+/// 4-bit weights unpack to 128-bit lanes [A_lo, B_lo, A_hi, B_hi], so the activations (stored
+/// [A_lo, A_hi, B_lo, B_hi]) get the same lane shuffle once per token; int32 lanes 0-3 and 8-11 then
+/// belong to block A, 4-7 and 12-15 to B. Q8_0 keeps natural order (lanes 0-7 A, 8-15 B).
+/// Q4_1's min term sum_b m_b * s_b is a small [R, nb] x [nb, T] product done after the main loop
+/// (minimums stored block-major so one 128-bit register holds the four rows' minimums of a block).
+/// Requires nb even and nb <= LT_MAX_NB512.
+LT_INLINE void FN(qtile512)(const int dtype, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
+                            const int8_t *qs, const float *d, const float *s, float *y, int64_t ldy) {
+    const int64_t nb = n / 32;
+    const int bb = dtype == LT_Q8_0 ? 34 : dtype == LT_Q4_0 ? 18 : 20;
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i idx_tok = dtype == LT_Q8_0
+        ? _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
+        : _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+    // Q4_1 scales arrive as [dA, mA, dB, mB]; the others as [dA, dB].
+    const __m512i idx_w = dtype == LT_Q4_1 ? _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2) : idx_tok;
+    __m512 acc[4][LT_TILE_T];
+    float mins[dtype == LT_Q4_1 ? LT_MAX_NB512 : 1][4];   // [block][row]
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+
+    for (int64_t b = 0; b < nb; b += 2) {
+        __m512i wv[4];
+        __m512 dwv[4];
+        for (int i = 0; i < R; i++) {
+            const uint8_t *blkA = w + i * ldw + b * bb, *blkB = blkA + bb;
+            _mm_prefetch((const char *)(blkA + LT_PREFETCH_BYTES), _MM_HINT_T0);
+            _mm_prefetch((const char *)(blkB + LT_PREFETCH_BYTES), _MM_HINT_T0);
+            if (dtype == LT_Q4_1) {
+                uint32_t dmA, dmB;
+                memcpy(&dmA, blkA, 4); memcpy(&dmB, blkB, 4);
+                __m128 f = _mm_cvtph_ps(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int)dmA), _mm_cvtsi32_si128((int)dmB)));
+                dwv[i] = _mm512_permutexvar_ps(idx_w, _mm512_castps128_ps512(f));
+                _mm_store_ss(&mins[b][i], _mm_movehdup_ps(f));
+                _mm_store_ss(&mins[b + 1][i], _mm_shuffle_ps(f, f, _MM_SHUFFLE(3, 3, 3, 3)));
+            } else {
+                uint16_t dA, dB;
+                memcpy(&dA, blkA, 2); memcpy(&dB, blkB, 2);
+                __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)dA | (uint32_t)dB << 16)));
+                dwv[i] = _mm512_permutexvar_ps(idx_w, _mm512_castps128_ps512(f));
+            }
+            if (dtype == LT_Q8_0) {
+                __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blkA + 2))),
+                                               _mm256_loadu_si256((const __m256i *)(blkB + 2)), 1);
+                wv[i] = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));   // q + 128 as u8
+            } else {
+                const int off = dtype == LT_Q4_1 ? 4 : 2;
+                __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blkA + off))),
+                                                    _mm_loadu_si128((const __m128i *)(blkB + off)), 1);
+                wv[i] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), m4);
+            }
+        }
+        for (int j = 0; j < T; j++) {
+            __m512i xv = _mm512_loadu_si512((const void *)(qs + j * n + b * 32));
+            if (dtype != LT_Q8_0) xv = _mm512_shuffle_i64x2(xv, xv, _MM_SHUFFLE(3, 1, 2, 0));
+            const __m512 dxv = _mm512_permutexvar_ps(idx_tok, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(d + j * nb + b)))));
+            __m512i base = zero;
+            if (dtype == LT_Q4_0) base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), xv));
+            if (dtype == LT_Q8_0) base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), xv));
+            for (int i = 0; i < R; i++) {
+                const __m512i p = _mm512_dpbusd_epi32(base, wv[i], xv);
+                acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dwv[i], dxv), acc[i][j]);
+            }
+        }
+    }
+    float minTerm[LT_TILE_T][4] = {{0}};
+    if (dtype == LT_Q4_1 && R == 4) {
+        __m128 accm[LT_TILE_T];
+        for (int j = 0; j < T; j++) accm[j] = _mm_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const __m128 mv = _mm_loadu_ps(mins[b]);
+            for (int j = 0; j < T; j++) accm[j] = _mm_fmadd_ps(mv, _mm_set1_ps(s[j * nb + b]), accm[j]);
+        }
+        for (int j = 0; j < T; j++) _mm_storeu_ps(minTerm[j], accm[j]);
+    } else if (dtype == LT_Q4_1) {
+        for (int64_t b = 0; b < nb; b++)
+            for (int j = 0; j < T; j++)
+                for (int i = 0; i < R; i++) minTerm[j][i] += mins[b][i] * s[j * nb + b];
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]) + minTerm[j][i];
+}
+#endif
+
+LT_INLINE void FN(qgemm_typed)(const int dtype, const int wide, int64_t n, const uint8_t *w, int64_t ldw, int64_t nrows,
+                               const int8_t *qs, const float *d, const float *s, int64_t ntokens,
+                               float *y, int64_t ldy) {
+    const int64_t nb = n / 32;
+#if LT_VNNI
+#define LT_QTILE(R, T, r, t) \
+    (wide ? FN(qtile512)(dtype, R, T, n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, s + (t) * nb, y + (t) * ldy + (r), ldy) \
+          : FN(qtile)(dtype, R, T, n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, s + (t) * nb, y + (t) * ldy + (r), ldy))
+#else
+    (void)wide;
+#define LT_QTILE(R, T, r, t) \
+    FN(qtile)(dtype, R, T, n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, s + (t) * nb, y + (t) * ldy + (r), ldy)
+#endif
+    int64_t r = 0;
+    for (; r + 4 <= nrows; r += 4) {
+        int64_t t = 0;
+        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T) LT_QTILE(4, LT_TILE_T, r, t);
+        for (; t < ntokens; t++) LT_QTILE(4, 1, r, t);
+    }
+    for (; r < nrows; r++) {
+        int64_t t = 0;
+        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T) LT_QTILE(1, LT_TILE_T, r, t);
+        for (; t < ntokens; t++) LT_QTILE(1, 1, r, t);
+    }
+#undef LT_QTILE
+}
+
+LT_TARGET void FN(lt_qgemm)(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                            const int8_t *qs, const float *d, const float *s, int64_t ntokens,
+                            float *y, int64_t ldy) {
+#if LT_VNNI
+    const int wide = (n / 32) % 2 == 0 && n / 32 <= LT_MAX_NB512;
+#else
+    const int wide = 0;
+#endif
+    if (wide) {
+        switch (dtype) {
+        case LT_Q8_0: FN(qgemm_typed)(LT_Q8_0, 1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        case LT_Q4_0: FN(qgemm_typed)(LT_Q4_0, 1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        default:      FN(qgemm_typed)(LT_Q4_1, 1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        }
+    } else {
+        switch (dtype) {
+        case LT_Q8_0: FN(qgemm_typed)(LT_Q8_0, 0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        case LT_Q4_0: FN(qgemm_typed)(LT_Q4_0, 0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        default:      FN(qgemm_typed)(LT_Q4_1, 0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        }
+    }
+}
+
+/// 8 weights as float32 from an F32, F16 or BF16 row.
+LT_INLINE __m256 FN(load8)(const int dtype, const void *w, int64_t k) {
+    if (dtype == LT_F32) return _mm256_loadu_ps((const float *)w + k);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + k));
+    if (dtype == LT_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+LT_INLINE float FN(load1)(const int dtype, const void *w, int64_t k) {
+    if (dtype == LT_F32) return ((const float *)w)[k];
+    uint16_t h = ((const uint16_t *)w)[k];
+    if (dtype == LT_F16) return _cvtsh_ss(h);
+    uint32_t bits = (uint32_t)h << 16; float f; memcpy(&f, &bits, 4); return f;
+}
+
+/// R float weight rows x T tokens; each 8-wide weight load feeds T FMAs and each activation load R.
+/// Tails (n % 8) run scalar.
+LT_INLINE void FN(ftile)(const int dtype, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
+                         const float *x, float *y, int64_t ldy) {
+    const int esize = dtype == LT_F32 ? 4 : 2;
+    __m256 acc[4][LT_TILE_T];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 wv[4];
+        for (int i = 0; i < R; i++) {
+            // Stream the next row tile in ahead of use (see the quantized tile).
+            if ((k * esize) % 64 == 0) _mm_prefetch((const char *)(w + i * ldw + LT_PREFETCH_BYTES + k * esize), _MM_HINT_T0);
+            wv[i] = FN(load8)(dtype, w + i * ldw, k);
+        }
+        for (int j = 0; j < T; j++) {
+            const __m256 xv = _mm256_loadu_ps(x + j * n + k);
+            for (int i = 0; i < R; i++) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            float sum = FN(hsum)(acc[i][j]);
+            for (int64_t kk = k; kk < n; kk++) sum += FN(load1)(dtype, w + i * ldw, kk) * x[j * n + kk];
+            y[j * ldy + i] = sum;
+        }
+}
+
+LT_INLINE void FN(fgemm_typed)(const int dtype, int64_t n, const uint8_t *w, int64_t ldw, int64_t nrows,
+                               const float *x, int64_t ntokens, float *y, int64_t ldy) {
+    int64_t r = 0;
+    for (; r + 4 <= nrows; r += 4) {
+        int64_t t = 0;
+        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T) FN(ftile)(dtype, 4, LT_TILE_T, n, w + r * ldw, ldw, x + t * n, y + t * ldy + r, ldy);
+        for (; t < ntokens; t++) FN(ftile)(dtype, 4, 1, n, w + r * ldw, ldw, x + t * n, y + t * ldy + r, ldy);
+    }
+    for (; r < nrows; r++)
+        for (int64_t t = 0; t < ntokens; t++) FN(ftile)(dtype, 1, 1, n, w + r * ldw, ldw, x + t * n, y + t * ldy + r, ldy);
+}
+
+LT_TARGET void FN(lt_fgemm)(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                            const float *x, int64_t ntokens, float *y, int64_t ldy) {
+    switch (dtype) {
+    case LT_F16:  FN(fgemm_typed)(LT_F16, n, w, ldw, nrows, x, ntokens, y, ldy); break;
+    case LT_BF16: FN(fgemm_typed)(LT_BF16, n, w, ldw, nrows, x, ntokens, y, ldy); break;
+    default:      FN(fgemm_typed)(LT_F32, n, w, ldw, nrows, x, ntokens, y, ldy); break;
+    }
+}
+
+LT_TARGET void FN(lt_dequantize)(int dtype, const void *src, int64_t n, float *dst) {
+    const uint8_t *p = (const uint8_t *)src;
+    switch (dtype) {
+    case LT_F16: case LT_BF16: {
+        int64_t k = 0;
+        if (dtype == LT_F16) for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, FN(load8)(LT_F16, src, k));
+        else for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, FN(load8)(LT_BF16, src, k));
+        for (; k < n; k++) dst[k] = FN(load1)(dtype, src, k);
+        break;
+    }
+    case LT_Q8_0:
+    case LT_Q4_0:
+    case LT_Q4_1: {
+        const int bb = dtype == LT_Q8_0 ? 34 : dtype == LT_Q4_0 ? 18 : 20;
+        for (int64_t b = 0; b < n / 32; b++, p += bb) {
+            const __m256 vd = _mm256_set1_ps(FN(f16)(p));
+            __m256 vm = _mm256_setzero_ps();
+            __m256i q;   // 32 signed (Q8_0, Q4_0 after -8) or unsigned (Q4_1) bytes in element order
+            if (dtype == LT_Q8_0) q = _mm256_loadu_si256((const __m256i *)(p + 2));
+            else if (dtype == LT_Q4_0) q = _mm256_sub_epi8(FN(unpack_q4)(p + 2), _mm256_set1_epi8(8));
+            else { q = FN(unpack_q4)(p + 4); vm = _mm256_set1_ps(FN(f16)(p + 2)); }
+            __m128i halves[2] = { _mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1) };
+            for (int h = 0; h < 2; h++) {
+                __m128i lo = halves[h], hi = _mm_unpackhi_epi64(halves[h], halves[h]);
+                __m256i a = _mm256_cvtepi8_epi32(lo), c = _mm256_cvtepi8_epi32(hi);   // nibbles are < 128
+                _mm256_storeu_ps(dst + b * 32 + h * 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), vd, vm));
+                _mm256_storeu_ps(dst + b * 32 + h * 16 + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(c), vd, vm));
+            }
+        }
+        break;
+    }
+    default: memcpy(dst, src, (size_t)n * 4); break;
+    }
+}
+
+LT_TARGET float FN(lt_dot_f32)(const float *a, const float *b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc1);
+    }
+    for (; k + 8 <= n; k += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
+    float sum = FN(hsum)(_mm256_add_ps(acc0, acc1));
+    for (; k < n; k++) sum += a[k] * b[k];
+    return sum;
+}
+
+LT_TARGET void FN(lt_axpy_f32)(float a, const float *x, float *y, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
+    for (; k < n; k++) y[k] += a * x[k];
+}
+
+LT_TARGET float FN(lt_sumsq_f32)(const float *x, int64_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) { __m256 v = _mm256_loadu_ps(x + k); acc = _mm256_fmadd_ps(v, v, acc); }
+    float sum = FN(hsum)(acc);
+    for (; k < n; k++) sum += x[k] * x[k];
+    return sum;
+}
+
+/// exp(x) to about 2 ulp for x in [-87.3, 88.0]; 0 below that range (so exp(-inf) = 0 for masked
+/// scores), clamped to exp(88.0) above it. Cody-Waite reduction x = n ln2 + r, |r| <= ln2 / 2, then a
+/// degree-7 Taylor polynomial (truncation error < 5e-9 relative) and 2^n built in the exponent field.
+LT_INLINE __m256 FN(exp)(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.0f);
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), result);
+}
+
+LT_TARGET void FN(lt_swiglu_f32)(float *gate, const float *up, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), signbit = _mm256_set1_ps(-0.0f);
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 g = _mm256_loadu_ps(gate + k);
+        __m256 sig = _mm256_div_ps(g, _mm256_add_ps(one, FN(exp)(_mm256_xor_ps(g, signbit))));
+        _mm256_storeu_ps(gate + k, _mm256_mul_ps(sig, _mm256_loadu_ps(up + k)));
+    }
+    for (; k < n; k++) gate[k] = gate[k] / (1.0f + expf(-gate[k])) * up[k];
+}
+
+LT_TARGET void FN(lt_softmax_f32)(float *x, int64_t n) {
+    if (n <= 0) return;
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + k));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(vm), _mm256_extractf128_ps(vm, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    float m = _mm_cvtss_f32(h);
+    for (; k < n; k++) m = x[k] > m ? x[k] : m;
+    const __m256 vmax = _mm256_set1_ps(m);
+    __m256 vs = _mm256_setzero_ps();
+    for (k = 0; k + 8 <= n; k += 8) {
+        __m256 e = FN(exp)(_mm256_sub_ps(_mm256_loadu_ps(x + k), vmax));
+        _mm256_storeu_ps(x + k, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    float sum = FN(hsum)(vs);
+    for (; k < n; k++) { x[k] = expf(x[k] - m); sum += x[k]; }
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (k = 0; k + 8 <= n; k += 8) _mm256_storeu_ps(x + k, _mm256_mul_ps(_mm256_loadu_ps(x + k), inv));
+    for (; k < n; k++) x[k] *= 1.0f / sum;
+}
+
+LT_TARGET void FN(lt_attend_f32)(const float *q, const float *k, const float *v, int64_t stride, int64_t n,
+                                 int64_t hd, float scale, float *scores, float *out) {
+    for (int64_t j = 0; j < n; j++) scores[j] = FN(lt_dot_f32)(q, k + j * stride, hd) * scale;
+    FN(lt_softmax_f32)(scores, n);
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int64_t j = 0; j < n; j++) FN(lt_axpy_f32)(scores[j], v + j * stride, out, hd);
+}
+
+#undef FN
+#undef LT_INLINE

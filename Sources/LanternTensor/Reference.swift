@@ -1,0 +1,119 @@
+import Foundation
+
+/// Plain-Swift reference versions of the ops in `Kernels`: slow, obviously correct, and the ground truth
+/// the tests compare the fast kernels against.
+extension Reference {
+    /// y[t, r] = sum_k W[r, k] * x[t, k] in float32, dequantizing one weight row at a time.
+    /// x: [tokens, w.cols], y: [tokens, w.rows].
+    public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: w.cols)
+        defer { row.deallocate() }
+        for r in 0..<w.rows {
+            dequantize(w.dtype, w.row(r), count: w.cols, into: row)
+            for t in 0..<tokens {
+                y[t * w.rows + r] = dot(row, x + t * w.cols, count: w.cols)
+            }
+        }
+    }
+
+    /// Quantizes `count` floats (a multiple of 32) to q8 activation blocks, as `lt_quantize_q8` does:
+    /// per block d = max|x| / 127, q = x * (1 / d) rounded half to even, s = d * sum(q).
+    public static func quantizeQ8(_ x: UnsafePointer<Float>, count: Int, qs: UnsafeMutablePointer<Int8>,
+                                  d: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>) {
+        precondition(count % 32 == 0)
+        for b in 0..<(count / 32) {
+            var amax: Float = 0
+            for j in 0..<32 { amax = max(amax, abs(x[b * 32 + j])) }
+            let db = amax / 127
+            let id: Float = db != 0 ? 1 / db : 0
+            var sum = 0
+            for j in 0..<32 {
+                let q = Int((x[b * 32 + j] * id).rounded(.toNearestOrEven))
+                qs[b * 32 + j] = Int8(q)
+                sum += q
+            }
+            d[b] = db
+            s[b] = db * Float(sum)
+        }
+    }
+
+    /// Dot product of one quantized weight row with q8 activations, following the integer path of the fast
+    /// kernels: per block an exact integer sum, then scale_w * d_x * isum (+ min_w * s_x for Q4_1).
+    public static func dotQ8(_ dtype: DType, _ row: UnsafeRawPointer, cols: Int,
+                             qs: UnsafePointer<Int8>, d: UnsafePointer<Float>, s: UnsafePointer<Float>) -> Float {
+        precondition(dtype.isQuantized && cols % 32 == 0)
+        var acc: Float = 0
+        for b in 0..<(cols / 32) {
+            let block = row + b * dtype.blockBytes
+            let scale = halfToFloat(block.loadUnaligned(as: UInt16.self))
+            var isum = 0
+            var offset: Float = 0
+            for j in 0..<32 {
+                let q: Int
+                switch dtype {
+                case .q8_0:
+                    q = Int(Int8(bitPattern: block.load(fromByteOffset: 2 + j, as: UInt8.self)))
+                case .q4_0:
+                    let byte = block.load(fromByteOffset: 2 + j % 16, as: UInt8.self)
+                    q = Int(j < 16 ? byte & 0x0F : byte >> 4) - 8
+                default:
+                    let byte = block.load(fromByteOffset: 4 + j % 16, as: UInt8.self)
+                    q = Int(j < 16 ? byte & 0x0F : byte >> 4)
+                }
+                isum += q * Int(qs[b * 32 + j])
+            }
+            if dtype == .q4_1 { offset = halfToFloat(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) }
+            acc += scale * d[b] * Float(isum) + offset * s[b]
+        }
+        return acc
+    }
+
+    /// RMSNorm over each row: y = x / sqrt(mean(x^2) + eps) * weight. x, y: [tokens, n]; may alias.
+    public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, tokens: Int, n: Int,
+                               eps: Float, _ y: UnsafeMutablePointer<Float>) {
+        for t in 0..<tokens {
+            let xr = x + t * n, yr = y + t * n
+            var ss: Float = 0
+            for i in 0..<n { ss += xr[i] * xr[i] }
+            let scale = 1 / (ss / Float(n) + eps).squareRoot()
+            for i in 0..<n { yr[i] = xr[i] * scale * weight[i] }
+        }
+    }
+
+    /// In-place SwiGLU: gate[i] = silu(gate[i]) * up[i].
+    public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// Numerically stable in-place softmax.
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var m = -Float.infinity
+        for i in 0..<count { m = max(m, x[i]) }
+        var s: Float = 0
+        for i in 0..<count { let e = expf(x[i] - m); x[i] = e; s += e }
+        let inv = 1 / s
+        for i in 0..<count { x[i] *= inv }
+    }
+
+    /// Twin of `Kernels.attendHead`.
+    public static func attendHead(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                                  stride: Int, count: Int, headDim: Int, scale: Float,
+                                  scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        for j in 0..<count { scores[j] = dot(q, keys + j * stride, count: headDim) * scale }
+        softmax(scores, count: count)
+        for d in 0..<headDim { out[d] = 0 }
+        for j in 0..<count {
+            for d in 0..<headDim { out[d] += scores[j] * values[j * stride + d] }
+        }
+    }
+
+    /// Dot product of two float32 vectors.
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var s: Float = 0
+        for i in 0..<count { s += a[i] * b[i] }
+        return s
+    }
+}

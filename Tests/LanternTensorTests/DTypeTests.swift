@@ -1,0 +1,55 @@
+import Testing
+import CKernels
+@testable import LanternTensor
+
+@Test func blockLayoutSizes() {
+    #expect(DType.q8_0.blockBytes == 2 + 32)
+    #expect(DType.q4_0.blockBytes == 2 + 16)
+    #expect(DType.q4_1.blockBytes == 2 + 2 + 16)
+    #expect(DType.f32.blockBytes == 4 && DType.f16.blockBytes == 2 && DType.bf16.blockBytes == 2)
+    #expect(DType.q4_1.byteCount(576) == 18 * 20)
+    #expect(DType.q8_0.byteCount(49152 * 576) == 49152 * 18 * 34)
+    #expect(DType.q4_0.byteCount(33) == nil)
+    #expect(DType.f16.byteCount(3) == 6)
+}
+
+@Test func halfConversionEdgeCases() {
+    #expect(halfToFloat(0x0001) == Float(sign: .plus, exponent: -24, significand: 1))   // smallest subnormal
+    #expect(halfToFloat(0x03FF) == Float(1023) * Float(sign: .plus, exponent: -24, significand: 1))
+    #expect(halfToFloat(0x0400) == Float(sign: .plus, exponent: -14, significand: 1))   // smallest normal
+    #expect(halfToFloat(0x8000).bitPattern == (-Float(0)).bitPattern)
+    #expect(halfToFloat(0x7BFF) == 65504)
+    #expect(halfToFloat(0x7C00) == .infinity)
+    #expect(halfToFloat(0xFC00) == -.infinity)
+    #expect(halfToFloat(0x7E00).isNaN)
+    #expect(floatToHalf(.nan) & 0x7C00 == 0x7C00 && floatToHalf(.nan) & 0x3FF != 0)
+    #expect(floatToHalf(1) == 0x3C00)
+    #expect(floatToHalf(1 + 0x1p-11) == 0x3C00)               // halfway, rounds to even (down)
+    #expect(floatToHalf(1 + 3 * 0x1p-11) == 0x3C02)           // halfway, rounds to even (up)
+    #expect(floatToHalf(1 + 0x1p-11 + 0x1p-20) == 0x3C01)     // above halfway
+    #expect(floatToHalf(65504) == 0x7BFF)
+    #expect(floatToHalf(65520) == 0x7C00)                     // rounds past the largest half
+    #expect(floatToHalf(1e9) == 0x7C00 && floatToHalf(-1e9) == 0xFC00)
+    #expect(floatToHalf(0x1p-24) == 0x0001)
+    #expect(floatToHalf(0x1p-25) == 0x0000)                   // halfway to the smallest subnormal: even
+    #expect(floatToHalf(0x1p-25 * 1.5) == 0x0001)
+    #expect(floatToHalf(-0.0) == 0x8000)
+    // Every non-NaN half round-trips through float.
+    var failures = 0
+    for bits in 0...UInt16.max where !halfToFloat(bits).isNaN && floatToHalf(halfToFloat(bits)) != bits { failures += 1 }
+    #expect(failures == 0)
+}
+
+/// The C f16 / bf16 conversions (F16C and scalar) agree bit for bit with the Swift reference on all 65536 values.
+@Test(arguments: [DType.f16, .bf16])
+func halfDequantizeMatchesReferenceOnAllValues(_ dtype: DType) {
+    let all = (0...UInt16.max).map { $0 }
+    var expected = [Float](repeating: 0, count: all.count)
+    all.withUnsafeBytes { Reference.dequantize(dtype, $0.baseAddress!, count: all.count, into: &expected) }
+    for level in supportedLevels {
+        var got = [Float](repeating: 1, count: all.count)
+        all.withUnsafeBytes { lt_dequantize_at(Int32(level), dtype.kernelCode, $0.baseAddress!, Int64(all.count), &got) }
+        let mismatches = zip(got, expected).filter { !($0.0.isNaN && $0.1.isNaN) && $0.0.bitPattern != $0.1.bitPattern }
+        #expect(mismatches.isEmpty, "level \(level): \(mismatches.prefix(3))")
+    }
+}
