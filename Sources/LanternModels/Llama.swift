@@ -129,16 +129,10 @@ struct LlamaAttention: Sendable {
                 let s = scratch.baseAddress!
                 for item in items {
                     let t = item / nH, h = item % nH, g = h / group
-                    let n = start + t + 1                                  // causal: keys 0...position
-                    let qv = qBuf + (t * nH + h) * hd                       // [headDim]
-                    for j in 0..<n { s[j] = Kernels.dot(qv, keys + j * rowSize + g * hd, count: hd) * scale }
-                    Kernels.softmax(s, count: n)
-                    let o = attn + (t * nH + h) * hd                        // [headDim]
-                    for d in 0..<hd { o[d] = 0 }
-                    for j in 0..<n {
-                        let p = s[j], vr = values + j * rowSize + g * hd
-                        for d in 0..<hd { o[d] += p * vr[d] }
-                    }
+                    // causal: token t (position start + t) sees keys 0...start + t
+                    Kernels.attendHead(query: qBuf + (t * nH + h) * hd, keys: keys + g * hd, values: values + g * hd,
+                                       stride: rowSize, count: start + t + 1, headDim: hd, scale: scale,
+                                       scores: s, into: attn + (t * nH + h) * hd)
                 }
             }
         }
