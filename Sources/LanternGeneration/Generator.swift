@@ -63,7 +63,7 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
     var sampler: SamplerChain
     var detokenizer: StreamingDetokenizer
     var stops: StopSequenceMatcher
-    var logits: [Float]?
+    var prefilled = false
     var history: [Int]
 
     public init(session: Session, tokenizer: any Tokenizer, prompt: [Int], parameters: GenerateParameters) throws {
@@ -89,13 +89,11 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
     public func next() throws -> GenerationStep? {
         if finishReason != nil { return nil }
         if generated.count >= parameters.maxTokens { return finish(.length, token: nil, text: "") }
-        let current: [Float]
-        if let logits {
-            current = logits
-        } else {
-            current = try session.prefill(promptTokens)
+        if !prefilled {
+            try session.prefill(promptTokens)
+            prefilled = true
         }
-        let token = sampler.sample(logits: current, history: history)
+        let token = sampler.sample(logits: session.logits, history: history)
         generated.append(token)
         history.append(token)
         if tokenizer.endOfGenerationIDs.contains(token) {
@@ -106,7 +104,7 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
         if generated.count >= parameters.maxTokens || session.tokens.count + 1 >= session.contextLength {
             return finish(.length, token: token, text: emit)
         }
-        logits = try session.append(token)
+        try session.append(token)
         return GenerationStep(token: token, text: emit, finishReason: nil)
     }
 

@@ -8,6 +8,9 @@ public final class KVCache: @unchecked Sendable {
     public let headDim: Int
     public let capacity: Int
     public private(set) var count = 0
+    /// Scratch buffers the model keeps with the cache it is working on (one cache is used by one thread
+    /// at a time), so forward passes neither allocate nor lock. Owned and typed by the model.
+    var scratch: AnyObject?
     /// keys[layer]: [capacity, kvHeads, headDim]
     let keys: [UnsafeMutablePointer<Float>]
     /// values[layer]: [capacity, kvHeads, headDim]

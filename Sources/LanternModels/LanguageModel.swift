@@ -41,11 +41,27 @@ public protocol CausalLanguageModel: AnyObject, Sendable {
     /// A fresh, empty cache able to hold `capacity` positions.
     func makeCache(capacity: Int) -> KVCache
 
-    /// Runs `tokens` through the model after what `cache` already holds and appends them to it.
-    /// Returns logits [outputRows, vocabularySize] row-major (outputRows = 1 for `.last`, tokens.count for `.all`).
-    func forward(_ tokens: [Int], cache: KVCache, output: LogitsOutput) throws(ModelError) -> [Float]
+    /// Runs `tokens` through the model after what `cache` already holds and appends them to it, writing
+    /// logits [outputRows, vocabularySize] row-major into `logits` (outputRows = 1 for `.last`,
+    /// tokens.count for `.all`). Allocates nothing once the cache's scratch has grown to the batch size,
+    /// so a decode loop can call it per token.
+    func forward(_ tokens: UnsafeBufferPointer<Int>, cache: KVCache, output: LogitsOutput,
+                 into logits: UnsafeMutablePointer<Float>) throws(ModelError)
 
-    /// Like `forward`, but returns the final hidden states (after the last norm) of every position,
-    /// [tokens.count, hiddenSize].
+    /// The final hidden states (after the last norm) of every position, [tokens.count, hiddenSize].
     func hiddenStates(_ tokens: [Int], cache: KVCache) throws(ModelError) -> [Float]
+}
+
+extension CausalLanguageModel {
+    /// `forward` returning a new array: [outputRows, vocabularySize] row-major.
+    public func forward(_ tokens: [Int], cache: KVCache, output: LogitsOutput) throws(ModelError) -> [Float] {
+        let rows = output == .all ? tokens.count : 1
+        var result = [Float](repeating: 0, count: rows * vocabularySize)
+        try tokens.withUnsafeBufferPointer { (ids) throws(ModelError) in
+            try result.withUnsafeMutableBufferPointer { (out) throws(ModelError) in
+                try forward(ids, cache: cache, output: output, into: out.baseAddress!)
+            }
+        }
+        return result
+    }
 }

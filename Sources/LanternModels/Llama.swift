@@ -1,7 +1,6 @@
 import Foundation
 import LanternFormats
 import LanternTensor
-import Synchronization
 
 // LLaMA family (Touvron et al. 2023): pre-RMSNorm blocks, rotary positions, grouped-query attention,
 // SwiGLU MLP, optional tied output embedding. Covers SmolLM2, LLaMA 2/3, Mistral-style checkpoints.
@@ -118,25 +117,37 @@ struct LlamaAttention: Sendable {
         rope.apply(ws.q, tokens: T, heads: heads, headDim: headDim, cos: ws.cos, sin: ws.sin)
         rope.apply(kRow, tokens: T, heads: kvHeads, headDim: headDim, cos: ws.cos, sin: ws.sin)
 
-        let group = heads / kvHeads
-        let scale = 1 / Float(headDim).squareRoot()
-        let keys = cache.keys[layer], values = cache.values[layer], rowSize = cache.rowSize
-        let qBuf = ws.q, attn = ws.attn
-        let (hd, nH) = (headDim, heads)
-        pool.parallelFor(T * nH) { items in
-            // Scores of one (token, head) item at a time: [positions so far]
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: start + T) { scratch in
-                let s = scratch.baseAddress!
-                for item in items {
-                    let t = item / nH, h = item % nH, g = h / group
-                    // causal: token t (position start + t) sees keys 0...start + t
-                    Kernels.attendHead(query: qBuf + (t * nH + h) * hd, keys: keys + g * hd, values: values + g * hd,
-                                       stride: rowSize, count: start + t + 1, headDim: hd, scale: scale,
-                                       scores: s, into: attn + (t * nH + h) * hd)
-                }
-            }
-        }
-        o(attn, tokens: T, into: out, pool: pool)
+        var job = AttentionJob(q: ws.q, out: ws.attn, keys: cache.keys[layer], values: cache.values[layer],
+                               start: start, heads: heads, group: heads / kvHeads, headDim: headDim,
+                               rowSize: cache.rowSize, scale: 1 / Float(headDim).squareRoot())
+        withUnsafeMutablePointer(to: &job) { pool.parallelFor(T * heads, context: $0, attendChunk) }
+        o(ws.attn, tokens: T, into: out, pool: pool)
+    }
+}
+
+/// One attention call's arguments, handed to the pool's workers by pointer (no closure, no allocation).
+struct AttentionJob {
+    let q: UnsafeMutablePointer<Float>       // [T, heads, headDim]
+    let out: UnsafeMutablePointer<Float>     // [T, heads, headDim]
+    let keys: UnsafeMutablePointer<Float>    // [capacity, kvHeads, headDim]
+    let values: UnsafeMutablePointer<Float>  // [capacity, kvHeads, headDim]
+    let start: Int, heads: Int, group: Int, headDim: Int, rowSize: Int
+    let scale: Float
+}
+
+/// Attention for items lo..<hi, item = token * heads + head: causal, so token t (position start + t)
+/// sees keys 0...start + t of its key/value head (head / group).
+private let attendChunk: ThreadPool.ChunkFunction = { context, lo, hi in
+    guard let job = context?.assumingMemoryBound(to: AttentionJob.self).pointee else { return }
+    let hd = job.headDim
+    let longest = job.start + (hi - 1) / job.heads + 1
+    let scores = MatmulWorkspace.current.scratch(bytes: longest * MemoryLayout<Float>.stride)
+        .assumingMemoryBound(to: Float.self)                                   // [positions]
+    for item in lo..<hi {
+        let t = item / job.heads, h = item % job.heads, g = h / job.group
+        Kernels.attendHead(query: job.q + item * hd, keys: job.keys + g * hd, values: job.values + g * hd,
+                           stride: job.rowSize, count: job.start + t + 1, headDim: hd, scale: job.scale,
+                           scores: scores, into: job.out + item * hd)
     }
 }
 
@@ -214,7 +225,6 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     /// Prompts longer than this are evaluated in chunks.
     public let maxBatch: Int
     private let store: any WeightStore   // keeps the mapped file alive
-    private let workspace = Mutex<LlamaWorkspace?>(nil)
 
     public var vocabularySize: Int { config.vocabularySize }
     public var hiddenSize: Int { config.hiddenSize }
@@ -269,16 +279,34 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         KVCache(layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, capacity: capacity)
     }
 
-    public func forward(_ tokens: [Int], cache: KVCache, output mode: LogitsOutput) throws(ModelError) -> [Float] {
-        try run(tokens, cache: cache, rows: mode == .all ? tokens.count : 1, logits: true)
+    public func forward(_ tokens: UnsafeBufferPointer<Int>, cache: KVCache, output mode: LogitsOutput,
+                        into logits: UnsafeMutablePointer<Float>) throws(ModelError) {
+        try run(tokens, cache: cache, rows: mode == .all ? tokens.count : 1, logits: true, into: logits)
     }
 
     public func hiddenStates(_ tokens: [Int], cache: KVCache) throws(ModelError) -> [Float] {
-        try run(tokens, cache: cache, rows: tokens.count, logits: false)
+        var result = [Float](repeating: 0, count: tokens.count * config.hiddenSize)
+        try tokens.withUnsafeBufferPointer { (ids) throws(ModelError) in
+            try result.withUnsafeMutableBufferPointer { (out) throws(ModelError) in
+                try run(ids, cache: cache, rows: ids.count, logits: false, into: out.baseAddress!)
+            }
+        }
+        return result
     }
 
-    /// Evaluates `tokens` in chunks of `maxBatch`, returning the last `rows` positions' logits (or hidden states).
-    private func run(_ tokens: [Int], cache: KVCache, rows: Int, logits: Bool) throws(ModelError) -> [Float] {
+    /// The cache's scratch, grown to hold a chunk of `tokens` tokens.
+    private func workspace(for cache: KVCache, tokens: Int) -> LlamaWorkspace {
+        let want = min(tokens, maxBatch)
+        if let ws = cache.scratch.map({ unsafeDowncast($0, to: LlamaWorkspace.self) }), ws.maxTokens >= want { return ws }
+        let ws = LlamaWorkspace(config: config, maxTokens: want)
+        cache.scratch = ws
+        return ws
+    }
+
+    /// Evaluates `tokens` in chunks of `maxBatch`, writing the last `rows` positions' logits (or hidden
+    /// states) to `out` [rows, vocabularySize or hiddenSize].
+    private func run(_ tokens: UnsafeBufferPointer<Int>, cache: KVCache, rows: Int, logits: Bool,
+                     into out: UnsafeMutablePointer<Float>) throws(ModelError) {
         guard !tokens.isEmpty else { throw .emptyInput }
         guard cache.count + tokens.count <= cache.capacity else {
             throw .contextOverflow(needed: cache.count + tokens.count, capacity: cache.capacity)
@@ -287,43 +315,30 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             throw .invalidToken(id: t, vocabularySize: config.vocabularySize)
         }
         let width = logits ? config.vocabularySize : config.hiddenSize
-        var result = [Float](repeating: 0, count: rows * width)
         let firstRow = tokens.count - rows
-        return workspace.withLock { slot in
-            let ws: LlamaWorkspace
-            if let w = slot, w.maxTokens >= min(tokens.count, maxBatch) {
-                ws = w
-            } else {
-                ws = LlamaWorkspace(config: config, maxTokens: max(min(tokens.count, maxBatch), slot?.maxTokens ?? 0))
-                slot = ws
-            }
-            var begin = 0
-            while begin < tokens.count {
-                let end = min(tokens.count, begin + maxBatch)
-                chunk(tokens[begin..<end], cache: cache, ws: ws)
-                // rows of this chunk that are wanted: global index >= firstRow
-                let lo = max(begin, firstRow)
-                if lo < end {
-                    let n = end - lo
-                    let src = ws.x + (lo - begin) * config.hiddenSize
-                    finalNorm(src, tokens: n, into: ws.normed)
-                    result.withUnsafeMutableBufferPointer { out in
-                        let dst = out.baseAddress! + (lo - firstRow) * width
-                        if logits {
-                            output(ws.normed, tokens: n, into: dst, pool: pool)
-                        } else {
-                            dst.update(from: ws.normed, count: n * width)
-                        }
-                    }
+        let ws = workspace(for: cache, tokens: tokens.count)
+        var begin = 0
+        while begin < tokens.count {
+            let end = min(tokens.count, begin + maxBatch)
+            chunk(UnsafeBufferPointer(rebasing: tokens[begin..<end]), cache: cache, ws: ws)
+            // rows of this chunk that are wanted: global index >= firstRow
+            let lo = max(begin, firstRow)
+            if lo < end {
+                let n = end - lo
+                finalNorm(ws.x + (lo - begin) * config.hiddenSize, tokens: n, into: ws.normed)
+                let dst = out + (lo - firstRow) * width
+                if logits {
+                    output(ws.normed, tokens: n, into: dst, pool: pool)
+                } else {
+                    dst.update(from: ws.normed, count: n * width)
                 }
-                begin = end
             }
-            return result
+            begin = end
         }
     }
 
     /// One chunk: embeddings -> blocks, leaving the final residual stream in ws.x and the chunk in the cache.
-    private func chunk(_ tokens: ArraySlice<Int>, cache: KVCache, ws: LlamaWorkspace) {
+    private func chunk(_ tokens: UnsafeBufferPointer<Int>, cache: KVCache, ws: LlamaWorkspace) {
         let T = tokens.count, d = config.hiddenSize
         for (t, id) in tokens.enumerated() { embedding.dequantizeRow(id, into: ws.x + t * d) }
         rope.tables(positions: cache.count..<(cache.count + T), cos: ws.cos, sin: ws.sin)

@@ -157,15 +157,20 @@ struct Bench: ParsableCommand {
             let prompt = [1] + (1..<promptTokens).map { (($0 - 1) * 7919 % 40000 + 100) % vocab }
             let cache = model.makeCache(capacity: promptTokens + genTokens)
             var pp: [Double] = [], tg: [Double] = []
+            let logits = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
+            defer { logits.deallocate() }
             for _ in 0..<reps {
                 cache.reset()
                 var t = Date()
-                _ = try model.forward(prompt, cache: cache, output: .last)
+                try prompt.withUnsafeBufferPointer { try model.forward($0, cache: cache, output: .last, into: logits) }
                 pp.append(Double(promptTokens) / Date().timeIntervalSince(t))
                 var tok = 100
                 t = Date()
                 for _ in 0..<genTokens {
-                    _ = try model.forward([tok % vocab], cache: cache, output: .last)
+                    var id = tok % vocab
+                    try withUnsafePointer(to: &id) {
+                        try model.forward(UnsafeBufferPointer(start: $0, count: 1), cache: cache, output: .last, into: logits)
+                    }
                     tok = (tok * 31 + 7) % 40000 + 100
                 }
                 tg.append(Double(genTokens) / Date().timeIntervalSince(t))
