@@ -236,17 +236,27 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
                 wv[i] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), m4);
             }
         }
-        for (int l = 0; l < L; l++)
         for (int j = 0; j < T; j++) {
-            __m512i xv = _mm512_loadu_si512((const void *)((l ? qs2 : qs) + j * n + b * 32));
-            if (dtype != LT_Q8_0) xv = _mm512_shuffle_i64x2(xv, xv, _MM_SHUFFLE(3, 1, 2, 0));
-            const __m512 dxv = _mm512_permutexvar_ps(idx_tok, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)((l ? d2 : d) + j * nb + b)))));
-            __m512i base = zero;
-            if (dtype == LT_Q4_0) base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), xv));
-            if (dtype == LT_Q8_0) base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), xv));
+            __m512i xv[2], base[2];
+            __m512 dxv[2];
+            for (int l = 0; l < L; l++) {
+                xv[l] = _mm512_loadu_si512((const void *)((l ? qs2 : qs) + j * n + b * 32));
+                if (dtype != LT_Q8_0) xv[l] = _mm512_shuffle_i64x2(xv[l], xv[l], _MM_SHUFFLE(3, 1, 2, 0));
+                dxv[l] = _mm512_permutexvar_ps(idx_tok, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)((l ? d2 : d) + j * nb + b)))));
+                base[l] = zero;
+                if (dtype == LT_Q4_0) base[l] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), xv[l]));
+                if (dtype == LT_Q8_0) base[l] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), xv[l]));
+            }
             for (int i = 0; i < R; i++) {
-                const __m512i p = _mm512_dpbusd_epi32(base, wv[i], xv);
-                acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dwv[i], dxv), acc[i][j]);
+                const __m512i p = _mm512_dpbusd_epi32(base[0], wv[i], xv[0]);
+                if (L == 1) {
+                    acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dwv[i], dxv[0]), acc[i][j]);
+                } else {
+                    // Both levels share the weight scale: (d * p + d2 * p2) * dw, one multiply fewer.
+                    const __m512i p2 = _mm512_dpbusd_epi32(base[1], wv[i], xv[1]);
+                    const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), dxv[1], _mm512_mul_ps(_mm512_cvtepi32_ps(p), dxv[0]));
+                    acc[i][j] = _mm512_fmadd_ps(f, dwv[i], acc[i][j]);
+                }
             }
         }
     }
