@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import CKernels
 @testable import LanternTensor
 
@@ -338,4 +339,12 @@ func floatKernelsMatchReferenceOnEveryLevel(_ dtype: DType) {
             }
         }
     }
+}
+
+/// The process-wide default is the two-level path unless the environment asks for single-level int8.
+/// (Read only: other tests run concurrently with the default.)
+@Test func activationPrecisionDefault() {
+    let fromEnvironment = ProcessInfo.processInfo.environment["LANTERN_ACTIVATION_PRECISION"]
+    #expect(Kernels.activationPrecision == (fromEnvironment == "int8" ? .int8 : .int8x2))
+    #expect(Kernels.ActivationPrecision.allCases.map(\.rawValue) == [1, 2])   // levels, as the workspace uses them
 }
