@@ -262,13 +262,29 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
     }
     float minTerm[LT_TILE_T][4] = {{0}};
     if (dtype == LT_Q4_1 && R == 4) {
+        // Four blocks per 512-bit step: mins[b..b+3][0..3] against s[b..b+3] each repeated over the four
+        // rows' lanes; the 128-bit quarters (one per block) are summed at the end.
+        const __m512i idx_s = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        __m512 accw[LT_TILE_T];
         __m128 accm[LT_TILE_T];
-        for (int j = 0; j < T; j++) accm[j] = _mm_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
+        for (int j = 0; j < T; j++) { accw[j] = _mm512_setzero_ps(); accm[j] = _mm_setzero_ps(); }
+        int64_t b = 0;
+        for (; b + 4 <= nb; b += 4) {
+            const __m512 mv = _mm512_loadu_ps(mins[b]);
+            for (int j = 0; j < T; j++) {
+                const __m512 sv = _mm512_permutexvar_ps(idx_s, _mm512_castps128_ps512(_mm_loadu_ps(s + j * nb + b)));
+                accw[j] = _mm512_fmadd_ps(mv, sv, accw[j]);
+            }
+        }
+        for (; b < nb; b++) {
             const __m128 mv = _mm_loadu_ps(mins[b]);
             for (int j = 0; j < T; j++) accm[j] = _mm_fmadd_ps(mv, _mm_set1_ps(s[j * nb + b]), accm[j]);
         }
-        for (int j = 0; j < T; j++) _mm_storeu_ps(minTerm[j], accm[j]);
+        for (int j = 0; j < T; j++) {
+            const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(accw[j]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(accw[j]), 1)));
+            const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+            _mm_storeu_ps(minTerm[j], _mm_add_ps(q, accm[j]));
+        }
     } else if (dtype == LT_Q4_1) {
         for (int64_t b = 0; b < nb; b++)
             for (int j = 0; j < T; j++)
