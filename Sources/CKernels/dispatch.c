@@ -37,23 +37,60 @@ void lt_quantize_q8(const float *x, int64_t n, int8_t *qs, float *d, float *s) {
     lt_quantize_q8_at(active_level(), x, n, qs, d, s);
 }
 
-void lt_qgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
-                 const int8_t *qs, const float *d, const float *s, int64_t ntokens, float *y, int64_t ldy) {
+void lt_quantize_q8x2_at(int level, const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2,
+                         float *s) {
 #if defined(__x86_64__)
     switch (clamp_level(level)) {
-    case 3: lt_qgemm_vnni(dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); return;
-    case 2: lt_qgemm_avx512(dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); return;
-    case 1: lt_qgemm_avx2(dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); return;
+    case 3: lt_quantize_q8x2_vnni(x, n, qs, d, qs2, d2, s); return;
+    case 2: lt_quantize_q8x2_avx512(x, n, qs, d, qs2, d2, s); return;
+    case 1: lt_quantize_q8x2_avx2(x, n, qs, d, qs2, d2, s); return;
     default: break;
     }
 #endif
     (void)level;
-    lt_qgemm_scalar(dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy);
+    lt_quantize_q8x2_scalar(x, n, qs, d, qs2, d2, s);
+}
+
+void lt_quantize_q8x2(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s) {
+    lt_quantize_q8x2_at(active_level(), x, n, qs, d, qs2, d2, s);
+}
+
+/// Both qgemm entry points; qs2 == NULL selects single-level activations.
+static void qgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                     const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                     int64_t ntokens, float *y, int64_t ldy) {
+#if defined(__x86_64__)
+    switch (clamp_level(level)) {
+    case 3: lt_qgemm_vnni(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    case 2: lt_qgemm_avx512(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    case 1: lt_qgemm_avx2(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    default: break;
+    }
+#endif
+    (void)level;
+    lt_qgemm_scalar(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+}
+
+void lt_qgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                 const int8_t *qs, const float *d, const float *s, int64_t ntokens, float *y, int64_t ldy) {
+    qgemm_at(level, dtype, n, w, ldw, nrows, qs, d, NULL, NULL, s, ntokens, y, ldy);
 }
 
 void lt_qgemm(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
               const int8_t *qs, const float *d, const float *s, int64_t ntokens, float *y, int64_t ldy) {
-    lt_qgemm_at(active_level(), dtype, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy);
+    qgemm_at(active_level(), dtype, n, w, ldw, nrows, qs, d, NULL, NULL, s, ntokens, y, ldy);
+}
+
+void lt_qgemm_x2_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                    const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                    int64_t ntokens, float *y, int64_t ldy) {
+    qgemm_at(level, dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+}
+
+void lt_qgemm_x2(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                 const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                 int64_t ntokens, float *y, int64_t ldy) {
+    qgemm_at(active_level(), dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
 }
 
 void lt_fgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,

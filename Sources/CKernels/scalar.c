@@ -23,21 +23,45 @@ float lt_f16_to_f32(uint16_t h) {
 static inline float bf16_to_f32(uint16_t h) { uint32_t b = (uint32_t)h << 16; float f; memcpy(&f, &b, 4); return f; }
 static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
+/// One block of 32 values -> int8 in q (round half to even, like cvtps2dq); returns the scale
+/// max|x| / 127 and the sum of q in *sum.
+static inline float quantize_block(const float *xb, int8_t *q, int *sum) {
+    float amax = 0;
+    for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); amax = a > amax ? a : amax; }
+    float db = amax / 127.0f;
+    float id = db != 0.0f ? 1.0f / db : 0.0f;
+    int total = 0;
+    for (int j = 0; j < 32; j++) {
+        int v = (int)nearbyintf(xb[j] * id);
+        q[j] = (int8_t)v;
+        total += v;
+    }
+    *sum = total;
+    return db;
+}
+
 void lt_quantize_q8_scalar(const float *x, int64_t n, int8_t *qs, float *d, float *s) {
     for (int64_t b = 0; b < n / 32; b++) {
-        const float *xb = x + b * 32;
-        float amax = 0;
-        for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); amax = a > amax ? a : amax; }
-        float db = amax / 127.0f;
-        float id = db != 0.0f ? 1.0f / db : 0.0f;
-        int sum = 0;
-        for (int j = 0; j < 32; j++) {
-            int q = (int)nearbyintf(xb[j] * id);   // ties to even, like cvtps2dq
-            qs[b * 32 + j] = (int8_t)q;
-            sum += q;
-        }
+        int sum;
+        float db = quantize_block(x + b * 32, qs + b * 32, &sum);
         d[b] = db;
         s[b] = db * (float)sum;
+    }
+}
+
+void lt_quantize_q8x2_scalar(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        float r[32];
+        int sum1, sum2;
+        float db = quantize_block(x + b * 32, qs + b * 32, &sum1);
+        // fmaf: one rounding, as the SIMD twins' fnmadd (and no dependence on -ffp-contract).
+        for (int j = 0; j < 32; j++) r[j] = fmaf(-db, (float)qs[b * 32 + j], x[b * 32 + j]);
+        float db2 = quantize_block(r, qs2 + b * 32, &sum2);
+        d[b] = db;
+        d2[b] = db2;
+        float s1 = db * (float)sum1;
+        float s2 = db2 * (float)sum2;
+        s[b] = s1 + s2;
     }
 }
 
@@ -72,8 +96,8 @@ static inline int32_t block_isum(int dtype, const uint8_t *blk, const int8_t *xq
 static int block_bytes(int dtype) { return dtype == LT_Q8_0 ? 34 : dtype == LT_Q4_0 ? 18 : 20; }
 
 void lt_qgemm_scalar(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
-                     const int8_t *qs, const float *d, const float *s, int64_t ntokens,
-                     float *y, int64_t ldy) {
+                     const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                     int64_t ntokens, float *y, int64_t ldy) {
     const int64_t nb = n / 32;
     const int bb = block_bytes(dtype);
     for (int64_t r = 0; r < nrows; r++) {
@@ -83,7 +107,12 @@ void lt_qgemm_scalar(int dtype, int64_t n, const void *w, int64_t ldw, int64_t n
             for (int64_t b = 0; b < nb; b++) {
                 float scale, offset;
                 int32_t isum = block_isum(dtype, row + b * bb, qs + t * n + b * 32, &scale, &offset);
-                acc += scale * d[t * nb + b] * (float)isum + offset * s[t * nb + b];
+                float term = scale * d[t * nb + b] * (float)isum;
+                if (qs2) {
+                    int32_t isum2 = block_isum(dtype, row + b * bb, qs2 + t * n + b * 32, &scale, &offset);
+                    term += scale * d2[t * nb + b] * (float)isum2;
+                }
+                acc += term + offset * s[t * nb + b];
             }
             y[t * ldy + r] = acc;
         }

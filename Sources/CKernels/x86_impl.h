@@ -49,38 +49,70 @@ LT_INLINE __m256i FN(unpack_q4)(const uint8_t *p) {
     return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
 }
 
-LT_TARGET void FN(lt_quantize_q8)(const float *x, int64_t n, int8_t *qs, float *d, float *s) {
+/// Quantizes one block held in v[0..3] to 32 int8 at q (element order); returns the scale max|x| / 127,
+/// the sum of q in *sum and the rounded values as int32 in iv.
+LT_INLINE float FN(quantize_block)(const __m256 v[4], int8_t *q, int32_t *sum, __m256i iv[4]) {
     const __m256 signbit = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signbit, v[0]), _mm256_andnot_ps(signbit, v[1])),
+                             _mm256_max_ps(_mm256_andnot_ps(signbit, v[2]), _mm256_andnot_ps(signbit, v[3])));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
+    const float db = amax / 127.0f;
+    const float id = db != 0.0f ? 1.0f / db : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    // cvtps2dq rounds to nearest even (default MXCSR), matching nearbyintf in the scalar twin.
+    for (int k = 0; k < 4; k++) iv[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], vid));
+    *sum = FN(hsum_i32)(_mm256_add_epi32(_mm256_add_epi32(iv[0], iv[1]), _mm256_add_epi32(iv[2], iv[3])));
+    // Packing interleaves 128-bit lanes; the permute restores element order.
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, p);
+    return db;
+}
+
+LT_TARGET void FN(lt_quantize_q8)(const float *x, int64_t n, int8_t *qs, float *d, float *s) {
     for (int64_t b = 0; b < n / 32; b++) {
         const float *xb = x + b * 32;
-        __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
-        __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signbit, v0), _mm256_andnot_ps(signbit, v1)),
-                                 _mm256_max_ps(_mm256_andnot_ps(signbit, v2), _mm256_andnot_ps(signbit, v3)));
-        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        const float amax = _mm_cvtss_f32(h);
-        const float db = amax / 127.0f;
-        const float id = db != 0.0f ? 1.0f / db : 0.0f;
-        const __m256 vid = _mm256_set1_ps(id);
-        // cvtps2dq rounds to nearest even (default MXCSR), matching nearbyintf in the scalar twin.
-        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vid)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vid));
-        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vid)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vid));
-        const int32_t sum = FN(hsum_i32)(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
-        // Packing interleaves 128-bit lanes; the permute restores element order.
-        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
-        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)(qs + b * 32), p);
+        const __m256 v[4] = { _mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8), _mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24) };
+        __m256i iv[4];
+        int32_t sum;
+        const float db = FN(quantize_block)(v, qs + b * 32, &sum, iv);
         d[b] = db;
         s[b] = db * (float)sum;
     }
 }
 
+LT_TARGET void FN(lt_quantize_q8x2)(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float *xb = x + b * 32;
+        const __m256 v[4] = { _mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8), _mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24) };
+        __m256i iv[4];
+        int32_t sum1, sum2;
+        const float db = FN(quantize_block)(v, qs + b * 32, &sum1, iv);
+        // r = x - d * q1 with one rounding (fmaf in the scalar twin). |q1| <= 127 for finite x, so the
+        // int32 values equal the stored int8 ones.
+        const __m256 vd = _mm256_set1_ps(db);
+        __m256 r[4];
+        for (int k = 0; k < 4; k++) r[k] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(iv[k]), vd, v[k]);
+        const float db2 = FN(quantize_block)(r, qs2 + b * 32, &sum2, iv);
+        d[b] = db;
+        d2[b] = db2;
+        // Separate statements: the two products are rounded before the sum (no contraction to an FMA).
+        const float s1 = db * (float)sum1;
+        const float s2 = db2 * (float)sum2;
+        s[b] = s1 + s2;
+    }
+}
+
 /// One register tile: R weight rows x T tokens, all blocks of the row. `dtype`, R and T are
 /// compile-time constants after inlining, so the loops over them unroll and accumulators stay in registers.
-LT_INLINE void FN(qtile)(const int dtype, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
-                         const int8_t *qs, const float *d, const float *s, float *y, int64_t ldy) {
+/// L (1 or 2) is the number of activation levels: with L == 2 each unpacked weight block also meets
+/// qs2 / d2 (two-level activations, see ckernels.h) while still in registers.
+LT_INLINE void FN(qtile)(const int dtype, const int L, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
+                         const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                         float *y, int64_t ldy) {
     const int64_t nb = n / 32;
     const int bb = dtype == LT_Q8_0 ? 34 : dtype == LT_Q4_0 ? 18 : 20;
     const __m256i zero = _mm256_setzero_si256();
@@ -117,9 +149,10 @@ LT_INLINE void FN(qtile)(const int dtype, const int R, const int T, int64_t n, c
                 wv[i] = FN(unpack_q4)(blk + 4);
             }
         }
+        for (int l = 0; l < L; l++)
         for (int j = 0; j < T; j++) {
-            const __m256i xv = _mm256_loadu_si256((const __m256i *)(qs + j * n + b * 32));
-            const float dx = d[j * nb + b];
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)((l ? qs2 : qs) + j * n + b * 32));
+            const float dx = (l ? d2 : d)[j * nb + b];
             // Offset correction folded into the integer accumulator's start value:
             // Q4_0 computes sum((q - 8) x) = sum(q x) - 8 sum(x); VNNI Q8_0 sum((q + 128) x) - 128 sum(x).
             __m256i base = zero;
@@ -135,7 +168,7 @@ LT_INLINE void FN(qtile)(const int dtype, const int R, const int T, int64_t n, c
 #endif
                 p = FN(dot_u8s8)(base, wv[i], xv);
                 acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[i] * dx), acc[i][j]);
-                if (dtype == LT_Q4_1) accm[i][j] += mw[i] * s[j * nb + b];
+                if (dtype == LT_Q4_1 && l == 0) accm[i][j] += mw[i] * s[j * nb + b];
             }
         }
     }
@@ -155,8 +188,9 @@ LT_INLINE void FN(qtile)(const int dtype, const int R, const int T, int64_t n, c
 /// Q4_1's min term sum_b m_b * s_b is a small [R, nb] x [nb, T] product done after the main loop
 /// (minimums stored block-major so one 128-bit register holds the four rows' minimums of a block).
 /// Requires nb even and nb <= LT_MAX_NB512.
-LT_INLINE void FN(qtile512)(const int dtype, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
-                            const int8_t *qs, const float *d, const float *s, float *y, int64_t ldy) {
+LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int T, int64_t n, const uint8_t *w,
+                            int64_t ldw, const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
+                            const float *s, float *y, int64_t ldy) {
     const int64_t nb = n / 32;
     const int bb = dtype == LT_Q8_0 ? 34 : dtype == LT_Q4_0 ? 18 : 20;
     const __m512i zero = _mm512_setzero_si512();
@@ -203,27 +237,54 @@ LT_INLINE void FN(qtile512)(const int dtype, const int R, const int T, int64_t n
             }
         }
         for (int j = 0; j < T; j++) {
-            __m512i xv = _mm512_loadu_si512((const void *)(qs + j * n + b * 32));
-            if (dtype != LT_Q8_0) xv = _mm512_shuffle_i64x2(xv, xv, _MM_SHUFFLE(3, 1, 2, 0));
-            const __m512 dxv = _mm512_permutexvar_ps(idx_tok, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(d + j * nb + b)))));
-            __m512i base = zero;
-            if (dtype == LT_Q4_0) base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), xv));
-            if (dtype == LT_Q8_0) base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), xv));
+            __m512i xv[2], base[2];
+            __m512 dxv[2];
+            for (int l = 0; l < L; l++) {
+                xv[l] = _mm512_loadu_si512((const void *)((l ? qs2 : qs) + j * n + b * 32));
+                if (dtype != LT_Q8_0) xv[l] = _mm512_shuffle_i64x2(xv[l], xv[l], _MM_SHUFFLE(3, 1, 2, 0));
+                dxv[l] = _mm512_permutexvar_ps(idx_tok, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)((l ? d2 : d) + j * nb + b)))));
+                base[l] = zero;
+                if (dtype == LT_Q4_0) base[l] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), xv[l]));
+                if (dtype == LT_Q8_0) base[l] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), xv[l]));
+            }
             for (int i = 0; i < R; i++) {
-                const __m512i p = _mm512_dpbusd_epi32(base, wv[i], xv);
-                acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dwv[i], dxv), acc[i][j]);
+                const __m512i p = _mm512_dpbusd_epi32(base[0], wv[i], xv[0]);
+                if (L == 1) {
+                    acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dwv[i], dxv[0]), acc[i][j]);
+                } else {
+                    // Both levels share the weight scale: (d * p + d2 * p2) * dw, one multiply fewer.
+                    const __m512i p2 = _mm512_dpbusd_epi32(base[1], wv[i], xv[1]);
+                    const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), dxv[1], _mm512_mul_ps(_mm512_cvtepi32_ps(p), dxv[0]));
+                    acc[i][j] = _mm512_fmadd_ps(f, dwv[i], acc[i][j]);
+                }
             }
         }
     }
     float minTerm[LT_TILE_T][4] = {{0}};
     if (dtype == LT_Q4_1 && R == 4) {
+        // Four blocks per 512-bit step: mins[b..b+3][0..3] against s[b..b+3] each repeated over the four
+        // rows' lanes; the 128-bit quarters (one per block) are summed at the end.
+        const __m512i idx_s = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        __m512 accw[LT_TILE_T];
         __m128 accm[LT_TILE_T];
-        for (int j = 0; j < T; j++) accm[j] = _mm_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
+        for (int j = 0; j < T; j++) { accw[j] = _mm512_setzero_ps(); accm[j] = _mm_setzero_ps(); }
+        int64_t b = 0;
+        for (; b + 4 <= nb; b += 4) {
+            const __m512 mv = _mm512_loadu_ps(mins[b]);
+            for (int j = 0; j < T; j++) {
+                const __m512 sv = _mm512_permutexvar_ps(idx_s, _mm512_castps128_ps512(_mm_loadu_ps(s + j * nb + b)));
+                accw[j] = _mm512_fmadd_ps(mv, sv, accw[j]);
+            }
+        }
+        for (; b < nb; b++) {
             const __m128 mv = _mm_loadu_ps(mins[b]);
             for (int j = 0; j < T; j++) accm[j] = _mm_fmadd_ps(mv, _mm_set1_ps(s[j * nb + b]), accm[j]);
         }
-        for (int j = 0; j < T; j++) _mm_storeu_ps(minTerm[j], accm[j]);
+        for (int j = 0; j < T; j++) {
+            const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(accw[j]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(accw[j]), 1)));
+            const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+            _mm_storeu_ps(minTerm[j], _mm_add_ps(q, accm[j]));
+        }
     } else if (dtype == LT_Q4_1) {
         for (int64_t b = 0; b < nb; b++)
             for (int j = 0; j < T; j++)
@@ -234,18 +295,19 @@ LT_INLINE void FN(qtile512)(const int dtype, const int R, const int T, int64_t n
 }
 #endif
 
-LT_INLINE void FN(qgemm_typed)(const int dtype, const int wide, int64_t n, const uint8_t *w, int64_t ldw, int64_t nrows,
-                               const int8_t *qs, const float *d, const float *s, int64_t ntokens,
-                               float *y, int64_t ldy) {
+LT_INLINE void FN(qgemm_typed)(const int dtype, const int wide, const int L, int64_t n, const uint8_t *w, int64_t ldw,
+                               int64_t nrows, const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
+                               const float *s, int64_t ntokens, float *y, int64_t ldy) {
     const int64_t nb = n / 32;
+    // Level-2 pointers are offset only when present (qs2 is NULL for single-level activations).
+#define LT_QARGS(r, t) n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, L == 2 ? qs2 + (t) * n : qs2, \
+    L == 2 ? d2 + (t) * nb : d2, s + (t) * nb, y + (t) * ldy + (r), ldy
 #if LT_VNNI
 #define LT_QTILE(R, T, r, t) \
-    (wide ? FN(qtile512)(dtype, R, T, n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, s + (t) * nb, y + (t) * ldy + (r), ldy) \
-          : FN(qtile)(dtype, R, T, n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, s + (t) * nb, y + (t) * ldy + (r), ldy))
+    (wide ? FN(qtile512)(dtype, L, R, T, LT_QARGS(r, t)) : FN(qtile)(dtype, L, R, T, LT_QARGS(r, t)))
 #else
     (void)wide;
-#define LT_QTILE(R, T, r, t) \
-    FN(qtile)(dtype, R, T, n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, s + (t) * nb, y + (t) * ldy + (r), ldy)
+#define LT_QTILE(R, T, r, t) FN(qtile)(dtype, L, R, T, LT_QARGS(r, t))
 #endif
     int64_t r = 0;
     for (; r + 4 <= nrows; r += 4) {
@@ -259,29 +321,40 @@ LT_INLINE void FN(qgemm_typed)(const int dtype, const int wide, int64_t n, const
         for (; t < ntokens; t++) LT_QTILE(1, 1, r, t);
     }
 #undef LT_QTILE
+#undef LT_QARGS
+}
+
+/// Specializes on dtype, tile width and level count (all compile-time constants below).
+LT_INLINE void FN(qgemm_levels)(const int dtype, const int wide, int64_t n, const uint8_t *w, int64_t ldw,
+                                int64_t nrows, const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
+                                const float *s, int64_t ntokens, float *y, int64_t ldy) {
+    if (qs2) FN(qgemm_typed)(dtype, wide, 2, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+    else FN(qgemm_typed)(dtype, wide, 1, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
 }
 
 LT_TARGET void FN(lt_qgemm)(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
-                            const int8_t *qs, const float *d, const float *s, int64_t ntokens,
-                            float *y, int64_t ldy) {
+                            const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                            int64_t ntokens, float *y, int64_t ldy) {
 #if LT_VNNI
     const int wide = (n / 32) % 2 == 0 && n / 32 <= LT_MAX_NB512;
 #else
     const int wide = 0;
 #endif
+#define LT_QCALL(DT, WIDE) FN(qgemm_levels)(DT, WIDE, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy)
     if (wide) {
         switch (dtype) {
-        case LT_Q8_0: FN(qgemm_typed)(LT_Q8_0, 1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
-        case LT_Q4_0: FN(qgemm_typed)(LT_Q4_0, 1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
-        default:      FN(qgemm_typed)(LT_Q4_1, 1, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        case LT_Q8_0: LT_QCALL(LT_Q8_0, 1); break;
+        case LT_Q4_0: LT_QCALL(LT_Q4_0, 1); break;
+        default:      LT_QCALL(LT_Q4_1, 1); break;
         }
     } else {
         switch (dtype) {
-        case LT_Q8_0: FN(qgemm_typed)(LT_Q8_0, 0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
-        case LT_Q4_0: FN(qgemm_typed)(LT_Q4_0, 0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
-        default:      FN(qgemm_typed)(LT_Q4_1, 0, n, w, ldw, nrows, qs, d, s, ntokens, y, ldy); break;
+        case LT_Q8_0: LT_QCALL(LT_Q8_0, 0); break;
+        case LT_Q4_0: LT_QCALL(LT_Q4_0, 0); break;
+        default:      LT_QCALL(LT_Q4_1, 0); break;
         }
     }
+#undef LT_QCALL
 }
 
 /// 8 weights as float32 from an F32, F16 or BF16 row.

@@ -29,31 +29,62 @@ public enum Kernels {
         lt_dequantize(dtype.kernelCode, src, Int64(count), dst)
     }
 
-    /// y[t, r] = sum_k W[r, k] * x[t, k] for t in 0..<tokens, r in 0..<w.rows.
-    /// x: [tokens, w.cols], y: [tokens, w.rows]; y must not alias x.
-    /// Uses the calling thread's `MatmulWorkspace.current` for scratch.
-    public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
-                              _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        matmul(w, x, tokens: tokens, y, pool: pool, workspace: .current)
+    /// How `matmul` rounds activations before integer dot products with quantized weights.
+    public enum ActivationPrecision: Int, Sendable, CaseIterable {
+        /// One int8 level per 32-value block, x ~= d * q with d = max|x| / 127 (llama.cpp's q8 activations).
+        /// Each value moves by at most max|x over its block| / 254.
+        case int8 = 1
+        /// Two int8 levels: the residual r = x - d * q is quantized again with d2 = max|r| / 127, so
+        /// x ~= d * q + d2 * q2 and each value moves by at most max|r| / 254 <= max|x| / 254^2, about 250x
+        /// less (and in practice ~100x lower logit error). Same weight traffic as `.int8`; twice the integer
+        /// work, which only prefill (compute-bound) feels.
+        case int8x2 = 2
     }
 
-    /// `matmul` with explicit scratch memory.
-    ///
-    /// Quantized weights: each activation row is quantized once to q8 blocks (32 values, scale
-    /// max|x|/127), then integer block dot products run against the weight blocks. This differs from the
-    /// exact float result by the activation rounding only: each activation moves by at most half a step,
-    /// max|x over its block| / 254, so |error| <= sum_b (max_b |x| / 254) * sum_{k in b} |W[r,k]| plus
-    /// float rounding. For ordinary activations that is well under 1e-2 * sum_k |W[r,k] x[t,k]|, and far
-    /// below the weights' own quantization error. Float weights are exact up to float rounding.
-    /// Rows are split across the pool in tiles of 4; within a thread each 4-row weight tile is unpacked
-    /// once per 4 tokens (prefill reads each weight block once per token tile, not per token).
+    /// Process-wide default for `matmul`'s `precision`. Starts as `.int8x2`, or `.int8` when the environment
+    /// variable `LANTERN_ACTIVATION_PRECISION` is `int8` (other values are ignored). May be set from any
+    /// thread; a matmul that has started keeps the precision it read.
+    public static var activationPrecision: ActivationPrecision {
+        get { ActivationPrecision(rawValue: Int(lt_atomic_load_acquire(precisionWord))) ?? .int8x2 }
+        set { lt_atomic_store(precisionWord, Int64(newValue.rawValue)) }
+    }
+
+    /// Storage of `activationPrecision`, read and written with C atomics (one word, never freed).
+    nonisolated(unsafe) private static let precisionWord: UnsafeMutablePointer<Int64> = {
+        let word = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        let fromEnvironment = ProcessInfo.processInfo.environment["LANTERN_ACTIVATION_PRECISION"]
+        word.initialize(to: Int64(fromEnvironment == "int8" ? ActivationPrecision.int8.rawValue : ActivationPrecision.int8x2.rawValue))
+        return word
+    }()
+
+    /// y[t, r] = sum_k W[r, k] * x[t, k] for t in 0..<tokens, r in 0..<w.rows.
+    /// x: [tokens, w.cols], y: [tokens, w.rows]; y must not alias x.
+    /// Uses the calling thread's `MatmulWorkspace.current` for scratch and `activationPrecision`.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
-                              _ y: UnsafeMutablePointer<Float>, pool: ThreadPool, workspace: MatmulWorkspace) {
+                              _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        matmul(w, x, tokens: tokens, y, pool: pool, workspace: .current, precision: activationPrecision)
+    }
+
+    /// `matmul` with explicit scratch memory and activation precision.
+    ///
+    /// Quantized weights: each activation row is quantized once to q8 blocks (32 values), then integer
+    /// block dot products run against the weight blocks as stored. This differs from the exact float
+    /// result by the activation rounding only. Per block b let e_b bound how far a value moves:
+    /// `.int8`: e_b = max_b|x| / 254; `.int8x2`: e_b = max_b|r| / 254 <= max_b|x| / 254^2 (r the level-1
+    /// residual). Then |error| <= sum_b e_b * sum_{k in b} |W[r,k]| plus float rounding (the residual's own
+    /// fused rounding, 2^-24 |r|, included). For `.int8` that is typically ~1e-2 * sum_k |W[r,k] x[t,k]|;
+    /// for `.int8x2` ~1e-4. Float weights ignore `precision` and are exact up to float rounding.
+    /// Rows are split across the pool in tiles of 4; within a thread each 4-row weight tile is unpacked
+    /// once per 4 tokens (prefill reads each weight block once per token tile, not per token), and with
+    /// `.int8x2` once for both levels.
+    public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
+                              _ y: UnsafeMutablePointer<Float>, pool: ThreadPool, workspace: MatmulWorkspace,
+                              precision: ActivationPrecision = activationPrecision) {
         precondition(tokens >= 0)
         guard tokens > 0, w.rows > 0 else { return }
         var args = MatmulArguments(w: w, x: x, y: y, tokens: tokens, act: nil)
         if w.dtype.isQuantized {
-            args.act = workspace.q8Activations(tokens: tokens, cols: w.cols)
+            args.act = workspace.q8Activations(tokens: tokens, cols: w.cols, levels: precision.rawValue)
             withUnsafeMutablePointer(to: &args) { args in
                 if tokens >= 4 {
                     pool.parallelFor(tokens, context: args, quantizeChunk)
@@ -76,12 +107,17 @@ public enum Kernels {
         var act: Q8Activations?    // q8 blocks of x, for quantized weights
     }
 
-    /// Quantizes activation rows lo..<hi of a matmul.
+    /// Quantizes activation rows lo..<hi of a matmul (one or two levels).
     private static let quantizeChunk: ThreadPool.ChunkFunction = { context, lo, hi in
         let a = context!.assumingMemoryBound(to: MatmulArguments.self).pointee
         let act = a.act!, cols = a.w.cols, nb = act.blocksPerRow
         for t in lo..<hi {
-            lt_quantize_q8(a.x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb, act.s + t * nb)
+            if let qs2 = act.qs2, let d2 = act.d2 {
+                lt_quantize_q8x2(a.x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb,
+                                 qs2 + t * cols, d2 + t * nb, act.s + t * nb)
+            } else {
+                lt_quantize_q8(a.x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb, act.s + t * nb)
+            }
         }
     }
 
@@ -91,8 +127,13 @@ public enum Kernels {
         let w = a.w
         let r0 = lo * rowTile, r1 = min(w.rows, hi * rowTile)
         if let act = a.act {
-            lt_qgemm(w.dtype.kernelCode, Int64(w.cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
-                     act.qs, act.d, act.s, Int64(a.tokens), a.y + r0, Int64(w.rows))
+            if let qs2 = act.qs2, let d2 = act.d2 {
+                lt_qgemm_x2(w.dtype.kernelCode, Int64(w.cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
+                            act.qs, act.d, qs2, d2, act.s, Int64(a.tokens), a.y + r0, Int64(w.rows))
+            } else {
+                lt_qgemm(w.dtype.kernelCode, Int64(w.cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
+                         act.qs, act.d, act.s, Int64(a.tokens), a.y + r0, Int64(w.rows))
+            }
         } else {
             lt_fgemm(w.dtype.kernelCode, Int64(w.cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
                      a.x, Int64(a.tokens), a.y + r0, Int64(w.rows))

@@ -22,31 +22,56 @@ extension Reference {
                                   d: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>) {
         precondition(count % 32 == 0)
         for b in 0..<(count / 32) {
-            var amax: Float = 0
-            for j in 0..<32 { amax = max(amax, abs(x[b * 32 + j])) }
-            let db = amax / 127
-            let id: Float = db != 0 ? 1 / db : 0
             var sum = 0
-            for j in 0..<32 {
-                let q = Int((x[b * 32 + j] * id).rounded(.toNearestOrEven))
-                qs[b * 32 + j] = Int8(q)
-                sum += q
-            }
-            d[b] = db
-            s[b] = db * Float(sum)
+            d[b] = quantizeBlock(x + b * 32, qs + b * 32, sum: &sum)
+            s[b] = d[b] * Float(sum)
         }
+    }
+
+    /// Quantizes `count` floats (a multiple of 32) to two-level q8 activation blocks, as `lt_quantize_q8x2`
+    /// does: level 1 as `quantizeQ8`; the residual r = x - d * q1 (one fused multiply-add) is quantized the
+    /// same way to qs2 / d2; s = d * sum(q1) + d2 * sum(q2), each product rounded before the sum.
+    public static func quantizeQ8x2(_ x: UnsafePointer<Float>, count: Int, qs: UnsafeMutablePointer<Int8>,
+                                    d: UnsafeMutablePointer<Float>, qs2: UnsafeMutablePointer<Int8>,
+                                    d2: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>) {
+        precondition(count % 32 == 0)
+        var r = [Float](repeating: 0, count: 32)
+        for b in 0..<(count / 32) {
+            var sum1 = 0, sum2 = 0
+            d[b] = quantizeBlock(x + b * 32, qs + b * 32, sum: &sum1)
+            for j in 0..<32 { r[j] = x[b * 32 + j].addingProduct(-d[b], Float(qs[b * 32 + j])) }
+            d2[b] = quantizeBlock(r, qs2 + b * 32, sum: &sum2)
+            s[b] = d[b] * Float(sum1) + d2[b] * Float(sum2)
+        }
+    }
+
+    /// One block of 32 values -> q = round_half_even(x * (1 / d)); returns d = max|x| / 127.
+    private static func quantizeBlock(_ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Int8>, sum: inout Int) -> Float {
+        var amax: Float = 0
+        for j in 0..<32 { amax = max(amax, abs(x[j])) }
+        let db = amax / 127
+        let id: Float = db != 0 ? 1 / db : 0
+        sum = 0
+        for j in 0..<32 {
+            let v = Int((x[j] * id).rounded(.toNearestOrEven))
+            q[j] = Int8(v)
+            sum += v
+        }
+        return db
     }
 
     /// Dot product of one quantized weight row with q8 activations, following the integer path of the fast
     /// kernels: per block an exact integer sum, then scale_w * d_x * isum (+ min_w * s_x for Q4_1).
+    /// With `qs2` / `d2` (two-level activations) each block adds scale_w * d2_x * isum(w, q2).
     public static func dotQ8(_ dtype: DType, _ row: UnsafeRawPointer, cols: Int,
-                             qs: UnsafePointer<Int8>, d: UnsafePointer<Float>, s: UnsafePointer<Float>) -> Float {
-        precondition(dtype.isQuantized && cols % 32 == 0)
+                             qs: UnsafePointer<Int8>, d: UnsafePointer<Float>, s: UnsafePointer<Float>,
+                             qs2: UnsafePointer<Int8>? = nil, d2: UnsafePointer<Float>? = nil) -> Float {
+        precondition(dtype.isQuantized && cols % 32 == 0 && (qs2 == nil) == (d2 == nil))
         var acc: Float = 0
         for b in 0..<(cols / 32) {
             let block = row + b * dtype.blockBytes
             let scale = halfToFloat(block.loadUnaligned(as: UInt16.self))
-            var isum = 0
+            var isum = 0, isum2 = 0
             var offset: Float = 0
             for j in 0..<32 {
                 let q: Int
@@ -61,9 +86,12 @@ extension Reference {
                     q = Int(j < 16 ? byte & 0x0F : byte >> 4)
                 }
                 isum += q * Int(qs[b * 32 + j])
+                if let qs2 { isum2 += q * Int(qs2[b * 32 + j]) }
             }
             if dtype == .q4_1 { offset = halfToFloat(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) }
-            acc += scale * d[b] * Float(isum) + offset * s[b]
+            var term = scale * d[b] * Float(isum)
+            if let d2 { term += scale * d2[b] * Float(isum2) }
+            acc += term + offset * s[b]
         }
         return acc
     }

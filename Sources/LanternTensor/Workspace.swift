@@ -29,16 +29,21 @@ public final class MatmulWorkspace: @unchecked Sendable {
     }
 
     /// q8 activation blocks for `tokens` rows of `cols` values (layout in ckernels.h):
-    /// qs: [tokens, cols] int8, d and s: [tokens, cols / 32] float.
-    func q8Activations(tokens: Int, cols: Int) -> Q8Activations {
+    /// qs: [tokens, cols] int8, d and s: [tokens, cols / 32] float; with `levels == 2` also the residual
+    /// level qs2: [tokens, cols] int8 and d2: [tokens, cols / 32] float.
+    func q8Activations(tokens: Int, cols: Int, levels: Int = 1) -> Q8Activations {
+        precondition(levels == 1 || levels == 2)
         let nb = cols / 32
         let qsBytes = (tokens * cols + 63) & ~63
         let scaleBytes = (tokens * nb * 4 + 63) & ~63
-        let base = scratch(bytes: qsBytes + 2 * scaleBytes)
+        let base = scratch(bytes: levels * qsBytes + (levels + 1) * scaleBytes)
+        let scales = base + levels * qsBytes
         return Q8Activations(
             qs: base.assumingMemoryBound(to: Int8.self),
-            d: (base + qsBytes).assumingMemoryBound(to: Float.self),
-            s: (base + qsBytes + scaleBytes).assumingMemoryBound(to: Float.self),
+            d: scales.assumingMemoryBound(to: Float.self),
+            s: (scales + scaleBytes).assumingMemoryBound(to: Float.self),
+            qs2: levels == 2 ? (base + qsBytes).assumingMemoryBound(to: Int8.self) : nil,
+            d2: levels == 2 ? (scales + 2 * scaleBytes).assumingMemoryBound(to: Float.self) : nil,
             blocksPerRow: nb)
     }
 
@@ -71,6 +76,8 @@ public final class MatmulWorkspace: @unchecked Sendable {
 struct Q8Activations {
     let qs: UnsafeMutablePointer<Int8>   // [tokens, cols]
     let d: UnsafeMutablePointer<Float>   // [tokens, cols / 32]
-    let s: UnsafeMutablePointer<Float>   // [tokens, cols / 32]
+    let s: UnsafeMutablePointer<Float>   // [tokens, cols / 32], both levels' sums
+    let qs2: UnsafeMutablePointer<Int8>?   // [tokens, cols], residual level; nil for single-level
+    let d2: UnsafeMutablePointer<Float>?   // [tokens, cols / 32]
     let blocksPerRow: Int
 }

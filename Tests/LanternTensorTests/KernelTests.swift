@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import CKernels
 @testable import LanternTensor
 
@@ -46,22 +47,71 @@ func dequantizeMatchesReference(_ dtype: DType) {
     #expect(rq[64 + 5] == 127)
 }
 
+/// Two-level activation quantization is bit-exact across all paths and the Swift reference (the residual
+/// is one fused multiply-add everywhere), on the same edge cases; a zero residual gives d2 = 0, q2 = 0.
+@Test func quantizeQ8x2IsExact() {
+    var rng = SeededRandom(seed: 13)
+    let count = 32 * 23, nb = count / 32
+    var x = randomFloats(count, rng: &rng, scale: 3)
+    for j in 0..<32 { x[32 + j] = 0 }                // all-zero block: d = d2 = 0
+    x[64 + 5] = 1000                                  // one dominant value
+    x[96 + 1] = -0.5; x[96 + 2] = 0.5                 // exact halves after scaling
+    for j in 0..<32 { x[128 + j] = Float(j - 16) }    // integers of a 127-step grid: residual stays tiny
+    for j in 0..<32 { x[160 + j] = 1e-30 * rng.float() }   // tiny (subnormal-scale) values
+    var rq = [Int8](repeating: 0, count: count), rq2 = rq
+    var rd = [Float](repeating: 0, count: nb), rd2 = rd, rs = rd
+    Reference.quantizeQ8x2(x, count: count, qs: &rq, d: &rd, qs2: &rq2, d2: &rd2, s: &rs)
+    var single = [Int8](repeating: 0, count: count), sd = rd, ss = rd
+    Reference.quantizeQ8(x, count: count, qs: &single, d: &sd, s: &ss)
+    #expect(single == rq && sd == rd, "level 1 of the two-level form is the single-level form")
+    for level in supportedLevels {
+        var q = [Int8](repeating: 99, count: count), q2 = q
+        var d = [Float](repeating: .nan, count: nb), d2 = d, s = d
+        lt_quantize_q8x2_at(Int32(level), x, Int64(count), &q, &d, &q2, &d2, &s)
+        #expect(q == rq && q2 == rq2, "level \(level)")
+        #expect(d == rd && d2 == rd2 && s == rs, "level \(level)")
+    }
+    #expect(rd2[1] == 0 && rq2[32..<64].allSatisfy { $0 == 0 })
+    // Each value is reconstructed to within half a level-2 step: |x - d q1 - d2 q2| <= d2 / 2 (+ rounding),
+    // and d2 <= d / 254 (+ rounding), hence |error| <= max|x| / 254^2 per block.
+    for b in 0..<nb {
+        #expect(rd2[b] <= rd[b] / 254 * (1 + 1e-6))
+        for j in 0..<32 {
+            let k = b * 32 + j
+            let err = abs(Double(x[k]) - Double(rd[b]) * Double(rq[k]) - Double(rd2[b]) * Double(rq2[k]))
+            #expect(err <= Double(rd2[b]) / 2 * (1 + 1e-6) + 1e-45, "block \(b) value \(j)")
+        }
+    }
+}
+
 /// The integer block dot products of every SIMD path equal the scalar C twin and the Swift integer twin
-/// `Reference.dotQ8` up to float summation order: |error| <= 1e-5 * sum_k |w_k x_k| + 1e-6. The shapes cover
-/// both VNNI tiles (512-bit for an even block count up to 256, 256-bit otherwise) and every tile remainder.
-@Test(arguments: quantizedTypes)
-func quantizedKernelMatchesIntegerTwin(_ dtype: DType) {
+/// `Reference.dotQ8` up to float summation order: |error| <= 1e-5 * sum_k |w_k x_k| + 1e-6, for single-level
+/// (`lt_qgemm`) and two-level (`lt_qgemm_x2`) activations. The shapes cover both VNNI tiles (512-bit for an
+/// even block count up to 256, 256-bit otherwise), every tile remainder and 1...9 tokens.
+@Test(arguments: quantizedTypes, [Kernels.ActivationPrecision.int8, .int8x2])
+func quantizedKernelMatchesIntegerTwin(_ dtype: DType, _ precision: Kernels.ActivationPrecision) {
     var rng = SeededRandom(seed: 23)
-    for (rows, cols, tokens) in [(1, 32, 1), (5, 96, 3), (13, 608, 9), (8, 576, 4), (7, 64, 6), (5, 1536, 5), (3, 8256, 2)] {
+    let two = precision == .int8x2
+    for (rows, cols, tokens) in [(1, 32, 1), (5, 96, 3), (13, 608, 9), (8, 576, 4), (7, 64, 6), (5, 1536, 5), (3, 8256, 2),
+                                 (6, 160, 7), (9, 128, 8)] {
         let bytes = randomMatrixBytes(dtype, rows: rows, cols: cols, rng: &rng)
         let x = randomFloats(tokens * cols, rng: &rng)
         let nb = cols / 32
         // Raw buffers: `&array[i]` would pass a pointer to a one-element temporary.
         let q = UnsafeMutablePointer<Int8>.allocate(capacity: tokens * cols); defer { q.deallocate() }
+        let q2 = UnsafeMutablePointer<Int8>.allocate(capacity: tokens * cols); defer { q2.deallocate() }
         let d = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb); defer { d.deallocate() }
+        let d2 = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb); defer { d2.deallocate() }
         let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb); defer { s.deallocate() }
         x.withUnsafeBufferPointer { xb in
-            for t in 0..<tokens { Reference.quantizeQ8(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb, s: s + t * nb) }
+            for t in 0..<tokens {
+                if two {
+                    Reference.quantizeQ8x2(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb,
+                                           qs2: q2 + t * cols, d2: d2 + t * nb, s: s + t * nb)
+                } else {
+                    Reference.quantizeQ8(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb, s: s + t * nb)
+                }
+            }
         }
         // The Swift twin and a bound from the dequantized weights times the quantized activations.
         var expected = [Float](repeating: 0, count: tokens * rows), scale = expected
@@ -71,8 +121,11 @@ func quantizedKernelMatchesIntegerTwin(_ dtype: DType) {
                 let rowPtr = raw.baseAddress! + r * dtype.byteCount(cols)!
                 Reference.dequantize(dtype, rowPtr, count: cols, into: row)
                 for t in 0..<tokens {
-                    expected[t * rows + r] = Reference.dotQ8(dtype, rowPtr, cols: cols, qs: q + t * cols, d: d + t * nb, s: s + t * nb)
-                    let xq = (0..<cols).map { Float(q[t * cols + $0]) * d[t * nb + $0 / 32] }
+                    expected[t * rows + r] = Reference.dotQ8(dtype, rowPtr, cols: cols, qs: q + t * cols, d: d + t * nb, s: s + t * nb,
+                                                             qs2: two ? q2 + t * cols : nil, d2: two ? d2 + t * nb : nil)
+                    let xq = (0..<cols).map { k in
+                        Float(q[t * cols + k]) * d[t * nb + k / 32] + (two ? Float(q2[t * cols + k]) * d2[t * nb + k / 32] : 0)
+                    }
                     scale[t * rows + r] = absDot(row, xq, count: cols) + (dtype == .q4_1 ? 1 : 0) * (0..<nb).reduce(0) { $0 + abs(s[t * nb + $1]) }
                 }
             }
@@ -80,28 +133,36 @@ func quantizedKernelMatchesIntegerTwin(_ dtype: DType) {
         for level in supportedLevels {
             var y = [Float](repeating: .nan, count: tokens * rows)
             bytes.withUnsafeBytes { raw in
-                lt_qgemm_at(Int32(level), dtype.kernelCode, Int64(cols), raw.baseAddress!, Int64(dtype.byteCount(cols)!),
-                            Int64(rows), q, d, s, Int64(tokens), &y, Int64(rows))
+                if two {
+                    lt_qgemm_x2_at(Int32(level), dtype.kernelCode, Int64(cols), raw.baseAddress!, Int64(dtype.byteCount(cols)!),
+                                   Int64(rows), q, d, q2, d2, s, Int64(tokens), &y, Int64(rows))
+                } else {
+                    lt_qgemm_at(Int32(level), dtype.kernelCode, Int64(cols), raw.baseAddress!, Int64(dtype.byteCount(cols)!),
+                                Int64(rows), q, d, s, Int64(tokens), &y, Int64(rows))
+                }
             }
             for i in 0..<y.count {
                 #expect(abs(y[i] - expected[i]) <= 1e-5 * scale[i] + 1e-6,
-                        "\(dtype) level \(level) rows \(rows) cols \(cols) tokens \(tokens) index \(i): \(y[i]) vs \(expected[i])")
+                        "\(dtype) \(precision) level \(level) rows \(rows) cols \(cols) tokens \(tokens) index \(i): \(y[i]) vs \(expected[i])")
             }
         }
     }
 }
 
-/// `Kernels.matmul` against the float reference for every dtype, odd shapes, tokens 1...9 and thread
-/// counts that do not divide the rows.
-/// Bound: float weights |error| <= 1e-5 * sum_k |W x| + 1e-6; quantized weights go through q8
-/// activations, whose rounding (half a step of max|x|/127 per block) gives |error| <= 1e-2 * sum_k |W x| + 1e-5
-/// on this data, and always <= sum_b max_b|x| / 254 * sum_{k in b} |W| (+ float rounding).
+/// `Kernels.matmul` against the float reference for every dtype and activation precision, odd shapes,
+/// tokens 1...9 and thread counts that do not divide the rows.
+/// Bounds (F = 1e-6 * sum_k |W x| + 1e-6 covers float rounding, including the residual's 2^-24 |r|):
+/// - float weights: |error| <= 1e-5 * sum_k |W x| + 1e-6;
+/// - `.int8`: rigorous |error| <= sum_b max_b|x| / 254 * sum_{k in b} |W| + F, typically <= 1e-2 * sum_k |W x|;
+/// - `.int8x2`: rigorous |error| <= sum_b max_b|r| / 254 * sum_{k in b} |W| + F, where r = x - d q1 is the
+///   level-1 residual and max_b|r| <= max_b|x| / 254, so also <= sum_b max_b|x| / 254^2 * sum_{k in b} |W| + F;
+///   typically <= 1e-4 * sum_k |W x|. Over all cases its total error is at least 50x below `.int8`'s.
 @Test(arguments: allTypes)
 func matmulMatchesReference(_ dtype: DType) {
     var rng = SeededRandom(seed: 42 &+ UInt64(dtype.blockBytes))
     let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2), ThreadPool(threads: 3)]
-    let relative: Float = dtype.isQuantized ? 1e-2 : 1e-5
-    let absolute: Float = dtype.isQuantized ? 1e-5 : 1e-6
+    let workspace = MatmulWorkspace()
+    var totalError: [Kernels.ActivationPrecision: Double] = [.int8: 0, .int8x2: 0]
     for (rows, cols) in [(1, 32), (5, 96), (13, 608), (37, 576), (3, 64)] {
         let bytes = randomMatrixBytes(dtype, rows: rows, cols: cols, rng: &rng)
         for tokens in 1...9 where tokens <= 3 || rows == 13 || rows == 37 {
@@ -111,30 +172,53 @@ func matmulMatchesReference(_ dtype: DType) {
                 var expected = [Float](repeating: 0, count: tokens * rows)
                 Reference.matmul(w, x, tokens: tokens, &expected)
                 let row = UnsafeMutablePointer<Float>.allocate(capacity: cols); defer { row.deallocate() }
-                for pool in pools {
-                    var y = [Float](repeating: .nan, count: tokens * rows)
-                    Kernels.matmul(w, x, tokens: tokens, &y, pool: pool)
-                    for r in 0..<rows {
-                        w.dequantizeRow(r, into: row)
-                        for t in 0..<tokens {
-                            let scale = x.withUnsafeBufferPointer { absDot(row, $0.baseAddress! + t * cols, count: cols) }
-                            let bound = relative * scale + absolute
-                            let err = abs(y[t * rows + r] - expected[t * rows + r])
-                            #expect(err <= bound, "\(dtype) [\(rows)x\(cols)] tokens \(tokens) threads \(pool.threads) r \(r) t \(t): error \(err) > \(bound)")
-                            if dtype.isQuantized {
-                                // The rigorous bound: half a quantization step per activation.
-                                var strict = 1e-5 * scale + 1e-6
-                                for b in 0..<(cols / 32) {
-                                    let xb = x[(t * cols + b * 32)..<(t * cols + b * 32 + 32)]
-                                    strict += xb.map(abs).max()! / 254 * (0..<32).reduce(0) { $0 + abs(row[b * 32 + $1]) }
+                // Per block: max|x| and max|r| of the level-1 residual (Double, from the reference quantizer).
+                var xmax = [Double](repeating: 0, count: tokens * cols / 32), rmax = xmax
+                var q1 = [Int8](repeating: 0, count: cols), d1 = [Float](repeating: 0, count: cols / 32), s1 = d1
+                for t in 0..<tokens {
+                    x.withUnsafeBufferPointer { Reference.quantizeQ8($0.baseAddress! + t * cols, count: cols, qs: &q1, d: &d1, s: &s1) }
+                    for k in 0..<cols {
+                        let i = (t * cols + k) / 32
+                        xmax[i] = max(xmax[i], Double(abs(x[t * cols + k])))
+                        rmax[i] = max(rmax[i], abs(Double(x[t * cols + k]) - Double(d1[k / 32]) * Double(q1[k])))
+                    }
+                }
+                for precision in Kernels.ActivationPrecision.allCases {
+                    for pool in pools {
+                        var y = [Float](repeating: .nan, count: tokens * rows)
+                        Kernels.matmul(w, x, tokens: tokens, &y, pool: pool, workspace: workspace, precision: precision)
+                        for r in 0..<rows {
+                            w.dequantizeRow(r, into: row)
+                            for t in 0..<tokens {
+                                let scale = x.withUnsafeBufferPointer { absDot(row, $0.baseAddress! + t * cols, count: cols) }
+                                let err = abs(y[t * rows + r] - expected[t * rows + r])
+                                let context = "\(dtype) \(precision) [\(rows)x\(cols)] tokens \(tokens) threads \(pool.threads) r \(r) t \(t)"
+                                guard dtype.isQuantized else {
+                                    #expect(err <= 1e-5 * scale + 1e-6, "\(context): error \(err)")
+                                    continue
                                 }
-                                #expect(err <= strict, "\(dtype) strict bound: error \(err) > \(strict)")
+                                if pool.threads == 1 { totalError[precision]! += Double(err) }
+                                let typical: Float = precision == .int8 ? 1e-2 : 1e-4
+                                #expect(err <= typical * scale + 1e-5, "\(context): error \(err) > typical bound")
+                                // The rigorous bounds: half a step of the last level per activation.
+                                var strict = 1e-6 * Double(scale) + 1e-6, strictX = strict
+                                for b in 0..<(cols / 32) {
+                                    let wsum = (0..<32).reduce(0.0) { $0 + Double(abs(row[b * 32 + $1])) }
+                                    let i = (t * cols) / 32 + b
+                                    strict += (precision == .int8 ? xmax[i] : rmax[i]) / 254 * wsum
+                                    strictX += xmax[i] / (precision == .int8 ? 254 : 254 * 254) * wsum
+                                }
+                                #expect(Double(err) <= strict, "\(context): error \(err) > strict bound \(strict)")
+                                #expect(Double(err) <= strictX, "\(context): error \(err) > max|x| bound \(strictX)")
                             }
                         }
                     }
                 }
             }
         }
+    }
+    if dtype.isQuantized {
+        #expect(totalError[.int8x2]! * 50 < totalError[.int8]!, "\(dtype): \(totalError)")
     }
 }
 
@@ -153,6 +237,11 @@ func matmulMatchesReference(_ dtype: DType) {
         Kernels.matmul(w, x, tokens: 1, &b, pool: pool, workspace: workspace)
         #expect(workspace.scratch(bytes: 1) == first)
         Kernels.matmul(w, x, tokens: tokens, &b, pool: pool)
+        #expect(a == b)
+        // Single-level activations need less scratch than two-level ones: no growth, same result as fresh.
+        Kernels.matmul(w, x, tokens: tokens, &a, pool: pool, workspace: workspace, precision: .int8)
+        #expect(workspace.scratch(bytes: 1) == first)
+        Kernels.matmul(w, x, tokens: tokens, &b, pool: pool, workspace: MatmulWorkspace(), precision: .int8)
         #expect(a == b)
     }
 }
@@ -250,4 +339,12 @@ func floatKernelsMatchReferenceOnEveryLevel(_ dtype: DType) {
             }
         }
     }
+}
+
+/// The process-wide default is the two-level path unless the environment asks for single-level int8.
+/// (Read only: other tests run concurrently with the default.)
+@Test func activationPrecisionDefault() {
+    let fromEnvironment = ProcessInfo.processInfo.environment["LANTERN_ACTIVATION_PRECISION"]
+    #expect(Kernels.activationPrecision == (fromEnvironment == "int8" ? .int8 : .int8x2))
+    #expect(Kernels.ActivationPrecision.allCases.map(\.rawValue) == [1, 2])   // levels, as the workspace uses them
 }

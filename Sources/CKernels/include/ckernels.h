@@ -16,6 +16,14 @@
  *   d[nb]  float scale of each block: x ~= d * q, d = max|x| / 127 over the block
  *   s[nb]  float d * sum(q) over the block (the term Q4_0 / Q4_1 weights need for their offset)
  * Keeping qs contiguous lets SIMD code load 32 or 64 activation bytes at once.
+ *
+ * Two-level ("residual") q8 activations add a second int8 level for what the first one rounded away:
+ *   qs, d   level 1 as above: q1 = round(x / d), d = max|x| / 127
+ *   qs2[n]  level 2: q2 = round(r / d2) with r = x - d * q1 (one fused multiply-add)
+ *   d2[nb]  d2 = max|r| / 127 over the block
+ *   s[nb]   d * sum(q1) + d2 * sum(q2)
+ * so x ~= d * q1 + d2 * q2 with |error| <= max|r| / 254 <= max|x| / 254^2 per value, about 250x below the
+ * single level. The dot kernels unpack each weight block once and run it against both levels.
  */
 
 /// Highest instruction-set level usable on this CPU: 0 scalar, 1 AVX2+FMA+F16C, 2 AVX-512F/BW/VL,
@@ -31,6 +39,12 @@ enum {
 void lt_quantize_q8(const float *x, int64_t n, int8_t *qs, float *d, float *s);
 void lt_quantize_q8_at(int level, const float *x, int64_t n, int8_t *qs, float *d, float *s);
 
+/// Quantizes `n` floats (n % 32 == 0) to two-level q8 activations (layout above). Bit-identical on every
+/// level: r uses one fused multiply-add, d * sum(q1) and d2 * sum(q2) are rounded separately, then added.
+void lt_quantize_q8x2(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s);
+void lt_quantize_q8x2_at(int level, const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2,
+                         float *s);
+
 /// y[t * ldy + r] = dot(weight row r, activation row t) for r < nrows, t < ntokens.
 /// `w` points at row 0 of a Q8_0 / Q4_0 / Q4_1 matrix with `ldw` bytes per row and `n` values per row
 /// (n % 32 == 0). Activation row t is qs + t * n, d + t * n / 32, s + t * n / 32.
@@ -41,6 +55,16 @@ void lt_qgemm(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
 void lt_qgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
                  const int8_t *qs, const float *d, const float *s, int64_t ntokens,
                  float *y, int64_t ldy);
+
+/// lt_qgemm against two-level activations (qs2 + t * n, d2 + t * n / 32 for row t; s holds both levels).
+/// Per block: scale_w * (d * isum(w, q1) + d2 * isum(w, q2)) (+ min_w * s for Q4_1); weight bytes are read
+/// and unpacked once for both levels, so memory traffic is that of lt_qgemm and integer work doubles.
+void lt_qgemm_x2(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                 const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                 int64_t ntokens, float *y, int64_t ldy);
+void lt_qgemm_x2_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                    const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                    int64_t ntokens, float *y, int64_t ldy);
 
 /// Same contract as lt_qgemm for F32 / F16 / BF16 weights against float activations x (row t at x + t * n).
 void lt_fgemm(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
