@@ -35,8 +35,10 @@ for setting in "2 128" "1 128" "2 512"; do
   set -- $setting
   threads=$1 pp=$2
   for round in $(seq "$ROUNDS"); do
-    $LANTERN bench --model "$MODEL" --threads "$threads" --prompt-tokens "$pp" --gen-tokens 64 --reps 1 --format json \
-      | sed "s/^/lantern $threads $pp /" >> "$RESULTS"
+    for act in int8x2 int8; do
+      $LANTERN bench --model "$MODEL" --threads "$threads" --activations "$act" --prompt-tokens "$pp" --gen-tokens 64 \
+        --reps 1 --format json | sed "s/^/lantern-$act $threads $pp /" >> "$RESULTS"
+    done
     "$VENV/bin/python" benchmarks/llamacpp_bench.py --model "$MODEL" --threads "$threads" --pp "$pp" --tg 64 --reps 1 \
       | sed "s/^/llama.cpp $threads $pp /" >> "$RESULTS"
   done
@@ -49,14 +51,14 @@ for line in open(sys.argv[1]):
     o = json.loads(obj)
     for k in ("pp_tps", "tg_tps"):
         rows.setdefault((int(threads), int(pp), k), {}).setdefault(engine, []).append(o[k])
-print("| threads | prompt | metric | Lantern (median) | llama.cpp (median) | ratio |")
-print("|---|---|---|---|---|---|")
+print("| threads | prompt | metric | Lantern int8x2 (default) | Lantern int8 | llama.cpp | ratio int8x2 | ratio int8 |")
+print("|---|---|---|---|---|---|---|---|")
 out = []
-for (threads, pp, k), v in sorted(rows.items()):
-    l, c = statistics.median(v["lantern"]), statistics.median(v["llama.cpp"])
+for (threads, pp, k), v in sorted(rows.items(), key=lambda kv: (-kv[0][0], kv[0][1], kv[0][2])):
+    a, b, c = (statistics.median(v[e]) for e in ("lantern-int8x2", "lantern-int8", "llama.cpp"))
     name = f"prefill {pp} tok/s" if k == "pp_tps" else "decode 64 tok/s"
-    print(f"| {threads} | {pp} | {name} | {l:.1f} | {c:.1f} | {l / c:.2f}x |")
-    out.append({"threads": threads, "prompt_tokens": pp, "metric": k, "lantern": l, "llama_cpp": c, "ratio": l / c,
-                "lantern_runs": v["lantern"], "llama_cpp_runs": v["llama.cpp"]})
+    print(f"| {threads} | {pp} | {name} | {a:.1f} | {b:.1f} | {c:.1f} | {a / c:.2f}x | {b / c:.2f}x |")
+    out.append({"threads": threads, "prompt_tokens": pp, "metric": k, "lantern_int8x2": a, "lantern_int8": b,
+                "llama_cpp": c, "ratio_int8x2": a / c, "ratio_int8": b / c, "runs": v})
 json.dump(out, open("benchmarks/last-run.json", "w"), indent=1)
 PY

@@ -11,6 +11,8 @@ struct LanternCommand: ParsableCommand {
         defaultSubcommand: Generate.self)
 }
 
+extension ActivationPrecision: ExpressibleByArgument {}
+
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
@@ -23,8 +25,12 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (close to float32, default) or int8 (fastest, like llama.cpp).")
+    var activations: ActivationPrecision = .current
+
     func load() throws -> LoadedModel {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        ActivationPrecision.current = activations
         if let model { return try LoadedModel(path: model, threads: threads) }
         return try LoadedModel.openDefault(threads: threads) { line in stderr(line) }
     }
