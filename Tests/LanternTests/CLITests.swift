@@ -62,6 +62,17 @@ struct CLI {
         #expect(o["finish_reason"] as? String == "length")
     }
 
+    /// llama.cpp's single-level activations: same greedy start (the first 5 steps are no near-ties).
+    @Test func generateWithInt8Activations() throws {
+        let r = try CLI.run(["generate", "--model", modelPath, "--activations", "int8", "--temperature", "0", "--max-tokens", "5",
+                             "--format", "json", "The capital of France is"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try CLI.json(r.stdout)["tokens"] as? [Int] == [7042, 30, 198, 198, 504])
+        let bad = try CLI.run(["generate", "--model", modelPath, "--activations", "int4", "hi"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("int4"))
+    }
+
     @Test func generateTextStreamsAndStops() throws {
         let r = try CLI.run(["generate", "--model", modelPath, "--temperature", "0", "--max-tokens", "20", "--stop", ".",
                              "The capital of France is"])
