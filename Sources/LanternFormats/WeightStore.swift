@@ -19,7 +19,8 @@ public struct TensorView: @unchecked Sendable {
 
     /// Every value expanded to float32 (for small tensors: norms, biases).
     public func floats() -> [Float] {
-        [Float](unsafeUninitializedCapacity: elementCount) { buf, n in
+        guard elementCount > 0 else { return [] }
+        return [Float](unsafeUninitializedCapacity: elementCount) { buf, n in
             Kernels.dequantize(dtype, data, count: elementCount, into: buf.baseAddress!)
             n = elementCount
         }

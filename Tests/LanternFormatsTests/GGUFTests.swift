@@ -167,3 +167,51 @@ struct GGUFBuilder {
         #expect(throws: FormatError.self) { try GGUFFile(path: "/tmp") }
     }
 }
+
+/// Random corruption of a valid file: every mutant is either rejected with a `FormatError` or read with
+/// every tensor view inside the file; none crashes.
+@Suite struct GGUFMutationTests {
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func mutatedFilesNeverCrash() throws {
+        let original = GGUFBuilder.sample().bytes()
+        var rng = SplitMix(state: 2024)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lantern-mutant-\(UUID().uuidString).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var accepted = 0, rejected = 0
+        for _ in 0..<1500 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let i = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes[i] = UInt8.random(in: 0...255, using: &rng)
+                case 1: bytes[i] = [0x00, 0xFF, 0x7F, 0x80][Int.random(in: 0..<4, using: &rng)]
+                default: bytes[i] ^= 1 << UInt8.random(in: 0..<8, using: &rng)
+                }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            do {
+                let f = try GGUFFile(path: path)
+                accepted += 1
+                for name in f.tensorNames {
+                    guard let t = try? f.tensor(name) else { continue }
+                    let start = f.info(name)?.offset ?? 0
+                    #expect(start >= 0 && start + t.byteCount <= bytes.count, "\(name) lies outside the file")
+                    _ = t.floats()   // reads every byte of the view
+                }
+            } catch {
+                rejected += 1
+            }
+        }
+        #expect(accepted > 0 && rejected > 0)
+    }
+}
