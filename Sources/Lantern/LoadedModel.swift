@@ -12,18 +12,25 @@ public final class LoadedModel: @unchecked Sendable {
     public let architecture: String
     public let model: any CausalLanguageModel
     public let tokenizer: any Tokenizer
-    /// The template stored in the file (`tokenizer.chat_template`), if any.
-    public let chatTemplate: ChatTemplate?
+    /// The template stored in the file (`tokenizer.chat_template`) as parsed; nil when the file has none.
+    /// A template Lantern cannot parse does not stop the model from loading: the error surfaces when a
+    /// chat is rendered.
+    public let chatTemplate: Result<ChatTemplate, any Error>?
 
     /// Opens a GGUF file: reads metadata, maps the weights (kept in their stored dtype), builds the
     /// tokenizer from the metadata and parses the chat template.
     public init(path: String, threads: Int) throws {
         self.path = path
         file = try GGUFFile(path: path)
-        architecture = (try? file.string("general.architecture")) ?? "unknown"
-        model = try ModelRegistry.load(gguf: file, threads: threads)
+        architecture = try ModelRegistry.architecture(of: file)
+        model = try ModelRegistry.load(gguf: file, architecture: architecture, threads: threads)
         tokenizer = try ByteLevelBPETokenizer(gguf: file.metadata)
-        chatTemplate = try file.metadata["tokenizer.chat_template"]?.string.map { try ChatTemplate($0) }
+        guard tokenizer.vocabularySize <= model.vocabularySize else {
+            throw LanternError.vocabularyMismatch(path: path, tokenizer: tokenizer.vocabularySize, model: model.vocabularySize)
+        }
+        chatTemplate = file.metadata["tokenizer.chat_template"]?.string.map { source in
+            Result { try ChatTemplate(source) }
+        }
     }
 
     /// Opens the default model (SmolLM2-135M-Instruct Q4_1), fetching it into the cache on first use.
@@ -39,7 +46,7 @@ public final class LoadedModel: @unchecked Sendable {
 
     /// Renders a conversation with the model's chat template (as transformers' apply_chat_template does).
     public func renderChat(_ messages: [(role: String, content: String)], addGenerationPrompt: Bool) throws -> String {
-        guard let chatTemplate else { throw LanternError.noChatTemplate(path) }
+        guard let chatTemplate = try chatTemplate?.get() else { throw LanternError.noChatTemplate(path) }
         let context = ChatTemplate.messagesContext(messages: messages, addGenerationPrompt: addGenerationPrompt,
                                                    bosToken: tokenString(tokenizer.bosTokenID),
                                                    eosToken: tokenString(tokenizer.eosTokenID))
@@ -74,10 +81,13 @@ public enum ActivationPrecision: String, Sendable, CaseIterable {
 
 public enum LanternError: Error, CustomStringConvertible {
     case noChatTemplate(String)
+    case vocabularyMismatch(path: String, tokenizer: Int, model: Int)
 
     public var description: String {
         switch self {
         case let .noChatTemplate(path): return "\(path) has no chat template (tokenizer.chat_template); use `lantern generate` with a raw prompt"
+        case let .vocabularyMismatch(path, tokenizer, model):
+            return "\(path): the tokenizer has \(tokenizer) tokens but the model's output covers only \(model)"
         }
     }
 }

@@ -43,7 +43,6 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
     case truncated(path: String, what: String, offset: Int)
     case absurdCount(path: String, what: String, count: UInt64)
     case invalidValueType(path: String, key: String, type: UInt32)
-    case invalidString(path: String, offset: Int)
     case invalidHeader(path: String, reason: String)
     case tensorOutOfBounds(path: String, tensor: String)
     case invalidTensor(path: String, tensor: String, reason: String)
@@ -61,7 +60,6 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
         case let .truncated(path, what, offset): return "\(path) is truncated or corrupt: \(what) at byte \(offset)"
         case let .absurdCount(path, what, count): return "\(path) is corrupt: \(what) count \(count) cannot fit in the file"
         case let .invalidValueType(path, key, type): return "\(path): metadata key '\(key)' has unknown value type \(type)"
-        case let .invalidString(path, offset): return "\(path): string at byte \(offset) is not valid UTF-8"
         case let .invalidHeader(path, reason): return "\(path): invalid header: \(reason)"
         case let .tensorOutOfBounds(path, tensor): return "\(path): tensor '\(tensor)' data lies past the end of the file"
         case let .invalidTensor(path, tensor, reason): return "\(path): tensor '\(tensor)': \(reason)"

@@ -49,7 +49,8 @@ public final class SafetensorsFile: WeightStore, @unchecked Sendable {
             }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw .invalidTensor(path: path, tensor: name, reason: "negative dimension") }
             if let size = Self.elementSize(dtype) {
-                guard let count = elementCount(shape), count.multipliedReportingOverflow(by: size).partialValue == offs[1] - offs[0] else {
+                let bytes = elementCount(shape).map { $0.multipliedReportingOverflow(by: size) }
+                guard let bytes, !bytes.overflow, bytes.partialValue == offs[1] - offs[0] else {
                     throw .invalidTensor(path: path, tensor: name, reason: "\(offs[1] - offs[0]) bytes for shape \(shape) of \(dtype)")
                 }
             }

@@ -15,6 +15,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case emptyInput
     case invalidConfiguration(String)
     case unsupportedArchitecture(String)
+    case cacheMismatch
 
     public var description: String {
         switch self {
@@ -24,6 +25,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .emptyInput: return "no input tokens"
         case let .invalidConfiguration(s): return "invalid model configuration: \(s)"
         case let .unsupportedArchitecture(a): return "unsupported model architecture '\(a)'"
+        case .cacheMismatch: return "the KV cache was made for a model of another shape; make it with this model's makeCache"
         }
     }
 }

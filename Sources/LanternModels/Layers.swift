@@ -71,6 +71,9 @@ public final class TensorLoader {
 
     public func has(_ name: String) -> Bool { store.contains(name) }
 
+    /// Marks a tensor the model deliberately does not read (if the file has it).
+    public func ignore(_ name: String) { used.insert(name) }
+
     /// Throws for the first tensor in the store that was neither used nor matched by `ignoring`.
     public func checkAllUsed(ignoring: (String) -> Bool = { _ in false }) throws(FormatError) {
         for name in store.tensorNames where !used.contains(name) && !ignoring(name) {

@@ -18,6 +18,8 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
     public var vocabularySize: Int
     public var rmsNormEps: Float
     public var ropeBase: Double
+    /// Leading features of each head that RoPE rotates (all of them unless the checkpoint says less).
+    public var ropeDimensions: Int
     public var maxContextLength: Int
     public var tieWordEmbeddings: Bool
 
@@ -26,10 +28,10 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         case heads = "num_attention_heads", kvHeads = "num_key_value_heads", headDim = "head_dim"
         case vocabularySize = "vocab_size", rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta"
         case ropeParameters = "rope_parameters", maxContextLength = "max_position_embeddings"
-        case tieWordEmbeddings = "tie_word_embeddings"
+        case tieWordEmbeddings = "tie_word_embeddings", ropeScaling = "rope_scaling"
     }
 
-    struct RopeParameters: Decodable { var rope_theta: Double? }
+    struct RopeParameters: Decodable { var rope_theta: Double?; var rope_type: String?; var type: String? }
 
     public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int, kvHeads: Int, headDim: Int,
                 vocabularySize: Int, rmsNormEps: Float, ropeBase: Double, maxContextLength: Int,
@@ -43,6 +45,7 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         self.vocabularySize = vocabularySize
         self.rmsNormEps = rmsNormEps
         self.ropeBase = ropeBase
+        self.ropeDimensions = headDim
         self.maxContextLength = maxContextLength
         self.tieWordEmbeddings = tieWordEmbeddings
         try validate()
@@ -58,16 +61,21 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? (hiddenSize / max(heads, 1))
         vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
         rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
-        ropeBase = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)
-            ?? c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)?.rope_theta ?? 10000
+        let rope = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
+        ropeBase = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? rope?.rope_theta ?? 10000
+        // Scaled RoPE variants (linear, dynamic, yarn, llama3) change every angle; refuse rather than run wrong.
+        let scaling = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeScaling)
+        for type in [rope?.rope_type, scaling?.rope_type, scaling?.type].compactMap({ $0 }) where type != "default" {
+            throw ModelError.invalidConfiguration("RoPE scaling type '\(type)' is not supported")
+        }
+        ropeDimensions = headDim
         maxContextLength = try c.decodeIfPresent(Int.self, forKey: .maxContextLength) ?? 2048
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         try validate()
     }
 
     /// Reads `<arch>.*` keys of a GGUF file (arch is `general.architecture`, "llama" here).
-    public init(gguf file: GGUFFile) throws {
-        let arch = (try? file.string("general.architecture")) ?? "llama"
+    public init(gguf file: GGUFFile, architecture arch: String = "llama") throws {
         func int(_ key: String) throws -> Int { try file.int("\(arch).\(key)") }
         hiddenSize = try int("embedding_length")
         intermediateSize = try int("feed_forward_length")
@@ -78,19 +86,35 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         vocabularySize = (try? int("vocab_size")) ?? (file.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0)
         rmsNormEps = Float((try? file.double("\(arch).attention.layer_norm_rms_epsilon")) ?? 1e-5)
         ropeBase = (try? file.double("\(arch).rope.freq_base")) ?? 10000
+        ropeDimensions = (try? int("rope.dimension_count")) ?? headDim
+        if let type = try? file.string("\(arch).rope.scaling.type"), type != "none" {
+            throw ModelError.invalidConfiguration("RoPE scaling type '\(type)' is not supported")
+        }
         maxContextLength = (try? int("context_length")) ?? 2048
         tieWordEmbeddings = !file.contains("output.weight")
         try validate()
     }
 
+    /// Upper bounds far above any real checkpoint; they keep corrupt metadata from overflowing products
+    /// or asking for absurd allocations before a tensor is even looked at.
+    var sizesAndLimits: [(name: String, value: Int, limit: Int)] {
+        [("hidden size", hiddenSize, 1 << 16), ("feed-forward size", intermediateSize, 1 << 18),
+         ("layer count", layers, 1 << 10), ("attention heads", heads, 1 << 10), ("key/value heads", kvHeads, 1 << 10),
+         ("head dimension", headDim, 1 << 12), ("vocabulary size", vocabularySize, 1 << 22),
+         ("context length", maxContextLength, 1 << 24), ("RoPE dimensions", ropeDimensions, 1 << 12)]
+    }
+
     func validate() throws(ModelError) {
-        guard hiddenSize > 0, intermediateSize > 0, layers > 0, heads > 0, kvHeads > 0, headDim > 0, vocabularySize > 0 else {
-            throw .invalidConfiguration("sizes must be positive")
+        for (name, v, limit) in sizesAndLimits {
+            guard v > 0 else { throw .invalidConfiguration("\(name) must be positive, found \(v)") }
+            guard v <= limit else { throw .invalidConfiguration("\(name) \(v) exceeds \(limit)") }
         }
         guard heads % kvHeads == 0 else {
             throw .invalidConfiguration("\(heads) attention heads are not a multiple of \(kvHeads) key/value heads")
         }
-        guard headDim % 2 == 0 else { throw .invalidConfiguration("head_dim \(headDim) must be even for RoPE") }
+        guard ropeDimensions % 2 == 0, ropeDimensions <= headDim else {
+            throw .invalidConfiguration("RoPE dimensions \(ropeDimensions) must be even and at most head_dim \(headDim)")
+        }
         guard rmsNormEps > 0, ropeBase > 0 else { throw .invalidConfiguration("rms_norm_eps and rope_theta must be positive") }
     }
 }
@@ -193,10 +217,12 @@ struct LlamaBlock: Sendable {
 /// Scratch buffers for one forward chunk of up to `maxTokens` tokens, reused across calls so the
 /// decode loop does not allocate.
 final class LlamaWorkspace: @unchecked Sendable {
+    let config: LlamaConfiguration
     let maxTokens: Int
     let x, normed, residual, q, attn, gate, up, cos, sin: UnsafeMutablePointer<Float>
 
     init(config c: LlamaConfiguration, maxTokens: Int) {
+        self.config = c
         self.maxTokens = maxTokens
         func buf(_ n: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(n, 1)) }
         x = buf(maxTokens * c.hiddenSize)
@@ -231,8 +257,8 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     public var maxContextLength: Int { config.maxContextLength }
 
     /// Loads from a GGUF file (llama.cpp names, attn_q/attn_k rows permuted for adjacent-pair RoPE).
-    public convenience init(gguf file: GGUFFile, threads: Int, maxBatch: Int = 512) throws {
-        let config = try LlamaConfiguration(gguf: file)
+    public convenience init(gguf file: GGUFFile, architecture: String = "llama", threads: Int, maxBatch: Int = 512) throws {
+        let config = try LlamaConfiguration(gguf: file, architecture: architecture)
         try self.init(config: config, store: file, names: .gguf, pairing: .adjacent, threads: threads, maxBatch: maxBatch)
     }
 
@@ -265,13 +291,17 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                     down: try load.linear(names.down(i), out: c.hiddenSize, in: c.intermediateSize)))
         }
         finalNorm = try load.norm(names.finalNorm, dim: c.hiddenSize, eps: c.rmsNormEps)
-        if load.has(names.output) {
-            output = try load.linear(names.output, out: c.vocabularySize, in: c.hiddenSize)
-        } else {
+        if c.tieWordEmbeddings {
             output = Linear(embedding)
+            load.ignore(names.output)   // some tied checkpoints store a copy anyway
+        } else {
+            output = try load.linear(names.output, out: c.vocabularySize, in: c.hiddenSize)
         }
+        // llama3-style long-context RoPE: per-frequency divisors stored with the weights (GGUF).
+        let factors = load.has("rope_freqs.weight")
+            ? try load.tensor("rope_freqs.weight", shape: [c.ropeDimensions / 2]).floats() : nil
         try load.checkAllUsed(ignoring: names.ignorable)
-        rope = RotaryEmbedding(dimensions: c.headDim, base: c.ropeBase, pairing: pairing)
+        rope = RotaryEmbedding(dimensions: c.ropeDimensions, base: c.ropeBase, pairing: pairing, frequencyFactors: factors)
         pool = ThreadPool(threads: threads)
     }
 
@@ -297,7 +327,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     /// The cache's scratch, grown to hold a chunk of `tokens` tokens.
     private func workspace(for cache: KVCache, tokens: Int) -> LlamaWorkspace {
         let want = min(tokens, maxBatch)
-        if let ws = cache.scratch.map({ unsafeDowncast($0, to: LlamaWorkspace.self) }), ws.maxTokens >= want { return ws }
+        if let ws = cache.scratch as? LlamaWorkspace, ws.config == config, ws.maxTokens >= want { return ws }
         let ws = LlamaWorkspace(config: config, maxTokens: want)
         cache.scratch = ws
         return ws
@@ -308,6 +338,9 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     private func run(_ tokens: UnsafeBufferPointer<Int>, cache: KVCache, rows: Int, logits: Bool,
                      into out: UnsafeMutablePointer<Float>) throws(ModelError) {
         guard !tokens.isEmpty else { throw .emptyInput }
+        guard cache.layers == config.layers, cache.kvHeads == config.kvHeads, cache.headDim == config.headDim else {
+            throw .cacheMismatch
+        }
         guard cache.count + tokens.count <= cache.capacity else {
             throw .contextOverflow(needed: cache.count + tokens.count, capacity: cache.capacity)
         }
@@ -366,8 +399,8 @@ struct LlamaNames: Sendable {
         k: { "blk.\($0).attn_k.weight" }, v: { "blk.\($0).attn_v.weight" }, o: { "blk.\($0).attn_output.weight" },
         mlpNorm: { "blk.\($0).ffn_norm.weight" }, gate: { "blk.\($0).ffn_gate.weight" },
         up: { "blk.\($0).ffn_up.weight" }, down: { "blk.\($0).ffn_down.weight" },
-        // rope_freqs carries llama3 long-context scaling factors that only matter past the trained context.
-        ignorable: { $0 == "rope_freqs.weight" || $0.hasSuffix(".attn_rot_embd") })
+        // attn_rot_embd: precomputed RoPE tables some old converters stored; recomputed here.
+        ignorable: { $0.hasSuffix(".attn_rot_embd") })
 
     static let huggingFace = LlamaNames(
         embedding: "model.embed_tokens.weight", finalNorm: "model.norm.weight", output: "lm_head.weight",

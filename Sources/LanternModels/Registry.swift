@@ -5,12 +5,16 @@ public enum ModelRegistry {
     /// `general.architecture` values of GGUF files Lantern can run.
     public static let ggufArchitectures: Set<String> = ["llama"]
 
+    /// The file's `general.architecture`.
+    public static func architecture(of file: GGUFFile) throws(FormatError) -> String {
+        try file.string("general.architecture")
+    }
+
     /// Builds the model a GGUF file describes, or throws `ModelError.unsupportedArchitecture`.
-    public static func load(gguf file: GGUFFile, threads: Int) throws -> any CausalLanguageModel {
-        let arch = (try? file.string("general.architecture")) ?? "(missing general.architecture)"
-        switch arch {
-        case "llama": return try LlamaModel(gguf: file, threads: threads)
-        default: throw ModelError.unsupportedArchitecture(arch)
+    public static func load(gguf file: GGUFFile, architecture: String, threads: Int) throws -> any CausalLanguageModel {
+        switch architecture {
+        case "llama": return try LlamaModel(gguf: file, architecture: architecture, threads: threads)
+        default: throw ModelError.unsupportedArchitecture(architecture)
         }
     }
 }

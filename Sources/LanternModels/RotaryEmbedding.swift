@@ -16,12 +16,14 @@ public struct RotaryEmbedding: Sendable {
     public let dimensions: Int
     let inverseFrequencies: [Float]   // [dimensions / 2]
 
-    public init(dimensions: Int, base: Double, pairing: Pairing) {
+    /// - Parameter frequencyFactors: optional divisors of each frequency ([dimensions / 2]), as llama3-style
+    ///   long-context checkpoints store them (`rope_freqs.weight`): theta_i = base^(-2i/d) / factor_i.
+    public init(dimensions: Int, base: Double, pairing: Pairing, frequencyFactors: [Float]? = nil) {
         self.pairing = pairing
         self.dimensions = dimensions
         // float32 like the reference implementations: inv_freq = 1 / base^(2i/d)
         inverseFrequencies = (0..<(dimensions / 2)).map { i in
-            Float(1.0 / pow(base, Double(2 * i) / Double(dimensions)))
+            Float(1.0 / pow(base, Double(2 * i) / Double(dimensions))) / (frequencyFactors?[i] ?? 1)
         }
     }
 

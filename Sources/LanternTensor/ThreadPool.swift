@@ -240,10 +240,3 @@ final class PoolShared: @unchecked Sendable {
 struct PoolJob {
     let body: (Range<Int>) -> Void
 }
-
-/// Carries a non-Sendable value into worker threads; the caller guarantees the accesses do not race
-/// (each worker touches a disjoint range).
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

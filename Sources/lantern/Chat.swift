@@ -33,31 +33,48 @@ struct Chat: ParsableCommand {
                     session.reset()
                     continue
                 }
-                messages.append((role: "user", content: line))
-                let rendered = try loaded.renderChat(messages, addGenerationPrompt: true)
-                let tokens = loaded.tokenizer.encode(rendered, parseSpecial: true, addBOS: false)
-                let reused = zip(tokens, session.tokens).prefix { $0 == $1 }.count
-                params.maxTokens = min(sampling.maxTokens, max(0, session.contextLength - tokens.count - 1))
-                let generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: tokens, parameters: params)
-                var reply = ""
-                while let step = try generator.next() {
-                    reply += step.text
-                    if format == .text { emit(step.text) }
-                }
-                messages.append((role: "assistant", content: reply))
-                let reason = generator.finishReason ?? .length
-                switch format {
-                case .text: emit("\n")
-                case .json:
-                    printJSON(.object([
-                        ("role", .string("assistant")), ("content", .string(reply)),
-                        ("prompt_tokens", .int(tokens.count)), ("cached_tokens", .int(reused)),
-                        ("tokens", .ints(generator.generated)), ("finish_reason", .string(reason.rawValue)),
-                    ]))
+                do {
+                    let reply = try turn(loaded: loaded, session: session, messages: messages + [(role: "user", content: line)],
+                                         params: params)
+                    messages.append((role: "user", content: line))
+                    messages.append((role: "assistant", content: reply))
+                } catch {
+                    // A failed turn (context full, template error) is reported and dropped; the conversation goes on.
+                    let message = String(describing: error)
+                    if format == .json { printJSON(.object([("error", .string(message))])) }
+                    stderr("error: \(message)")
                 }
                 // Seeds advance per turn so replies differ but stay reproducible for a given --seed.
                 if let s = params.sampling.seed { params.sampling.seed = s &+ 1 }
             }
         }
+    }
+
+    /// Renders the conversation, reuses the cached prefix, streams the reply; returns the reply text.
+    func turn(loaded: LoadedModel, session: Session, messages: [(role: String, content: String)],
+              params: GenerateParameters) throws -> String {
+        let rendered = try loaded.renderChat(messages, addGenerationPrompt: true)
+        let tokens = loaded.tokenizer.encode(rendered, parseSpecial: true, addBOS: false)
+        // prefill keeps the common prefix but always evaluates at least the last prompt token
+        let reused = min(zip(tokens, session.tokens).prefix { $0 == $1 }.count, max(tokens.count - 1, 0))
+        var params = params
+        params.maxTokens = min(sampling.maxTokens, max(0, session.contextLength - tokens.count - 1))
+        let generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: tokens, parameters: params)
+        var reply = ""
+        while let step = try generator.next() {
+            reply += step.text
+            if format == .text { emit(step.text) }
+        }
+        let reason = generator.finishReason ?? .length
+        switch format {
+        case .text: emit("\n")
+        case .json:
+            printJSON(.object([
+                ("role", .string("assistant")), ("content", .string(reply)),
+                ("prompt_tokens", .int(tokens.count)), ("cached_tokens", .int(reused)),
+                ("tokens", .ints(generator.generated)), ("finish_reason", .string(reason.rawValue)),
+            ]))
+        }
+        return reply
     }
 }

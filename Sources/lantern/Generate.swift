@@ -25,8 +25,8 @@ struct SamplingOptions: ParsableArguments {
     }
 
     func validate() throws {
-        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be >= 0") }
-        if let context, context < 1 { throw ValidationError("--context must be >= 1") }
+        guard (0...(1 << 24)).contains(maxTokens) else { throw ValidationError("--max-tokens must be between 0 and \(1 << 24)") }
+        if let context, !(1...(1 << 24)).contains(context) { throw ValidationError("--context must be between 1 and \(1 << 24)") }
         do { try parameters().sampling.validate() } catch { throw ValidationError(error.description) }
     }
 }

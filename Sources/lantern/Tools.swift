@@ -153,6 +153,9 @@ struct Bench: ParsableCommand {
             let loaded = try modelOptions.load()
             let model = loaded.model
             let vocab = model.vocabularySize
+            guard promptTokens <= model.maxContextLength, genTokens <= model.maxContextLength - promptTokens else {
+                throw ValidationError("--prompt-tokens + --gen-tokens must fit the model's context of \(model.maxContextLength) tokens")
+            }
             // The same id patterns as shared/tools/llamacpp_anchor.py, folded into the vocabulary.
             let prompt = [1] + (1..<promptTokens).map { (($0 - 1) * 7919 % 40000 + 100) % vocab }
             let cache = model.makeCache(capacity: promptTokens + genTokens)

@@ -81,3 +81,55 @@ import LanternFormats
         #expect(cache.count == 0)
     }
 }
+
+/// Configuration and loading errors: corrupt or unsupported checkpoints are typed errors, never crashes
+/// or huge allocations.
+@Suite struct LlamaConfigurationTests {
+    func config(_ patch: [String: Any]) throws -> LlamaConfiguration {
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixturePath("llama") + "/config.json"))) as? [String: Any] ?? [:]
+        for (k, v) in patch { json[k] = v }
+        return try JSONDecoder().decode(LlamaConfiguration.self, from: JSONSerialization.data(withJSONObject: json))
+    }
+
+    @Test func absurdSizesAreRejected() throws {
+        #expect(throws: ModelError.invalidConfiguration("layer count 4000000000 exceeds 1024")) {
+            try config(["num_hidden_layers": 4_000_000_000])
+        }
+        #expect(throws: ModelError.invalidConfiguration("attention heads must be positive, found 0")) {
+            try config(["num_attention_heads": 0, "head_dim": 16])
+        }
+        #expect(throws: ModelError.invalidConfiguration("4 attention heads are not a multiple of 3 key/value heads")) {
+            try config(["num_key_value_heads": 3])
+        }
+    }
+
+    @Test func scaledRopeIsRefusedNotRunWrong() throws {
+        #expect(throws: ModelError.invalidConfiguration("RoPE scaling type 'llama3' is not supported")) {
+            try config(["rope_parameters": ["rope_theta": 500000.0, "rope_type": "llama3"]])
+        }
+        #expect(throws: ModelError.invalidConfiguration("RoPE scaling type 'linear' is not supported")) {
+            try config(["rope_scaling": ["type": "linear", "factor": 2.0]])
+        }
+    }
+
+    @Test func untiedCheckpointNeedsItsOutputMatrix() throws {
+        let untied = try config(["tie_word_embeddings": false])
+        #expect(throws: FormatError.missingTensor("lm_head.weight")) {
+            try LlamaModel(config: untied, safetensors: SafetensorsFile(path: fixturePath("llama") + "/model.safetensors"), threads: 1)
+        }
+    }
+
+    @Test func aCacheOfAnotherShapeIsRefused() throws {
+        let model = try LlamaModel(config: try config([:]), safetensors: SafetensorsFile(path: fixturePath("llama") + "/model.safetensors"), threads: 1)
+        let foreign = KVCache(layers: 3, kvHeads: 2, headDim: 16, capacity: 8)
+        #expect(throws: ModelError.cacheMismatch) { try model.forward([1, 2], cache: foreign, output: .last) }
+    }
+
+    @Test func frequencyFactorsDivideTheRopeFrequencies() {
+        let plain = RotaryEmbedding(dimensions: 8, base: 10000, pairing: .halves)
+        let scaled = RotaryEmbedding(dimensions: 8, base: 10000, pairing: .halves, frequencyFactors: [1, 2, 4, 8])
+        #expect(zip(plain.inverseFrequencies, scaled.inverseFrequencies).enumerated().allSatisfy { i, p in
+            p.1 == p.0 / Float(1 << i)
+        })
+    }
+}

@@ -114,6 +114,19 @@ struct CLI {
         #expect((turns[1]["cached_tokens"] as? Int ?? 0) > (turns[0]["prompt_tokens"] as? Int ?? 0))
     }
 
+    /// A turn that does not fit the context is reported and dropped; the conversation goes on.
+    @Test func chatSurvivesAFailedTurn() throws {
+        let long = Array(repeating: "words", count: 200).joined(separator: " ")
+        let r = try CLI.run(["chat", "--model", modelPath, "--temperature", "0", "--max-tokens", "8", "--context", "96",
+                             "--format", "json"], stdin: long + "\nHi\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        let turns = try r.stdout.split(separator: "\n").map { try CLI.json(String($0)) }
+        #expect(turns.count == 2)
+        #expect((turns.first?["error"] as? String)?.contains("context") == true)
+        #expect((turns.last?["content"] as? String)?.isEmpty == false)
+        #expect(turns.last?["cached_tokens"] as? Int == 0)
+    }
+
     @Test func renderTemplateJSONAndErrors() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/chat-templates")
         let cases = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cases.json"))) as? [[String: Any]])
