@@ -61,7 +61,7 @@ enum JinjaBuiltins {
     static var globals: [String: JinjaValue] { [
         "raise_exception": .function(JinjaFunction(name: "raise_exception") { _, args, keywords in
             let message = args.first ?? keywords.first?.value ?? .string("")
-            throw TemplateError.raised(message.pythonString)
+            throw TemplateError.raised(try message.pythonString)
         }),
         "strftime_now": .function(JinjaFunction(name: "strftime_now") { interpreter, args, _ in
             guard case let .string(format)? = args.first else {
@@ -69,14 +69,15 @@ enum JinjaBuiltins {
             }
             return .string(try pythonStrftime(format, interpreter.now))
         }),
-        "namespace": .function(JinjaFunction(name: "namespace") { _, args, keywords in
+        "namespace": .function(JinjaFunction(name: "namespace") { interpreter, args, keywords in
             var attributes = JinjaDict()
             for arg in args {
                 guard case let .dict(d) = arg else { throw TemplateError.runtime("namespace() takes mappings as positional arguments", line: 0) }
                 for (key, value) in d.entries { attributes[key] = value }
             }
             for keyword in keywords { attributes[keyword.name] = keyword.value }
-            return .namespace(JinjaNamespace(attributes))
+            for value in attributes.values { try checkStorableDepth(value, line: 0) }
+            return .namespace(interpreter.register(JinjaNamespace(attributes)))
         }),
         "dict": .function(JinjaFunction(name: "dict") { _, args, keywords in
             var result = JinjaDict()
@@ -110,14 +111,14 @@ enum JinjaBuiltins {
         switch name {
         case "trim":
             let chars = try args.optionalString(0, "chars")
-            return .string(pythonStrip(value.pythonString, chars: chars, leading: true, trailing: true))
-        case "upper": return .string(value.pythonString.uppercased())
-        case "lower": return .string(value.pythonString.lowercased())
-        case "capitalize": return .string(pythonCapitalize(value.pythonString))
-        case "title": return .string(jinjaTitle(value.pythonString))
-        case "string": return .string(value.pythonString)
+            return .string(pythonStrip(try value.pythonString, chars: chars, leading: true, trailing: true))
+        case "upper": return .string(try value.pythonString.uppercased())
+        case "lower": return .string(try value.pythonString.lowercased())
+        case "capitalize": return .string(pythonCapitalize(try value.pythonString))
+        case "title": return .string(jinjaTitle(try value.pythonString))
+        case "string": return .string(try value.pythonString)
         case "safe": return value
-        case "e", "escape": return .string(htmlEscape(value.pythonString))
+        case "e", "escape": return .string(htmlEscape(try value.pythonString))
         case "length", "count":
             return .int(try length(of: value, line: line))
         case "default", "d":
@@ -139,7 +140,7 @@ enum JinjaBuiltins {
             if let attribute = args.get(1, "attribute") {
                 items = try items.map { try lookupPath($0, attribute, interpreter: interpreter, line: line) }
             }
-            return .string(items.map(\.pythonString).joined(separator: separator))
+            return .string(try items.map { try $0.pythonString }.joined(separator: separator))
         case "first":
             let items = try interpreter.iterate(value, line: line)
             return items.first ?? .undefined(hint: "No first item, sequence was empty.")
@@ -187,7 +188,7 @@ enum JinjaBuiltins {
                 guard let i = v.integer else { throw args.error("count must be an integer") }
                 return i
             }
-            return .string(pythonReplace(value.pythonString, old, new, count: count ?? -1))
+            return .string(pythonReplace(try value.pythonString, old, new, count: count ?? -1))
         case "indent":
             let width: String
             switch args.get(0, "width") {
@@ -200,13 +201,13 @@ enum JinjaBuiltins {
             }
             let indentFirst = args.bool(1, "first", default: false)
             let indentBlank = args.bool(2, "blank", default: false)
-            var lines = value.pythonString.components(separatedBy: "\n")
+            var lines = try value.pythonString.components(separatedBy: "\n")
             for index in lines.indices where (index > 0 || indentFirst) && (indentBlank || !lines[index].isEmpty) {
                 lines[index] = width + lines[index]
             }
             return .string(lines.joined(separator: "\n"))
         case "wordcount":
-            let words = value.pythonString.split { !($0.isLetter || $0.isNumber || $0 == "_") }
+            let words = try value.pythonString.split { !($0.isLetter || $0.isNumber || $0 == "_") }
             return .int(words.count)
         case "unique":
             let caseSensitive = args.bool(0, "case_sensitive", default: false)

@@ -16,9 +16,22 @@ final class JinjaInterpreter {
     private var callDepth = 0
     private static let maxCallDepth = 100
 
+    /// Every namespace created by this render. A namespace can hold itself (`{% set ns.me = ns %}`),
+    /// which reference counting never frees, so `deinit` empties them all to break such cycles.
+    private var namespaces: [JinjaNamespace] = []
+
     init(context: [String: JinjaValue], now: Date) {
         frames = [JinjaBuiltins.globals, context]
         self.now = now
+    }
+
+    deinit {
+        for ns in namespaces { ns.attributes = JinjaDict() }
+    }
+
+    func register(_ ns: JinjaNamespace) -> JinjaNamespace {
+        namespaces.append(ns)
+        return ns
     }
 
     func render(_ nodes: [JinjaNode]) throws -> String {
@@ -150,6 +163,7 @@ final class JinjaInterpreter {
             guard case let .namespace(ns) = lookup(name) else {
                 throw TemplateError.runtime("cannot assign attribute on non-namespace object '\(name)'", line: line)
             }
+            try checkStorableDepth(value, line: line)
             ns.attributes[attribute] = value
         }
     }
@@ -339,7 +353,7 @@ final class JinjaInterpreter {
             break
         }
         if case let .string(name) = key { return try getAttribute(object, name, line: line) }
-        return .undefined(hint: "\(object.typeName) object has no element \(key.pythonRepr)")
+        return .undefined(hint: "\(object.typeName) object has no element \(try key.pythonRepr)")
     }
 
     private func slice(_ object: JinjaValue, start: JinjaValue?, stop: JinjaValue?, step: JinjaValue?, line: Int) throws -> JinjaValue {

@@ -215,6 +215,12 @@ private func writeJSON(
         guard let indent else { return "" }
         return "\n" + String(repeating: indent, count: depth)
     }
+    guard level <= JinjaLimits.maxValueDepth else {
+        throw TemplateError.runtime("tojson: value nested too deeply (more than \(JinjaLimits.maxValueDepth) levels)", line: line)
+    }
+    guard out.utf8.count <= JinjaLimits.maxStringBytes else {
+        throw TemplateError.runtime("tojson: output larger than the \(JinjaLimits.maxStringBytes >> 20) MiB string limit", line: line)
+    }
     switch value {
     case .none: out += "null"
     case let .bool(b): out += b ? "true" : "false"

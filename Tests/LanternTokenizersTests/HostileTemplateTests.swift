@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+@testable import LanternTokenizers
+
+/// Inputs from an untrusted chat template or tokenizer.json that used to crash the process
+/// (stack overflow, trap, or memory exhaustion) and must now be typed errors.
+
+private func render(_ source: String, _ context: [String: TemplateValue] = [:]) throws -> String {
+    try ChatTemplate(source).render(context, now: Date(timeIntervalSince1970: 0))
+}
+
+/// The message of a runtime error, or nil for any other outcome.
+private func runtimeMessage(_ body: () throws -> Void) -> String? {
+    do {
+        try body()
+    } catch let TemplateError.runtime(message, _) {
+        return message
+    } catch {
+        return nil
+    }
+    return nil
+}
+
+@Suite("Hostile chat templates")
+struct HostileTemplateTests {
+    @Test("self-referencing namespaces print as jinja2 3.1.6 prints them")
+    func namespaceCycles() throws {
+        #expect(try render("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }}")
+            == "<Namespace {'a': 1, 'me': <Namespace {...}>}>")
+        #expect(try render("{% set ns = namespace(a=1) %}{% set ns.l = [ns] %}{{ ns }}")
+            == "<Namespace {'a': 1, 'l': [<Namespace {...}>]}>")
+        #expect(try render(#"{% set ns = namespace(a=1) %}{% set ns.d = {"k": ns} %}{{ ns }}"#)
+            == "<Namespace {'a': 1, 'd': {'k': <Namespace {...}>}}>")
+        #expect(try render("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns|string|length }}{{ (ns ~ '')|length }}") == "4545")
+        #expect(throws: TemplateError.self) { try render("{% set ns = namespace(a=1) %}{% set ns.l = [ns] %}{{ ns.l|tojson }}") }
+    }
+
+    @Test("a namespace holding itself is freed when the render ends")
+    func namespaceCycleIsFreed() throws {
+        weak var weakNamespace: JinjaNamespace?
+        do {
+            let interpreter = JinjaInterpreter(context: [:], now: Date())
+            _ = try interpreter.render(try JinjaParser.parse("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{% set ns.l = [ns] %}"))
+            guard case let .namespace(ns) = interpreter.lookup("ns") else {
+                Issue.record("ns is not a namespace")
+                return
+            }
+            weakNamespace = ns
+            #expect(weakNamespace != nil)
+        }
+        #expect(weakNamespace == nil)
+    }
+
+    @Test("values nested deeper than the limit are errors, not stack overflows")
+    func deepValues() throws {
+        let deep = "{% set ns = namespace(x=0) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}"
+        #expect(runtimeMessage { _ = try render(deep) }?.contains("nested too deeply") == true)
+        let chain = "{% set ns = namespace(c=0) %}{% for i in range(20000) %}{% set ns.c = namespace(n=ns.c) %}{% endfor %}{{ ns.c }}"
+        #expect(runtimeMessage { _ = try render(chain) }?.contains("nested too deeply") == true)
+        let shallow = "{% set ns = namespace(x=0) %}{% for i in range(3) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}{{ ns.x|tojson }}"
+        #expect(try render(shallow) == "[[[0]]][[[0]]]")
+    }
+}
