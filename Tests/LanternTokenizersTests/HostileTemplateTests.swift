@@ -62,3 +62,54 @@ struct HostileTemplateTests {
         #expect(try render(shallow) == "[[[0]]][[[0]]]")
     }
 }
+
+@Suite("Hostile template nesting")
+struct HostileNestingTests {
+    /// The syntax error's message, or nil when parsing succeeded or failed otherwise.
+    private func syntaxMessage(_ source: String) -> String? {
+        do {
+            _ = try ChatTemplate(source)
+        } catch let TemplateError.syntax(message, _) {
+            return message
+        } catch {
+            return nil
+        }
+        return nil
+    }
+
+    @Test("every AST nesting level counts: else-chains and left-nested operator/postfix/filter chains")
+    func chains() throws {
+        let hostile: [(String, String)] = [
+            ("{{ " + String(repeating: "1 if 1 else ", count: 40_000) + "1 }}", "'if … else' expression"),
+            ("{{ " + String(repeating: "1 if ", count: 5_000) + "1 }}", "'if … else' expression"),
+            ("{{ 1" + String(repeating: "+1", count: 10_000) + " }}", "'+' chain"),
+            ("{{ 1" + String(repeating: "-1", count: 10_000) + " }}", "'-' chain"),
+            ("{{ 1" + String(repeating: "*1", count: 10_000) + " }}", "'*' chain"),
+            ("{{ 2" + String(repeating: "**1", count: 10_000) + " }}", "'**' chain"),
+            ("{{ 1" + String(repeating: " or 1", count: 10_000) + " }}", "'or' chain"),
+            ("{{ 1" + String(repeating: " and 1", count: 10_000) + " }}", "'and' chain"),
+            ("{{ x" + String(repeating: ".a", count: 10_000) + " }}", "'.attribute' chain"),
+            ("{{ x" + String(repeating: "[0]", count: 10_000) + " }}", "'[…]' subscript chain"),
+            ("{{ x" + String(repeating: "()", count: 10_000) + " }}", "'(…)' call chain"),
+            ("{{ x" + String(repeating: "|trim", count: 10_000) + " }}", "'|filter' chain"),
+            ("{{ x" + String(repeating: " is defined", count: 10_000) + " }}", "'is' test chain"),
+        ]
+        for (source, construct) in hostile {
+            let message = syntaxMessage(source)
+            #expect(message?.contains(construct) == true, "\(construct): \(message ?? "no syntax error")")
+        }
+        #expect(throws: TemplateError.syntax("nesting too deep ('+' chain, more than \(JinjaParser.maxNesting) levels)", line: 3)) {
+            try ChatTemplate("\n\n{{ 1" + String(repeating: "+1", count: 10_000) + " }}")
+        }
+    }
+
+    @Test("a tree just under the limit parses, renders and is freed")
+    func deepButAllowed() throws {
+        let terms = JinjaParser.maxNesting - 10
+        #expect(try render("{{ 1" + String(repeating: "+1", count: terms) + " }}") == String(terms + 1))
+        #expect(try render("{{ " + String(repeating: "0 if 0 else ", count: terms) + "7 }}") == "7")
+        #expect(try render("{{ 'a'" + String(repeating: "|upper", count: terms) + " }}") == "A")
+        // `~` builds one flat node, so long chains stay fine.
+        #expect(try render("{{ 'a'" + String(repeating: " ~ 'a'", count: 10_000) + " }}").count == 10_001)
+    }
+}
