@@ -113,3 +113,12 @@ struct HostileNestingTests {
         #expect(try render("{{ 'a'" + String(repeating: " ~ 'a'", count: 10_000) + " }}").count == 10_001)
     }
 }
+
+@Suite("Hostile template arithmetic")
+struct HostileArithmeticTests {
+    @Test("divisibleby -1 is true for every integer, Int.min included (no trap)")
+    func divisibleByMinusOne() throws {
+        #expect(try render("{{ x is divisibleby(-1) }}{{ 7 is divisibleby(-1) }}{{ x is divisibleby(2) }}{{ 7 is divisibleby(-2) }}",
+            ["x": .int(Int.min)]) == "TrueTrueTrueFalse")
+    }
+}

@@ -397,6 +397,8 @@ enum JinjaBuiltins {
             guard let i = value.integer, let n = try argument().integer, n != 0 else {
                 throw TemplateError.runtime("divisibleby needs non-zero integers", line: line)
             }
+            // Every integer is divisible by -1; `Int.min % -1` would trap, as in JinjaOperators' `%`.
+            guard n != -1 else { return true }
             return i % n == 0
         case "eq", "equalto", "==": return pythonEqual(value, try argument())
         case "ne", "!=": return !pythonEqual(value, try argument())
