@@ -122,3 +122,46 @@ struct HostileArithmeticTests {
             ["x": .int(Int.min)]) == "TrueTrueTrueFalse")
     }
 }
+
+@Suite("Hostile template budgets")
+struct HostileBudgetTests {
+    @Test("doubling a string in a loop stops at the string cap instead of exhausting memory")
+    func doubling() throws {
+        let source = "{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}"
+        #expect(runtimeMessage { _ = try render(source) }?.contains("MiB limit") == true)
+        let plus = "{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}"
+        #expect(runtimeMessage { _ = try render(plus) }?.contains("MiB limit") == true)
+        let list = "{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = ns.l + ns.l %}{% endfor %}"
+        #expect(runtimeMessage { _ = try render(list) }?.contains("item limit") == true)
+        let replace = "{% set s = 'a' * 10000 %}{{ s.replace('a', s) }}"
+        #expect(runtimeMessage { _ = try render(replace) }?.contains("MiB") == true)
+        let join = "{% set ns = namespace(s='abcd' * 1000000) %}{% for i in range(60) %}{% set ns.s = [ns.s, ns.s]|join %}{% endfor %}"
+        #expect(runtimeMessage { _ = try render(join) }?.contains("MiB limit") == true)
+        // The output itself is capped too, even when every printed piece is small enough.
+        let output = "{% set s = 'x' * 10000000 %}{% for i in range(10) %}{{ s }}{% endfor %}"
+        #expect(runtimeMessage { _ = try render(output) }?.contains("output larger than") == true)
+        #expect(try render("{% set ns = namespace(s='ab') %}{% for i in range(3) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}")
+            == "abababababababab")
+    }
+
+    @Test("loop iterations are budgeted per render")
+    func iterations() throws {
+        let nodes = try JinjaParser.parse("{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}")
+        let limited = JinjaInterpreter(context: [:], now: Date(), maxIterations: 50_000)
+        #expect(throws: TemplateError.runtime("more than 50000 loop iterations in one render", line: 1)) { try limited.render(nodes) }
+        let filtered = try JinjaParser.parse("{% for i in range(1000) if i > 0 %}{% endfor %}")
+        #expect(throws: TemplateError.self) { try JinjaInterpreter(context: [:], now: Date(), maxIterations: 999).render(filtered) }
+        #expect(try JinjaInterpreter(context: [:], now: Date(), maxIterations: 2000).render(filtered) == "")
+        #expect(JinjaLimits.maxIterations == 10_000_000)
+    }
+
+    @Test("find/rfind/count are linear and match Python", .timeLimit(.minutes(1)))
+    func linearSearch() throws {
+        let source = "{% set s = 'a' * 1000000 %}{{ s.count('a') }} {{ s.find('ab') }} {{ s.rfind('aa') }} {{ s.count('aa') }} "
+            + "{{ s.find('a' * 500000 ~ 'b') }} {{ 'aaa'.rfind('aa') }} {{ 'abcabc'.find('c') }} {{ 'abcabc'.rfind('bc') }} "
+            + "{{ 'abc'.count('') }}{{ 'abc'.rfind('') }}{{ 'abab'.replace('ab', 'x') }}{{ 'aaaa'.replace('aa', 'b', 1) }}{{ 'ab'.replace('', '-') }}"
+            + "{{ ('a' * 500000 ~ 'b') in s }}"
+        // Reference: jinja2 3.1.6 prints the same up to the final `in` test.
+        #expect(try render(source) == "1000000 -1 999998 500000 -1 1 2 4 43xxbaa-a-b-False")
+    }
+}

@@ -140,7 +140,10 @@ enum JinjaBuiltins {
             if let attribute = args.get(1, "attribute") {
                 items = try items.map { try lookupPath($0, attribute, interpreter: interpreter, line: line) }
             }
-            return .string(try items.map { try $0.pythonString }.joined(separator: separator))
+            let parts = try items.map { try $0.pythonString }
+            let bytes = parts.reduce(0) { $0 + $1.utf8.count } + max(0, parts.count - 1) * separator.utf8.count
+            try JinjaOperators.checkStringSize(bytes, line: line)
+            return .string(parts.joined(separator: separator))
         case "first":
             let items = try interpreter.iterate(value, line: line)
             return items.first ?? .undefined(hint: "No first item, sequence was empty.")
@@ -188,7 +191,7 @@ enum JinjaBuiltins {
                 guard let i = v.integer else { throw args.error("count must be an integer") }
                 return i
             }
-            return .string(pythonReplace(try value.pythonString, old, new, count: count ?? -1))
+            return .string(try pythonReplace(try value.pythonString, old, new, count: count ?? -1))
         case "indent":
             let width: String
             switch args.get(0, "width") {
@@ -202,6 +205,7 @@ enum JinjaBuiltins {
             let indentFirst = args.bool(1, "first", default: false)
             let indentBlank = args.bool(2, "blank", default: false)
             var lines = try value.pythonString.components(separatedBy: "\n")
+            try JinjaOperators.checkStringSize(lines.reduce(0) { $0 + $1.utf8.count + 1 + width.utf8.count }, line: line)
             for index in lines.indices where (index > 0 || indentFirst) && (indentBlank || !lines[index].isEmpty) {
                 lines[index] = width + lines[index]
             }
@@ -489,21 +493,37 @@ enum JinjaBuiltins {
         case "replace":
             let old = try args.string(0, "old", default: "")
             let new = try args.string(1, "new", default: "")
-            return .string(pythonReplace(s, old, new, count: try args.int(2, "count", default: -1)))
+            return .string(try pythonReplace(s, old, new, count: try args.int(2, "count", default: -1)))
         case "upper": return .string(s.uppercased())
         case "lower": return .string(s.lowercased())
         case "title": return .string(pythonTitle(s))
         case "capitalize": return .string(pythonCapitalize(s))
         case "find", "rfind", "count":
-            let needle = try args.string(0, "sub", default: "")
-            var positions: [Int] = []
-            var from = 0
-            while let found = findScalars(needle, in: s, from: from) {
-                positions.append(found)
-                from = found + max(1, needle.unicodeScalars.count)
+            // One linear scan over code points (Python counts non-overlapping matches; `rfind`
+            // is the last match, which may overlap an earlier one).
+            let needle = Array(try args.string(0, "sub", default: "").unicodeScalars)
+            let haystack = Array(s.unicodeScalars)
+            if needle.isEmpty {
+                switch name {
+                case "count": return .int(haystack.count + 1)
+                case "find": return .int(0)
+                default: return .int(haystack.count)
+                }
             }
-            if name == "count" { return .int(positions.count) }
-            return .int((name == "find" ? positions.first : positions.last) ?? -1)
+            var count = 0
+            var first = -1
+            var last = -1
+            forEachScalarMatch(needle, in: haystack, overlapping: name == "rfind") { start in
+                count += 1
+                if first < 0 { first = start }
+                last = start
+                return name != "find"
+            }
+            switch name {
+            case "count": return .int(count)
+            case "find": return .int(first)
+            default: return .int(last)
+            }
         case "join":
             guard case let .list(items)? = args.get(0, "iterable") else { throw args.error("expects a list") }
             var parts: [String] = []
