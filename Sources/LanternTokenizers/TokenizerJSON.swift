@@ -53,16 +53,23 @@ extension ByteLevelBPETokenizer {
         }
         if let type = file.model.type, type != "BPE" { throw .unsupportedModel(type) }
 
+        // Ids must be dense, so none can reach the number of entries: check every one against that
+        // bound before sizing anything by the largest id (which could be Int.max or terabytes).
+        let entries = file.model.vocab.count + file.addedTokens.count
+        for (text, id) in file.model.vocab where !(0..<entries).contains(id) {
+            throw .tokenIDOutOfRange(key: "model.vocab['\(text)']", id: id, vocabularySize: entries)
+        }
+        for added in file.addedTokens where !(0..<entries).contains(added.id) {
+            throw .tokenIDOutOfRange(key: "added_tokens['\(added.content)']", id: added.id, vocabularySize: entries)
+        }
         let count = max(file.model.vocab.values.max() ?? -1, file.addedTokens.map(\.id).max() ?? -1) + 1
         guard count > 0 else { throw .emptyVocabulary }
         var vocabulary = [String?](repeating: nil, count: count)
         var types = [Int](repeating: TokenType.normal.rawValue, count: count)
         for (text, id) in file.model.vocab {
-            guard id >= 0 else { throw .invalidTokenizerJSON("negative id \(id) for '\(text)'") }
             vocabulary[id] = text
         }
         for added in file.addedTokens {
-            guard added.id >= 0 else { throw .invalidTokenizerJSON("negative id \(added.id) for '\(added.content)'") }
             vocabulary[added.id] = added.content
             types[added.id] = (added.special ? TokenType.control : .userDefined).rawValue
         }

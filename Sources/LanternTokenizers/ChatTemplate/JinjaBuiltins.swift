@@ -61,7 +61,7 @@ enum JinjaBuiltins {
     static var globals: [String: JinjaValue] { [
         "raise_exception": .function(JinjaFunction(name: "raise_exception") { _, args, keywords in
             let message = args.first ?? keywords.first?.value ?? .string("")
-            throw TemplateError.raised(message.pythonString)
+            throw TemplateError.raised(try message.pythonString)
         }),
         "strftime_now": .function(JinjaFunction(name: "strftime_now") { interpreter, args, _ in
             guard case let .string(format)? = args.first else {
@@ -69,14 +69,15 @@ enum JinjaBuiltins {
             }
             return .string(try pythonStrftime(format, interpreter.now))
         }),
-        "namespace": .function(JinjaFunction(name: "namespace") { _, args, keywords in
+        "namespace": .function(JinjaFunction(name: "namespace") { interpreter, args, keywords in
             var attributes = JinjaDict()
             for arg in args {
                 guard case let .dict(d) = arg else { throw TemplateError.runtime("namespace() takes mappings as positional arguments", line: 0) }
                 for (key, value) in d.entries { attributes[key] = value }
             }
             for keyword in keywords { attributes[keyword.name] = keyword.value }
-            return .namespace(JinjaNamespace(attributes))
+            for value in attributes.values { try checkStorableDepth(value, line: 0) }
+            return .namespace(interpreter.register(JinjaNamespace(attributes)))
         }),
         "dict": .function(JinjaFunction(name: "dict") { _, args, keywords in
             var result = JinjaDict()
@@ -110,14 +111,14 @@ enum JinjaBuiltins {
         switch name {
         case "trim":
             let chars = try args.optionalString(0, "chars")
-            return .string(pythonStrip(value.pythonString, chars: chars, leading: true, trailing: true))
-        case "upper": return .string(value.pythonString.uppercased())
-        case "lower": return .string(value.pythonString.lowercased())
-        case "capitalize": return .string(pythonCapitalize(value.pythonString))
-        case "title": return .string(jinjaTitle(value.pythonString))
-        case "string": return .string(value.pythonString)
+            return .string(pythonStrip(try value.pythonString, chars: chars, leading: true, trailing: true))
+        case "upper": return .string(try value.pythonString.uppercased())
+        case "lower": return .string(try value.pythonString.lowercased())
+        case "capitalize": return .string(pythonCapitalize(try value.pythonString))
+        case "title": return .string(jinjaTitle(try value.pythonString))
+        case "string": return .string(try value.pythonString)
         case "safe": return value
-        case "e", "escape": return .string(htmlEscape(value.pythonString))
+        case "e", "escape": return .string(htmlEscape(try value.pythonString))
         case "length", "count":
             return .int(try length(of: value, line: line))
         case "default", "d":
@@ -139,7 +140,10 @@ enum JinjaBuiltins {
             if let attribute = args.get(1, "attribute") {
                 items = try items.map { try lookupPath($0, attribute, interpreter: interpreter, line: line) }
             }
-            return .string(items.map(\.pythonString).joined(separator: separator))
+            let parts = try items.map { try $0.pythonString }
+            let bytes = parts.reduce(0) { $0 + $1.utf8.count } + max(0, parts.count - 1) * separator.utf8.count
+            try JinjaOperators.checkStringSize(bytes, line: line)
+            return .string(parts.joined(separator: separator))
         case "first":
             let items = try interpreter.iterate(value, line: line)
             return items.first ?? .undefined(hint: "No first item, sequence was empty.")
@@ -187,7 +191,7 @@ enum JinjaBuiltins {
                 guard let i = v.integer else { throw args.error("count must be an integer") }
                 return i
             }
-            return .string(pythonReplace(value.pythonString, old, new, count: count ?? -1))
+            return .string(try pythonReplace(try value.pythonString, old, new, count: count ?? -1))
         case "indent":
             let width: String
             switch args.get(0, "width") {
@@ -200,13 +204,14 @@ enum JinjaBuiltins {
             }
             let indentFirst = args.bool(1, "first", default: false)
             let indentBlank = args.bool(2, "blank", default: false)
-            var lines = value.pythonString.components(separatedBy: "\n")
+            var lines = try value.pythonString.components(separatedBy: "\n")
+            try JinjaOperators.checkStringSize(lines.reduce(0) { $0 + $1.utf8.count + 1 + width.utf8.count }, line: line)
             for index in lines.indices where (index > 0 || indentFirst) && (indentBlank || !lines[index].isEmpty) {
                 lines[index] = width + lines[index]
             }
             return .string(lines.joined(separator: "\n"))
         case "wordcount":
-            let words = value.pythonString.split { !($0.isLetter || $0.isNumber || $0 == "_") }
+            let words = try value.pythonString.split { !($0.isLetter || $0.isNumber || $0 == "_") }
             return .int(words.count)
         case "unique":
             let caseSensitive = args.bool(0, "case_sensitive", default: false)
@@ -396,6 +401,8 @@ enum JinjaBuiltins {
             guard let i = value.integer, let n = try argument().integer, n != 0 else {
                 throw TemplateError.runtime("divisibleby needs non-zero integers", line: line)
             }
+            // Every integer is divisible by -1; `Int.min % -1` would trap, as in JinjaOperators' `%`.
+            guard n != -1 else { return true }
             return i % n == 0
         case "eq", "equalto", "==": return pythonEqual(value, try argument())
         case "ne", "!=": return !pythonEqual(value, try argument())
@@ -486,21 +493,37 @@ enum JinjaBuiltins {
         case "replace":
             let old = try args.string(0, "old", default: "")
             let new = try args.string(1, "new", default: "")
-            return .string(pythonReplace(s, old, new, count: try args.int(2, "count", default: -1)))
+            return .string(try pythonReplace(s, old, new, count: try args.int(2, "count", default: -1)))
         case "upper": return .string(s.uppercased())
         case "lower": return .string(s.lowercased())
         case "title": return .string(pythonTitle(s))
         case "capitalize": return .string(pythonCapitalize(s))
         case "find", "rfind", "count":
-            let needle = try args.string(0, "sub", default: "")
-            var positions: [Int] = []
-            var from = 0
-            while let found = findScalars(needle, in: s, from: from) {
-                positions.append(found)
-                from = found + max(1, needle.unicodeScalars.count)
+            // One linear scan over code points (Python counts non-overlapping matches; `rfind`
+            // is the last match, which may overlap an earlier one).
+            let needle = Array(try args.string(0, "sub", default: "").unicodeScalars)
+            let haystack = Array(s.unicodeScalars)
+            if needle.isEmpty {
+                switch name {
+                case "count": return .int(haystack.count + 1)
+                case "find": return .int(0)
+                default: return .int(haystack.count)
+                }
             }
-            if name == "count" { return .int(positions.count) }
-            return .int((name == "find" ? positions.first : positions.last) ?? -1)
+            var count = 0
+            var first = -1
+            var last = -1
+            forEachScalarMatch(needle, in: haystack, overlapping: name == "rfind") { start in
+                count += 1
+                if first < 0 { first = start }
+                last = start
+                return name != "find"
+            }
+            switch name {
+            case "count": return .int(count)
+            case "find": return .int(first)
+            default: return .int(last)
+            }
         case "join":
             guard case let .list(items)? = args.get(0, "iterable") else { throw args.error("expects a list") }
             var parts: [String] = []

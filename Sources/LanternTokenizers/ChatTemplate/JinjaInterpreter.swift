@@ -12,13 +12,32 @@ final class JinjaInterpreter {
 
     enum Flow { case normal, breakLoop, continueLoop }
 
+    /// Loop iterations so far in this render, against `JinjaLimits.maxIterations`.
+    private var iterations = 0
+    /// The iteration budget (tests lower it to reach it quickly).
+    let maxIterations: Int
+
     /// Macro call depth; unbounded recursion becomes an error rather than a stack overflow.
     private var callDepth = 0
     private static let maxCallDepth = 100
 
-    init(context: [String: JinjaValue], now: Date) {
+    /// Every namespace created by this render. A namespace can hold itself (`{% set ns.me = ns %}`),
+    /// which reference counting never frees, so `deinit` empties them all to break such cycles.
+    private var namespaces: [JinjaNamespace] = []
+
+    init(context: [String: JinjaValue], now: Date, maxIterations: Int = JinjaLimits.maxIterations) {
         frames = [JinjaBuiltins.globals, context]
         self.now = now
+        self.maxIterations = maxIterations
+    }
+
+    deinit {
+        for ns in namespaces { ns.attributes = JinjaDict() }
+    }
+
+    func register(_ ns: JinjaNamespace) -> JinjaNamespace {
+        namespaces.append(ns)
+        return ns
     }
 
     func render(_ nodes: [JinjaNode]) throws -> String {
@@ -33,9 +52,9 @@ final class JinjaInterpreter {
         for node in nodes {
             switch node {
             case let .text(text):
-                out += text
+                try emit(text, into: &out)
             case let .output(expr):
-                out += try eval(expr).pythonString
+                try emit(try eval(expr).pythonString, into: &out)
             case let .ifBlock(branches, otherwise):
                 var chosen = otherwise
                 for branch in branches where try eval(branch.test).truthy {
@@ -57,7 +76,7 @@ final class JinjaInterpreter {
             case let .filterBlock(body, filters):
                 var captured = ""
                 _ = try execute(body, into: &captured)
-                out += try applyFilters(filters, to: .string(captured)).pythonString
+                try emit(try applyFilters(filters, to: .string(captured)).pythonString, into: &out)
             case .breakLoop:
                 return .breakLoop
             case .continueLoop:
@@ -65,6 +84,22 @@ final class JinjaInterpreter {
             }
         }
         return .normal
+    }
+
+    /// Appends to an output buffer (the render, a capture or a macro body) within the output cap.
+    private func emit(_ text: String, into out: inout String) throws {
+        guard out.utf8.count + text.utf8.count <= JinjaLimits.maxOutputBytes else {
+            throw TemplateError.runtime("output larger than the \(JinjaLimits.maxOutputBytes >> 20) MiB limit", line: 0)
+        }
+        out += text
+    }
+
+    /// Counts one loop iteration against the per-render budget.
+    private func countIteration(line: Int) throws {
+        iterations += 1
+        guard iterations <= maxIterations else {
+            throw TemplateError.runtime("more than \(maxIterations) loop iterations in one render", line: line)
+        }
     }
 
     private func applyFilters(_ filters: [(name: String, arguments: JinjaArguments, line: Int)], to start: JinjaValue) throws -> JinjaValue {
@@ -83,6 +118,7 @@ final class JinjaInterpreter {
         var items = try iterate(try eval(iterable), line: line)
         if let filter {
             items = try items.filter { item in
+                try countIteration(line: line)
                 frames.append([:])
                 defer { frames.removeLast() }
                 try assign(target, item, line: line)
@@ -95,6 +131,7 @@ final class JinjaInterpreter {
         }
         let count = items.count
         for (index, item) in items.enumerated() {
+            try countIteration(line: line)
             frames.append([:])
             defer { frames.removeLast() }
             try assign(target, item, line: line)
@@ -150,6 +187,7 @@ final class JinjaInterpreter {
             guard case let .namespace(ns) = lookup(name) else {
                 throw TemplateError.runtime("cannot assign attribute on non-namespace object '\(name)'", line: line)
             }
+            try checkStorableDepth(value, line: line)
             ns.attributes[attribute] = value
         }
     }
@@ -235,14 +273,14 @@ final class JinjaInterpreter {
             let function = try eval(callee)
             let (positional, keywords) = try evalArguments(arguments)
             switch function {
-            case let .function(f): return try f.body(self, positional, keywords)
+            case let .function(f): return try checkedSize(try f.body(self, positional, keywords), line: line)
             case let .undefined(hint): throw TemplateError.undefined(hint, line: line)
             default: throw TemplateError.runtime("'\(function.typeName)' object is not callable", line: line)
             }
         case let .filter(base, name, arguments, line):
             let value = try eval(base)
             let (positional, keywords) = try evalArguments(arguments)
-            return try JinjaBuiltins.applyFilter(name, value, positional, keywords, interpreter: self, line: line)
+            return try checkedSize(try JinjaBuiltins.applyFilter(name, value, positional, keywords, interpreter: self, line: line), line: line)
         case let .test(base, name, arguments, negated, line):
             let value = try eval(base)
             let (positional, _) = try evalArguments(arguments)
@@ -272,7 +310,13 @@ final class JinjaInterpreter {
         case let .binary(op, lhs, rhs, line):
             return try JinjaOperators.arithmetic(op, try eval(lhs), try eval(rhs), line: line)
         case let .concat(parts):
-            return .string(try parts.map { try eval($0).pythonString }.joined())
+            var text = ""
+            for part in parts {
+                let piece = try eval(part).pythonString
+                try JinjaOperators.checkStringSize(text.utf8.count + piece.utf8.count, line: 0)
+                text += piece
+            }
+            return .string(text)
         case let .compare(first, ops, line):
             var left = try eval(first)
             for (op, rhs) in ops {
@@ -293,6 +337,17 @@ final class JinjaInterpreter {
             guard let otherwise else { return .undefined(hint: "the inline if-expression evaluated to false and no else section was defined") }
             return try eval(otherwise)
         }
+    }
+
+    /// Refuses a string or list past the per-value caps (results of filters and calls, which
+    /// are not all checked before they are built).
+    private func checkedSize(_ value: JinjaValue, line: Int) throws -> JinjaValue {
+        switch value {
+        case let .string(s): try JinjaOperators.checkStringSize(s.utf8.count, line: line)
+        case let .list(items): try JinjaOperators.checkListSize(items.count, line: line)
+        default: break
+        }
+        return value
     }
 
     /// Jinja `obj.name`: a Python attribute (method) first, then the key, else undefined.
@@ -339,7 +394,7 @@ final class JinjaInterpreter {
             break
         }
         if case let .string(name) = key { return try getAttribute(object, name, line: line) }
-        return .undefined(hint: "\(object.typeName) object has no element \(key.pythonRepr)")
+        return .undefined(hint: "\(object.typeName) object has no element \(try key.pythonRepr)")
     }
 
     private func slice(_ object: JinjaValue, start: JinjaValue?, stop: JinjaValue?, step: JinjaValue?, line: Int) throws -> JinjaValue {

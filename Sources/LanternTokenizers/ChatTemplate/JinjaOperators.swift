@@ -12,8 +12,12 @@ enum JinjaOperators {
         switch op {
         case "+":
             switch (a, b) {
-            case let (.string(x), .string(y)): return .string(x + y)
-            case let (.list(x), .list(y)): return .list(x + y)
+            case let (.string(x), .string(y)):
+                try checkStringSize(x.utf8.count + y.utf8.count, line: line)
+                return .string(x + y)
+            case let (.list(x), .list(y)):
+                try checkListSize(x.count + y.count, line: line)
+                return .list(x + y)
             case (.string, _), (.list, _):
                 throw TemplateError.runtime("can only concatenate \(a.typeName) (not \"\(b.typeName)\") to \(a.typeName)", line: line)
             default: break
@@ -116,6 +120,19 @@ enum JinjaOperators {
         if over || total > maxRepeatedSize { throw TemplateError.runtime("repetition result too large", line: line) }
     }
 
+    /// Per-value caps from `JinjaLimits`, checked before a concatenation is built.
+    static func checkStringSize(_ bytes: Int, line: Int) throws {
+        if bytes > JinjaLimits.maxStringBytes {
+            throw TemplateError.runtime("string longer than the \(JinjaLimits.maxStringBytes >> 20) MiB limit", line: line)
+        }
+    }
+
+    static func checkListSize(_ count: Int, line: Int) throws {
+        if count > JinjaLimits.maxListCount {
+            throw TemplateError.runtime("list longer than the \(JinjaLimits.maxListCount) item limit", line: line)
+        }
+    }
+
     static func compare(_ op: String, _ a: JinjaValue, _ b: JinjaValue, line: Int) throws -> Bool {
         switch op {
         case "==": return pythonEqual(a, b)
@@ -176,16 +193,15 @@ enum JinjaOperators {
 }
 
 /// Code-point substring search (Python semantics, no Unicode normalization); returns the
-/// scalar offset of the first match at or after `from`.
+/// scalar offset of the first match at or after `from`. Linear time.
 func findScalars(_ needle: String, in haystack: String, from: Int = 0) -> Int? {
     let h = Array(haystack.unicodeScalars)
     let n = Array(needle.unicodeScalars)
-    if n.isEmpty { return from <= h.count ? from : nil }
-    guard h.count >= n.count else { return nil }
-    var i = max(0, from)
-    while i + n.count <= h.count {
-        if h[i] == n[0] && Array(h[i..<(i + n.count)]) == n { return i }
-        i += 1
+    if n.isEmpty { return from <= h.count ? max(0, from) : nil }
+    var found: Int? = nil
+    forEachScalarMatch(n, in: h, from: from, overlapping: false) { start in
+        found = start
+        return false
     }
-    return nil
+    return found
 }

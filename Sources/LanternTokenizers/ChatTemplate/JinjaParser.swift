@@ -6,15 +6,26 @@ struct JinjaParser {
     private var index = 0
     /// `break`/`continue` are only legal inside a loop body (as Jinja checks at compile time).
     private var loopDepth = 0
-    /// Recursion guard: hostile nesting (`((((…` or thousands of nested `if`s) becomes a
-    /// syntax error instead of a stack overflow.
-    private var nesting = 0
-    private static let maxNesting = 200
+    /// Depth guard for the parser's recursion and for the AST it builds: every recursive call
+    /// and every loop iteration that wraps the expression so far in a new node (`a + b + …`,
+    /// `x.a.b…`, `f()()…`, `x|f|g…`, `a if b else c if …`) counts one level. Hostile nesting becomes
+    /// a syntax error instead of a stack overflow while parsing, evaluating or freeing the tree;
+    /// the limit is low enough that the recursive evaluator and the recursive release of a
+    /// tree at the limit stay far from the stack's end.
+    /// One entry per open level: the chain construct that opened it, or nil for plain recursion
+    /// (blocks, parentheses, unary operators), so the error names the chain that ran deep.
+    private var levels: [String?] = []
+    static let maxNesting = 200
 
-    private mutating func enter() throws {
-        nesting += 1
-        guard nesting <= JinjaParser.maxNesting else { throw TemplateError.syntax("nesting too deep", line: current.line) }
+    private mutating func enter(_ construct: String? = nil) throws {
+        levels.append(construct)
+        guard levels.count <= JinjaParser.maxNesting else {
+            let name = levels.last(where: { $0 != nil }).flatMap { $0 } ?? "nested blocks, parentheses or unary operators"
+            throw TemplateError.syntax("nesting too deep (\(name), more than \(JinjaParser.maxNesting) levels)", line: current.line)
+        }
     }
+
+    private mutating func leave(_ count: Int = 1) { levels.removeLast(count) }
 
     /// Statements that are valid Jinja but deliberately not implemented.
     private static let unsupportedStatements: Set<String> = [
@@ -90,7 +101,7 @@ struct JinjaParser {
     /// or nil at the end of the template.
     private mutating func parseBody(until endTags: Set<String>) throws -> ([JinjaNode], String?) {
         try enter()
-        defer { nesting -= 1 }
+        defer { leave() }
         var nodes: [JinjaNode] = []
         while true {
             let token = current
@@ -309,13 +320,17 @@ struct JinjaParser {
 
     private mutating func parseExpression(withCondexpr: Bool = true) throws -> JinjaExpr {
         try enter()
-        defer { nesting -= 1 }
+        defer { leave() }
         return withCondexpr ? try parseConditional() : try parseOr()
     }
 
     private mutating func parseConditional() throws -> JinjaExpr {
         var expr = try parseOr()
+        var opened = 0
+        defer { leave(opened) }
         while isName("if") {
+            try enter("'if … else' expression")
+            opened += 1
             advance()
             let test = try parseOr()
             var otherwise: JinjaExpr? = nil
@@ -330,7 +345,11 @@ struct JinjaParser {
 
     private mutating func parseOr() throws -> JinjaExpr {
         var left = try parseAnd()
+        var opened = 0
+        defer { leave(opened) }
         while isName("or") {
+            try enter("'or' chain")
+            opened += 1
             advance()
             left = .or(left, try parseAnd())
         }
@@ -339,7 +358,11 @@ struct JinjaParser {
 
     private mutating func parseAnd() throws -> JinjaExpr {
         var left = try parseNot()
+        var opened = 0
+        defer { leave(opened) }
         while isName("and") {
+            try enter("'and' chain")
+            opened += 1
             advance()
             left = .and(left, try parseNot())
         }
@@ -348,7 +371,7 @@ struct JinjaParser {
 
     private mutating func parseNot() throws -> JinjaExpr {
         try enter()
-        defer { nesting -= 1 }
+        defer { leave() }
         if isName("not") {
             advance()
             return .not(try parseNot())
@@ -379,8 +402,12 @@ struct JinjaParser {
 
     private mutating func parseMath1() throws -> JinjaExpr {
         var left = try parseConcat()
+        var opened = 0
+        defer { leave(opened) }
         while isOp("+") || isOp("-") {
             guard case let .op(op) = current.kind else { break }
+            try enter("'\(op)' chain")
+            opened += 1
             let line = current.line
             advance()
             left = .binary(op, left, try parseConcat(), line: line)
@@ -399,8 +426,12 @@ struct JinjaParser {
 
     private mutating func parseMath2() throws -> JinjaExpr {
         var left = try parsePow()
+        var opened = 0
+        defer { leave(opened) }
         while true {
             guard case let .op(op) = current.kind, ["*", "/", "//", "%"].contains(op) else { break }
+            try enter("'\(op)' chain")
+            opened += 1
             let line = current.line
             advance()
             left = .binary(op, left, try parsePow(), line: line)
@@ -410,7 +441,11 @@ struct JinjaParser {
 
     private mutating func parsePow() throws -> JinjaExpr {
         var left = try parseUnary()
+        var opened = 0
+        defer { leave(opened) }
         while isOp("**") {
+            try enter("'**' chain")
+            opened += 1
             let line = current.line
             advance()
             left = .binary("**", left, try parseUnary(), line: line)
@@ -420,7 +455,7 @@ struct JinjaParser {
 
     private mutating func parseUnary(withFilter: Bool = true) throws -> JinjaExpr {
         try enter()
-        defer { nesting -= 1 }
+        defer { leave() }
         let line = current.line
         var node: JinjaExpr
         if isOp("-") {
@@ -510,8 +545,14 @@ struct JinjaParser {
 
     private mutating func parsePostfix(_ start: JinjaExpr) throws -> JinjaExpr {
         var node = start
+        var opened = 0
+        defer { leave(opened) }
         while true {
             let line = current.line
+            if isOp(".") || isOp("[") || isOp("(") {
+                try enter(isOp(".") ? "'.attribute' chain" : isOp("[") ? "'[…]' subscript chain" : "'(…)' call chain")
+                opened += 1
+            }
             if isOp(".") {
                 advance()
                 switch current.kind {
@@ -593,8 +634,14 @@ struct JinjaParser {
 
     private mutating func parseFilterExpr(_ start: JinjaExpr) throws -> JinjaExpr {
         var node = start
+        var opened = 0
+        defer { leave(opened) }
         while true {
             let line = current.line
+            if isOp("|") || isName("is") || isOp("(") {
+                try enter(isOp("|") ? "'|filter' chain" : isOp("(") ? "'(…)' call chain" : "'is' test chain")
+                opened += 1
+            }
             if isOp("|") {
                 advance()
                 let name = try filterName()

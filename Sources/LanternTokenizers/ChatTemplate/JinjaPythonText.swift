@@ -64,35 +64,74 @@ func pythonSplit(_ s: String, separator: String?, maxSplit: Int, fromRight: Bool
     return parts
 }
 
-func pythonReplace(_ s: String, _ old: String, _ new: String, count: Int) -> String {
+func pythonReplace(_ s: String, _ old: String, _ new: String, count: Int) throws -> String {
     if count == 0 { return s }
     let scalars = Array(s.unicodeScalars)
     let oldScalars = Array(old.unicodeScalars)
+    // Count the replacements first, so an oversized result is refused before it is built.
+    var matches = 0
+    if oldScalars.isEmpty {
+        matches = count < 0 ? scalars.count + 1 : min(count, scalars.count + 1)
+    } else {
+        forEachScalarMatch(oldScalars, in: scalars, overlapping: false) { _ in
+            matches += 1
+            return count < 0 || matches < count
+        }
+    }
+    let (growth, over1) = matches.multipliedReportingOverflow(by: new.utf8.count - old.utf8.count)
+    let (size, over2) = s.utf8.count.addingReportingOverflow(growth)
+    if over1 || over2 || size > JinjaLimits.maxStringBytes {
+        throw TemplateError.runtime("replace(): result larger than the \(JinjaLimits.maxStringBytes >> 20) MiB string limit", line: 0)
+    }
     var out = String.UnicodeScalarView()
     var replaced = 0
-    var i = 0
     if oldScalars.isEmpty {
         // Python inserts `new` between every character and at both ends.
         for scalar in scalars {
-            if count < 0 || replaced < count { out.append(contentsOf: new.unicodeScalars); replaced += 1 }
+            if replaced < matches { out.append(contentsOf: new.unicodeScalars); replaced += 1 }
             out.append(scalar)
         }
-        if count < 0 || replaced < count { out.append(contentsOf: new.unicodeScalars) }
+        if replaced < matches { out.append(contentsOf: new.unicodeScalars) }
         return String(out)
     }
-    while i < scalars.count {
-        if (count < 0 || replaced < count), i + oldScalars.count <= scalars.count,
-            Array(scalars[i..<(i + oldScalars.count)]) == oldScalars
-        {
-            out.append(contentsOf: new.unicodeScalars)
-            i += oldScalars.count
-            replaced += 1
-        } else {
-            out.append(scalars[i])
-            i += 1
+    var copied = 0
+    forEachScalarMatch(oldScalars, in: scalars, overlapping: false) { start in
+        out.append(contentsOf: scalars[copied..<start])
+        out.append(contentsOf: new.unicodeScalars)
+        copied = start + oldScalars.count
+        replaced += 1
+        return replaced < matches
+    }
+    out.append(contentsOf: scalars[copied...])
+    return String(out)
+}
+
+/// Calls `body` with the start of each match of `needle` in `haystack` (code points, no
+/// normalization), left to right, until it returns false. Knuth–Morris–Pratt, so linear in
+/// both lengths. Non-overlapping matches resume after a match (Python's `count`/`replace`);
+/// overlapping ones also report matches that start inside the previous one (`rfind`).
+/// An empty needle matches nowhere here; callers handle it Python's way.
+func forEachScalarMatch(
+    _ needle: [Unicode.Scalar], in haystack: [Unicode.Scalar], from: Int = 0, overlapping: Bool, _ body: (Int) throws -> Bool
+) rethrows {
+    let m = needle.count
+    guard m > 0, haystack.count - max(0, from) >= m else { return }
+    var failure = [Int](repeating: 0, count: m)
+    var k = 0
+    for i in 1..<m {
+        while k > 0 && needle[i] != needle[k] { k = failure[k - 1] }
+        if needle[i] == needle[k] { k += 1 }
+        failure[i] = k
+    }
+    var matched = 0
+    for i in max(0, from)..<haystack.count {
+        while matched > 0 && haystack[i] != needle[matched] { matched = failure[matched - 1] }
+        if haystack[i] == needle[matched] { matched += 1 }
+        if matched == m {
+            guard try body(i - m + 1) else { return }
+            matched = overlapping ? failure[m - 1] : 0
         }
     }
-    return String(out)
 }
 
 /// Python `str.capitalize()`: first character upper-cased, the rest lower-cased.
@@ -214,6 +253,12 @@ private func writeJSON(
     func newline(_ depth: Int) -> String {
         guard let indent else { return "" }
         return "\n" + String(repeating: indent, count: depth)
+    }
+    guard level <= JinjaLimits.maxValueDepth else {
+        throw TemplateError.runtime("tojson: value nested too deeply (more than \(JinjaLimits.maxValueDepth) levels)", line: line)
+    }
+    guard out.utf8.count <= JinjaLimits.maxStringBytes else {
+        throw TemplateError.runtime("tojson: output larger than the \(JinjaLimits.maxStringBytes >> 20) MiB string limit", line: line)
     }
     switch value {
     case .none: out += "null"

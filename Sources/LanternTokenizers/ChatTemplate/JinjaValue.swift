@@ -107,32 +107,30 @@ enum JinjaValue {
     }
 
     /// Python `str()` as Jinja prints `{{ value }}` (undefined prints as nothing).
+    /// Throws when the value is nested too deeply or its text would exceed the string cap.
     var pythonString: String {
-        switch self {
-        case .undefined: return ""
-        case let .string(s): return s
-        default: return pythonRepr
+        get throws {
+            switch self {
+            case .undefined: return ""
+            case let .string(s): return s
+            default: return try pythonRepr
+            }
         }
     }
 
     /// Python `repr()`, used for items inside printed lists and dicts.
+    ///
+    /// A namespace that is already being printed further up prints as `<Namespace {...}>`, as
+    /// Python's `reprlib` guard on the namespace's attribute dict does (jinja2 3.1.6 prints
+    /// `{% set ns.me = ns %}{{ ns }}` as `<Namespace {'me': <Namespace {...}>}>`). Lists and dicts
+    /// are values here, so only namespaces can close a cycle. Depth and length are capped.
     var pythonRepr: String {
-        switch self {
-        case .undefined: return ""
-        case .none: return "None"
-        case let .bool(b): return b ? "True" : "False"
-        case let .int(i): return String(i)
-        case let .double(d): return formatPythonFloat(d)
-        case let .string(s): return pythonStringRepr(s)
-        case let .list(items): return "[" + items.map(\.pythonRepr).joined(separator: ", ") + "]"
-        case let .dict(d):
-            return "{" + d.entries.map { pythonStringRepr($0.key) + ": " + $0.value.pythonRepr }.joined(separator: ", ") + "}"
-        case let .namespace(ns):
-            return "<Namespace " + JinjaValue.dict(ns.attributes).pythonRepr + ">"
-        case let .function(f): return "<function \(f.name)>"
+        get throws {
+            var printer = JinjaReprPrinter()
+            try printer.write(self, depth: 0)
+            return printer.out
         }
     }
-
     /// Numeric view for arithmetic and comparisons (Python bools are ints).
     var number: Double? {
         switch self {
@@ -150,6 +148,107 @@ enum JinjaValue {
         default: return nil
         }
     }
+}
+
+/// Limits on values built or printed during one render, so a hostile template gets a
+/// `TemplateError` instead of exhausting memory or the stack.
+enum JinjaLimits {
+    /// Largest string (UTF-8 bytes) a concatenation, filter or print may produce.
+    static let maxStringBytes = 64 << 20
+    /// Largest list a concatenation may produce.
+    static let maxListCount = 16 << 20
+    /// Largest rendered output (UTF-8 bytes), also for `{% set %}` / `{% filter %}` captures and macros.
+    static let maxOutputBytes = 64 << 20
+    /// Loop iterations (`for` bodies and `for … if` filters) per render.
+    static let maxIterations = 10_000_000
+    /// Deepest list/dict/namespace nesting a value may be printed, serialized or stored with.
+    static let maxValueDepth = 500
+    /// Most containers checked when storing a value in a namespace attribute.
+    static let maxCheckedContainers = 4_000_000
+}
+
+/// Builds `repr()` text with a cycle guard for namespaces and the depth/size limits.
+private struct JinjaReprPrinter {
+    var out = ""
+    var active: [ObjectIdentifier] = []
+
+    mutating func write(_ value: JinjaValue, depth: Int) throws {
+        guard depth <= JinjaLimits.maxValueDepth else {
+            throw TemplateError.runtime("value nested too deeply to print (more than \(JinjaLimits.maxValueDepth) levels)", line: 0)
+        }
+        switch value {
+        case .undefined: break
+        case .none: out += "None"
+        case let .bool(b): out += b ? "True" : "False"
+        case let .int(i): out += String(i)
+        case let .double(d): out += formatPythonFloat(d)
+        case let .string(s): out += pythonStringRepr(s)
+        case let .list(items):
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += ", " }
+                try write(item, depth: depth + 1)
+                try checkSize()
+            }
+            out += "]"
+        case let .dict(d):
+            try writeDict(d, depth: depth)
+        case let .namespace(ns):
+            let id = ObjectIdentifier(ns)
+            if active.contains(id) {
+                out += "<Namespace {...}>"
+                return
+            }
+            active.append(id)
+            defer { active.removeLast() }
+            out += "<Namespace "
+            try writeDict(ns.attributes, depth: depth)
+            out += ">"
+        case let .function(f): out += "<function \(f.name)>"
+        }
+        try checkSize()
+    }
+
+    private mutating func writeDict(_ d: JinjaDict, depth: Int) throws {
+        out += "{"
+        for (index, entry) in d.entries.enumerated() {
+            if index > 0 { out += ", " }
+            out += pythonStringRepr(entry.key) + ": "
+            try write(entry.value, depth: depth + 1)
+            try checkSize()
+        }
+        out += "}"
+    }
+
+    private func checkSize() throws {
+        if out.utf8.count > JinjaLimits.maxStringBytes {
+            throw TemplateError.runtime("printed value larger than the \(JinjaLimits.maxStringBytes >> 20) MiB string limit", line: 0)
+        }
+    }
+}
+
+/// How deeply lists and dicts nest inside `value` (namespaces count as leaves: their own
+/// attributes were checked when stored). Throws past `JinjaLimits.maxValueDepth`, or when more
+/// than `JinjaLimits.maxCheckedContainers` containers would have to be visited.
+func checkStorableDepth(_ value: JinjaValue, line: Int) throws {
+    var visited = 0
+    func visit(_ value: JinjaValue, _ depth: Int) throws {
+        let children: [JinjaValue]
+        switch value {
+        case let .list(items): children = items
+        case let .dict(d): children = d.values
+        default: return
+        }
+        visited += 1
+        guard depth < JinjaLimits.maxValueDepth else {
+            throw TemplateError.runtime("value nested too deeply (more than \(JinjaLimits.maxValueDepth) levels)", line: line)
+        }
+        guard visited <= JinjaLimits.maxCheckedContainers else {
+            throw TemplateError.runtime("value has more than \(JinjaLimits.maxCheckedContainers) nested containers", line: line)
+        }
+        for child in children { try visit(child, depth + 1) }
+    }
+    try visit(value, 0)
 }
 
 /// Python `==`: numbers compare by value across int/float/bool, strings by code points
