@@ -60,11 +60,7 @@ struct Chat: ParsableCommand {
         var params = params
         params.maxTokens = min(sampling.maxTokens, max(0, session.contextLength - tokens.count - 1))
         let generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: tokens, parameters: params)
-        var reply = ""
-        while let step = try generator.next() {
-            reply += step.text
-            if format == .text { emit(step.text) }
-        }
+        let reply = try stream(generator, format: format)
         let reason = generator.finishReason ?? .length
         switch format {
         case .text: emit("\n")

@@ -51,11 +51,7 @@ struct Generate: ParsableCommand {
                                           parameters: sampling.parameters())
             if format == .text { emit(prompt) }
             let start = Date()
-            var text = ""
-            while let step = try generator.next() {
-                text += step.text
-                if format == .text { emit(step.text) }
-            }
+            let text = try stream(generator, format: format)
             let seconds = Date().timeIntervalSince(start)
             let reason = generator.finishReason ?? .length
             switch format {
@@ -75,4 +71,14 @@ struct Generate: ParsableCommand {
             }
         }
     }
+}
+
+/// Runs a generator to the end, printing each step's text as it comes in text mode; returns the whole text.
+func stream(_ generator: Generator, format: OutputFormat) throws -> String {
+    var text = ""
+    while let step = try generator.next() {
+        text += step.text
+        if format == .text { emit(step.text) }
+    }
+    return text
 }

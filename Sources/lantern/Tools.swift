@@ -158,22 +158,17 @@ struct Bench: ParsableCommand {
             }
             // The same id patterns as shared/tools/llamacpp_anchor.py, folded into the vocabulary.
             let prompt = [1] + (1..<promptTokens).map { (($0 - 1) * 7919 % 40000 + 100) % vocab }
-            let cache = model.makeCache(capacity: promptTokens + genTokens)
+            let session = loaded.makeSession(contextLength: promptTokens + genTokens)
             var pp: [Double] = [], tg: [Double] = []
-            let logits = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
-            defer { logits.deallocate() }
             for _ in 0..<reps {
-                cache.reset()
+                session.reset()
                 var t = Date()
-                try prompt.withUnsafeBufferPointer { try model.forward($0, cache: cache, output: .last, into: logits) }
+                try session.prefill(prompt)
                 pp.append(Double(promptTokens) / Date().timeIntervalSince(t))
                 var tok = 100
                 t = Date()
                 for _ in 0..<genTokens {
-                    var id = tok % vocab
-                    try withUnsafePointer(to: &id) {
-                        try model.forward(UnsafeBufferPointer(start: $0, count: 1), cache: cache, output: .last, into: logits)
-                    }
+                    try session.append(tok % vocab)
                     tok = (tok * 31 + 7) % 40000 + 100
                 }
                 tg.append(Double(genTokens) / Date().timeIntervalSince(t))

@@ -128,7 +128,7 @@ struct CLI {
     }
 
     @Test func renderTemplateJSONAndErrors() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/chat-templates")
+        let dir = URL(fileURLWithPath: fixturePath("chat-templates"))
         let cases = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cases.json"))) as? [[String: Any]])
         let tmp = FileManager.default.temporaryDirectory
         for c in [cases.first { $0["expected"] != nil }, cases.first { $0["expected_error"] != nil }].compactMap({ $0 }) {

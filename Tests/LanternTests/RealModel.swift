@@ -15,11 +15,14 @@ enum RealModel {
     static func get() throws -> LoadedModel { try loaded.get() }
 }
 
-/// `../shared/reference` beside the checkout when present, else the copies under Tests/Fixtures.
-func referencePath(_ name: String) -> String {
+/// `Tests/Fixtures/<relative>`, found from this source file (no bundle resources needed).
+func fixturePath(_ relative: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/reference").appendingPathComponent(name).path
+        .appendingPathComponent("Fixtures").appendingPathComponent(relative).path
 }
+
+/// The copies of the shared reference outputs under Tests/Fixtures/reference.
+func referencePath(_ name: String) -> String { fixturePath("reference/" + name) }
 
 struct GreedyReference: Decodable {
     let prompt: String

@@ -36,8 +36,7 @@ import LanternModels
     /// first step whose reference top1-top2 gap is below 0.5 (activation rounding may flip closer calls).
     @Test func fixtureLogitsTop5AndGreedy() throws {
         let model = try RealModel.get().model
-        let exp = try SafetensorsFile(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/smollm2/expected.safetensors").path)
+        let exp = try SafetensorsFile(path: fixturePath("smollm2/expected.safetensors"))
         let ids = try exp.ints("prompt_ids"), lengths = try exp.ints("prompt_lengths")
         let last = try exp.floats("last_logits"), top5 = try exp.ints("top5_ids")
         let greedy = try exp.ints("greedy_ids"), gaps = try exp.floats("greedy_top1_top2_gap")
@@ -105,9 +104,8 @@ import LanternModels
         // jinja2 3.1.6 (trim_blocks, lstrip_blocks) renders this; the template adds its default system message.
         #expect(text == "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is 12 times 12?<|im_end|>\n<|im_start|>assistant\n")
         // The file's template is the fixture template that the 81 jinja2 render cases exercise.
-        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/chat-templates/smollm2-135m-instruct.jinja")
-        #expect(loaded.file.metadata["tokenizer.chat_template"]?.string == (try String(contentsOf: fixture, encoding: .utf8)))
+        let fixture = fixturePath("chat-templates/smollm2-135m-instruct.jinja")
+        #expect(loaded.file.metadata["tokenizer.chat_template"]?.string == (try String(contentsOfFile: fixture, encoding: .utf8)))
     }
 
     @Test func greedyStopsAtEndOfTurnAndStopStrings() throws {
