@@ -15,6 +15,7 @@ public final class Session: @unchecked Sendable {
         self.model = model
         self.cache = model.makeCache(capacity: contextLength)
         self.logits = [Float](repeating: 0, count: model.vocabularySize)
+        tokens.reserveCapacity(cache.capacity)   // never outgrows the cache, so appends never reallocate
     }
 
     public var contextLength: Int { cache.capacity }
@@ -53,6 +54,6 @@ public final class Session: @unchecked Sendable {
 
     public func reset() {
         cache.reset()
-        tokens = []
+        tokens.removeAll(keepingCapacity: true)
     }
 }
