@@ -4,6 +4,7 @@ import PackageDescription
 // Dependency direction (never upward):
 // CKernels <- LanternTensor <- LanternFormats <- LanternTokenizers
 //                               LanternFormats <- LanternModels <- LanternGeneration <- Lantern <- lantern (CLI)
+// LanternTemplates (the Jinja subset) imports nothing of Lantern's; the facade uses it.
 let package = Package(
     name: "Lantern",
     platforms: [.macOS(.v14)],
@@ -21,9 +22,10 @@ let package = Package(
         .target(name: "LanternTensor", dependencies: ["CKernels"]),
         .target(name: "LanternFormats", dependencies: ["LanternTensor"]),
         .target(name: "LanternTokenizers", dependencies: ["LanternFormats"]),
+        .target(name: "LanternTemplates"),
         .target(name: "LanternModels", dependencies: ["LanternTensor", "LanternFormats"]),
         .target(name: "LanternGeneration", dependencies: ["LanternModels", "LanternTokenizers"]),
-        .target(name: "Lantern", dependencies: ["LanternGeneration", "LanternModels", "LanternTokenizers", "LanternFormats", "LanternTensor"]),
+        .target(name: "Lantern", dependencies: ["LanternGeneration", "LanternTemplates", "LanternModels", "LanternTokenizers", "LanternFormats", "LanternTensor"]),
         .executableTarget(name: "lantern", dependencies: [
             "Lantern",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -31,6 +33,7 @@ let package = Package(
         .testTarget(name: "LanternTensorTests", dependencies: ["LanternTensor", "CKernels"]),
         .testTarget(name: "LanternFormatsTests", dependencies: ["LanternFormats"]),
         .testTarget(name: "LanternTokenizersTests", dependencies: ["LanternTokenizers", "LanternFormats"]),
+        .testTarget(name: "LanternTemplatesTests", dependencies: ["LanternTemplates"]),
         .testTarget(name: "LanternModelsTests", dependencies: ["LanternModels", "LanternFormats"]),
         .testTarget(name: "LanternGenerationTests", dependencies: ["LanternGeneration", "LanternFormats"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern"]),

@@ -3,6 +3,7 @@ import LanternFormats
 import LanternGeneration
 import LanternModels
 import LanternTensor
+import LanternTemplates
 import LanternTokenizers
 
 /// Everything needed to run a model file: the network, its tokenizer, its chat template.

@@ -3,6 +3,7 @@ import Foundation
 import Lantern
 import LanternFormats
 import LanternModels
+import LanternTemplates
 import LanternTokenizers
 
 struct Tokenize: ParsableCommand {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import LanternTokenizers
+@testable import LanternTemplates
 
 /// Fixtures live in `Tests/Fixtures`, found from this file's path (no bundle resources).
 private func fixtureURL(_ relative: String) -> URL {

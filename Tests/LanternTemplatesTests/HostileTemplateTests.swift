@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import LanternTokenizers
+@testable import LanternTemplates
 
 /// Inputs from an untrusted chat template or tokenizer.json that used to crash the process
 /// (stack overflow, trap, or memory exhaustion) and must now be typed errors.
