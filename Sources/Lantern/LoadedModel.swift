@@ -20,11 +20,12 @@ public final class LoadedModel: @unchecked Sendable {
 
     /// Opens a GGUF file: reads metadata, maps the weights (kept in their stored dtype), builds the
     /// tokenizer from the metadata and parses the chat template.
-    public init(path: String, threads: Int) throws {
+    public init(path: String, threads: Int, precision: ActivationPrecision = .int8x2) throws {
         self.path = path
         file = try GGUFFile(path: path)
         architecture = try ModelRegistry.architecture(of: file)
-        model = try ModelRegistry.load(gguf: file, architecture: architecture, threads: threads)
+        let compute = ComputeOptions(threads: threads, precision: precision.kernelPrecision)
+        model = try ModelRegistry.load(gguf: file, architecture: architecture, compute: compute)
         tokenizer = try ByteLevelBPETokenizer(gguf: file.metadata)
         guard tokenizer.vocabularySize <= model.vocabularySize else {
             throw LanternError.vocabularyMismatch(path: path, tokenizer: tokenizer.vocabularySize, model: model.vocabularySize)
@@ -35,11 +36,12 @@ public final class LoadedModel: @unchecked Sendable {
     }
 
     /// Opens the default model (SmolLM2-135M-Instruct Q4_1), fetching it into the cache on first use.
-    public static func openDefault(threads: Int, progress: @escaping @Sendable (String) -> Void) throws -> LoadedModel {
+    public static func openDefault(threads: Int, precision: ActivationPrecision = .int8x2,
+                                   progress: @escaping @Sendable (String) -> Void) throws -> LoadedModel {
         var fetcher = ModelFetcher()
         fetcher.progress = progress
         let url = try fetcher.ensure(.defaultModel)
-        return try LoadedModel(path: url.path, threads: threads)
+        return try LoadedModel(path: url.path, threads: threads, precision: precision)
     }
 
     /// Text of a special token for the template variables (e.g. bos_token), or "".
@@ -60,8 +62,9 @@ public final class LoadedModel: @unchecked Sendable {
     }
 
     /// A session with a KV cache of `contextLength` positions (clamped to the model's trained context).
-    public func makeSession(contextLength: Int) -> Session {
-        Session(model: model, contextLength: max(1, min(contextLength, model.maxContextLength)))
+    public func makeSession(contextLength: Int) throws -> Session {
+        guard contextLength > 0 else { throw ModelError.invalidConfiguration("context length must be positive, found \(contextLength)") }
+        return try Session(model: model, contextLength: min(contextLength, model.maxContextLength))
     }
 }
 
@@ -73,11 +76,13 @@ public enum ActivationPrecision: String, Sendable, CaseIterable {
     /// One int8 level per block, as llama.cpp does: fastest, logits move by up to ~1 on SmolLM2.
     case int8
 
-    /// The setting every matmul in this process uses.
-    public static var current: ActivationPrecision {
-        get { Kernels.activationPrecision == .int8 ? .int8 : .int8x2 }
-        set { Kernels.activationPrecision = newValue == .int8 ? .int8 : .int8x2 }
+    /// The process's default: `int8` when the environment variable LANTERN_ACTIVATION_PRECISION says
+    /// so, else `int8x2`. Read once; a model's precision is fixed when it is loaded.
+    public static var environmentDefault: ActivationPrecision {
+        ProcessInfo.processInfo.environment["LANTERN_ACTIVATION_PRECISION"] == "int8" ? .int8 : .int8x2
     }
+
+    var kernelPrecision: Kernels.ActivationPrecision { self == .int8 ? .int8 : .int8x2 }
 }
 
 public enum LanternError: Error, CustomStringConvertible {

@@ -68,7 +68,7 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
 
     public init(session: Session, tokenizer: any Tokenizer, prompt: [Int], parameters: GenerateParameters) throws {
         guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
-        guard prompt.count < session.contextLength else {
+        guard prompt.count <= session.contextLength else {
             throw GenerationError.promptTooLong(tokens: prompt.count, contextLength: session.contextLength)
         }
         guard parameters.maxTokens >= 0 else { throw GenerationError.invalidParameter("maxTokens must be >= 0") }
@@ -101,7 +101,8 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
         }
         let (emit, stopped) = stops.append(detokenizer.append(token))
         if stopped { return finish(.stop, token: token, text: emit) }
-        if generated.count >= parameters.maxTokens || session.tokens.count + 1 >= session.contextLength {
+        // The sampled token is emitted without being fed back; feeding it needs one free position.
+        if generated.count >= parameters.maxTokens || session.tokens.count >= session.contextLength {
             return finish(.length, token: token, text: emit)
         }
         try session.append(token)

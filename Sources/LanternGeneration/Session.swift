@@ -3,19 +3,25 @@ import LanternModels
 /// A model plus one KV cache and the tokens it holds, so a conversation can reuse the cached prefix
 /// of each new prompt instead of recomputing it.
 ///
-/// Invariant: `tokens.count == cache.count` after every call.
+/// Invariant: `tokens.count == cache.count` after every call. The cache is private so nothing can
+/// truncate it behind the session's back (which would make `tokens` lie and the logits wrong).
 public final class Session: @unchecked Sendable {
     public let model: any CausalLanguageModel
-    public let cache: KVCache
+    private let cache: KVCache
+    private let workspace: ForwardWorkspace
+    private var batch: ForwardBatch
     public private(set) var tokens: [Int] = []
     /// Logits [vocabularySize] of the last position evaluated; rewritten in place by each call.
     public private(set) var logits: [Float]
 
-    public init(model: any CausalLanguageModel, contextLength: Int) {
+    /// - Throws: `ModelError` when the context length is not positive or exceeds the model's.
+    public init(model: any CausalLanguageModel, contextLength: Int, maxBatch: Int = 512) throws(ModelError) {
         self.model = model
-        self.cache = model.makeCache(capacity: contextLength)
+        self.cache = try model.makeCache(capacity: contextLength)
+        self.workspace = model.makeWorkspace(maxTokens: min(max(1, maxBatch), contextLength))
+        self.batch = ForwardBatch(reservingRows: contextLength)
         self.logits = [Float](repeating: 0, count: model.vocabularySize)
-        tokens.reserveCapacity(cache.capacity)   // never outgrows the cache, so appends never reallocate
+        tokens.reserveCapacity(contextLength)   // never outgrows the cache, so appends never reallocate
     }
 
     public var contextLength: Int { cache.capacity }
@@ -25,6 +31,7 @@ public final class Session: @unchecked Sendable {
     public func prefill(_ prompt: [Int]) throws(ModelError) {
         guard !prompt.isEmpty else { throw .emptyInput }
         guard prompt.count <= cache.capacity else { throw .contextOverflow(needed: prompt.count, capacity: cache.capacity) }
+        precondition(tokens.count == cache.count, "Session invariant broken")
         var common = 0
         while common < min(prompt.count - 1, tokens.count) && prompt[common] == tokens[common] { common += 1 }
         cache.truncate(to: common)
@@ -45,9 +52,16 @@ public final class Session: @unchecked Sendable {
     }
 
     private func evaluate(_ ids: UnsafeBufferPointer<Int>) throws(ModelError) {
-        let model = self.model, cache = self.cache
-        try logits.withUnsafeMutableBufferPointer { (out) throws(ModelError) in
-            try model.forward(ids, cache: cache, output: .last, into: out.baseAddress!)
+        batch.removeAll()
+        batch.add(ids, startingAt: tokens.count, cache: cache, output: .last)
+        let model = self.model, batch = self.batch, ws = self.workspace
+        do {
+            try logits.withUnsafeMutableBufferPointer { (out) throws(ModelError) in
+                try model.forward(batch, workspace: ws, output: .logits, into: out.baseAddress!)
+            }
+        } catch {
+            cache.truncate(to: tokens.count)
+            throw error
         }
         tokens.append(contentsOf: ids)
     }

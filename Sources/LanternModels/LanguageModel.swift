@@ -1,13 +1,5 @@
 import LanternTensor
 
-/// Which positions of a forward pass produce logits.
-public enum LogitsOutput: Sendable {
-    /// Only the last position (generation).
-    case last
-    /// Every position (scoring, `lantern forward`).
-    case all
-}
-
 /// Errors a model raises for inputs a user supplied.
 public enum ModelError: Error, Equatable, CustomStringConvertible {
     case contextOverflow(needed: Int, capacity: Int)
@@ -16,6 +8,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidConfiguration(String)
     case unsupportedArchitecture(String)
     case cacheMismatch
+    case workspaceMismatch
+    case invalidBatch(String)
+    case outOfKVBlocks(needed: Int)
 
     public var description: String {
         switch self {
@@ -26,43 +21,75 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case let .invalidConfiguration(s): return "invalid model configuration: \(s)"
         case let .unsupportedArchitecture(a): return "unsupported model architecture '\(a)'"
         case .cacheMismatch: return "the KV cache was made for a model of another shape; make it with this model's makeCache"
+        case .workspaceMismatch: return "the workspace was made for a smaller model; make it with this model's makeWorkspace"
+        case let .invalidBatch(s): return "invalid batch: \(s)"
+        case let .outOfKVBlocks(n): return "the KV cache pool has no free blocks (\(n) more needed); finish or cancel a sequence first"
         }
     }
 }
 
-/// A decoder-only language model: a function `(tokens, cache) -> logits`.
-///
-/// Positions are implicit: the new tokens occupy `cache.count ..< cache.count + tokens.count`, and the
-/// cache grows by that many entries. Generation and sampling live outside the model.
-public protocol CausalLanguageModel: AnyObject, Sendable {
+/// What every model shares: sizes and the scratch it needs.
+public protocol LanguageModel: AnyObject, Sendable {
+    /// `model_type` / `general.architecture` it was loaded as.
+    var architecture: String { get }
     var vocabularySize: Int { get }
     var hiddenSize: Int { get }
-    /// The longest context the model was trained for.
+    /// The longest context the model was trained for (or can represent).
     var maxContextLength: Int { get }
+    var workspaceShape: WorkspaceShape { get }
+    var compute: ComputeOptions { get }
+}
 
-    /// A fresh, empty cache able to hold `capacity` positions.
-    func makeCache(capacity: Int) -> KVCache
+extension LanguageModel {
+    /// Scratch for forward calls of up to `maxTokens` rows (owned by the caller, reused across calls).
+    public func makeWorkspace(maxTokens: Int) -> ForwardWorkspace {
+        ForwardWorkspace(shape: workspaceShape, maxTokens: maxTokens)
+    }
+}
 
-    /// Runs `tokens` through the model after what `cache` already holds and appends them to it, writing
-    /// logits [outputRows, vocabularySize] row-major into `logits` (outputRows = 1 for `.last`,
-    /// tokens.count for `.all`). Allocates nothing once the cache's scratch has grown to the batch size,
-    /// so a decode loop can call it per token.
-    func forward(_ tokens: UnsafeBufferPointer<Int>, cache: KVCache, output: LogitsOutput,
-                 into logits: UnsafeMutablePointer<Float>) throws(ModelError)
+/// A model that decodes with a KV cache: `(batch of tokens, positions, caches) -> logits`.
+///
+/// Generation and sampling live outside the model (DESIGN rule 4). Decoder-only models and the decoder
+/// side of encoder-decoders conform.
+public protocol CausalLanguageModel: LanguageModel {
+    /// Layers, key/value heads and head dimension of the cache.
+    var cacheLayout: (layers: Int, kvHeads: Int, headDim: Int) { get }
 
-    /// The final hidden states (after the last norm) of every position, [tokens.count, hiddenSize].
-    func hiddenStates(_ tokens: [Int], cache: KVCache) throws(ModelError) -> [Float]
+    /// Runs every row of `batch`, writing its output rows ([batch.outputRowCount, vocabularySize] logits or
+    /// [.., hiddenSize] hidden states) row-major into `out`. Each sequence's cache then holds its positions
+    /// up to its last row. Allocates nothing once the workspace, the batch and the caches are made.
+    func forward(_ batch: ForwardBatch, workspace: ForwardWorkspace, output: ForwardOutput,
+                 into out: UnsafeMutablePointer<Float>) throws(ModelError)
 }
 
 extension CausalLanguageModel {
-    /// `forward` returning a new array: [outputRows, vocabularySize] row-major.
-    public func forward(_ tokens: [Int], cache: KVCache, output: LogitsOutput) throws(ModelError) -> [Float] {
-        let rows = output == .all ? tokens.count : 1
-        var result = [Float](repeating: 0, count: rows * vocabularySize)
-        try tokens.withUnsafeBufferPointer { (ids) throws(ModelError) in
-            try result.withUnsafeMutableBufferPointer { (out) throws(ModelError) in
-                try forward(ids, cache: cache, output: output, into: out.baseAddress!)
-            }
+    /// A pool of `blocks` blocks of `blockSize` positions for many sequences.
+    public func makePool(blocks: Int, blockSize: Int = 16) throws(ModelError) -> KVPool {
+        let l = cacheLayout
+        return try KVPool(layers: l.layers, kvHeads: l.kvHeads, headDim: l.headDim, blockSize: blockSize, blocks: blocks)
+    }
+
+    /// A fresh, empty cache of `capacity` positions with a pool of its own (the single-sequence case).
+    /// A capacity that is not positive or beyond the model's context is a typed error.
+    public func makeCache(capacity: Int) throws(ModelError) -> KVCache {
+        guard capacity > 0, capacity <= maxContextLength else {
+            throw .invalidConfiguration("context length \(capacity) must be in 1...\(maxContextLength)")
+        }
+        let l = cacheLayout
+        return try KVCache(layers: l.layers, kvHeads: l.kvHeads, headDim: l.headDim, capacity: capacity)
+    }
+
+    /// One sequence continuing `cache`: returns [rows, width] (rows: 1 for `.last`, tokens.count for `.all`).
+    /// Allocates a workspace per call: for tests and tools; loops use the batch form.
+    public func forward(_ tokens: [Int], cache: KVCache, rows: OutputRows = .all,
+                        output: ForwardOutput = .logits) throws(ModelError) -> [Float] {
+        var batch = ForwardBatch()
+        batch.append(tokens, to: cache, output: rows)
+        let width = output == .logits ? vocabularySize : hiddenSize
+        let ws = makeWorkspace(maxTokens: min(max(tokens.count, 1), 512))
+        var result = [Float](repeating: 0, count: batch.outputRowCount * width)
+        try result.withUnsafeMutableBufferPointer { (buf) throws(ModelError) in
+            try forward(batch, workspace: ws, output: output, into: buf.baseAddress!)
         }
         return result
     }

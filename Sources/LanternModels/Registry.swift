@@ -11,9 +11,9 @@ public enum ModelRegistry {
     }
 
     /// Builds the model a GGUF file describes, or throws `ModelError.unsupportedArchitecture`.
-    public static func load(gguf file: GGUFFile, architecture: String, threads: Int) throws -> any CausalLanguageModel {
+    public static func load(gguf file: GGUFFile, architecture: String, compute: ComputeOptions) throws -> any CausalLanguageModel {
         switch architecture {
-        case "llama": return try LlamaModel(gguf: file, architecture: architecture, threads: threads)
+        case "llama": return try Llama.load(gguf: file, architecture: architecture, compute: compute)
         default: throw ModelError.unsupportedArchitecture(architecture)
         }
     }

@@ -17,7 +17,7 @@ struct Chat: ParsableCommand {
     func run() throws {
         try reportingErrors(format: format) {
             let loaded = try modelOptions.load()
-            let session = loaded.makeSession(contextLength: sampling.context ?? 4096)
+            let session = try loaded.makeSession(contextLength: sampling.context ?? 4096)
             var messages: [(role: String, content: String)] = []
             if let system { messages.append((role: "system", content: system)) }
             let interactive = isatty(0) == 1

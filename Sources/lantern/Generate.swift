@@ -46,7 +46,7 @@ struct Generate: ParsableCommand {
             let loaded = try modelOptions.load()
             let promptTokens = loaded.encodePrompt(prompt)
             let contextLength = sampling.context ?? (promptTokens.count + sampling.maxTokens + 1)
-            let session = loaded.makeSession(contextLength: contextLength)
+            let session = try loaded.makeSession(contextLength: contextLength)
             let generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: promptTokens,
                                           parameters: sampling.parameters())
             if format == .text { emit(prompt) }

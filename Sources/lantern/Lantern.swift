@@ -26,13 +26,12 @@ struct ModelOptions: ParsableArguments {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (close to float32, default) or int8 (fastest, like llama.cpp).")
-    var activations: ActivationPrecision = .current
+    var activations: ActivationPrecision = .environmentDefault
 
     func load() throws -> LoadedModel {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        ActivationPrecision.current = activations
-        if let model { return try LoadedModel(path: model, threads: threads) }
-        return try LoadedModel.openDefault(threads: threads) { line in stderr(line) }
+        if let model { return try LoadedModel(path: model, threads: threads, precision: activations) }
+        return try LoadedModel.openDefault(threads: threads, precision: activations) { line in stderr(line) }
     }
 }
 

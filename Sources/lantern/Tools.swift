@@ -54,10 +54,8 @@ struct Forward: ParsableCommand {
             }
             let loaded = try modelOptions.load()
             let model = loaded.model
-            let cache = model.makeCache(capacity: ids.count)
-            let data = output == .logits
-                ? try model.forward(ids, cache: cache, output: .all)
-                : try model.hiddenStates(ids, cache: cache)
+            let cache = try model.makeCache(capacity: ids.count)
+            let data = try model.forward(ids, cache: cache, rows: .all, output: output == .logits ? .logits : .hidden)
             let width = data.count / max(ids.count, 1)
             switch format {
             case .json:
@@ -159,7 +157,7 @@ struct Bench: ParsableCommand {
             }
             // The same id patterns as shared/tools/llamacpp_anchor.py, folded into the vocabulary.
             let prompt = [1] + (1..<promptTokens).map { (($0 - 1) * 7919 % 40000 + 100) % vocab }
-            let session = loaded.makeSession(contextLength: promptTokens + genTokens)
+            let session = try loaded.makeSession(contextLength: promptTokens + genTokens)
             var pp: [Double] = [], tg: [Double] = []
             for _ in 0..<reps {
                 session.reset()

@@ -2,7 +2,7 @@ import Foundation
 
 /// Rotary position embedding (RoPE, Su et al. 2021): rotates pairs of query/key features by
 /// position * theta_i, theta_i = base^(-2i/d).
-public struct RotaryEmbedding: Sendable {
+public struct RotaryEmbedding: Sendable, Equatable {
     /// Which features form a rotated pair.
     public enum Pairing: Sendable {
         /// (2i, 2i+1): the layout llama.cpp's GGUF files store attn_q/attn_k in (LLaMA's original code).
@@ -27,12 +27,13 @@ public struct RotaryEmbedding: Sendable {
         }
     }
 
-    /// Fills cos/sin tables [positions.count, dimensions/2] for the given absolute positions.
-    func tables(positions: Range<Int>, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
+    /// Fills cos/sin tables [count, dimensions/2] for the absolute positions of `count` rows.
+    func tables(positions: UnsafePointer<Int>, count: Int, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
         let half = dimensions / 2
-        for (t, p) in positions.enumerated() {
+        for t in 0..<count {
+            let p = Float(positions[t])
             for i in 0..<half {
-                let angle = Float(p) * inverseFrequencies[i]
+                let angle = p * inverseFrequencies[i]
                 cos[t * half + i] = Foundation.cos(angle)
                 sin[t * half + i] = Foundation.sin(angle)
             }

@@ -1,0 +1,50 @@
+import LanternFormats
+import LanternTensor
+
+/// The decoder-only runner: embeddings -> causal blocks over each sequence's paged KV cache -> final
+/// norm -> head, for the rows that asked for output only. Every decoder architecture (LLaMA, GPT-2,
+/// BLOOM, Qwen2, Gemma 3) is one of these; its file only decodes the config and maps tensor names.
+public final class DecoderModel: CausalLanguageModel, @unchecked Sendable {
+    public let architecture: String
+    public let stack: TransformerStack
+    public let head: LMHead
+    public let maxContextLength: Int
+    public let compute: ComputeOptions
+    public let workspaceShape: WorkspaceShape
+    /// Keeps the mapped file alive: the weights point into it.
+    private let store: any WeightStore
+
+    public init(architecture: String, stack: TransformerStack, head: LMHead, maxContextLength: Int,
+                compute: ComputeOptions, store: any WeightStore) {
+        self.architecture = architecture
+        self.stack = stack
+        self.head = head
+        self.maxContextLength = maxContextLength
+        self.compute = compute
+        self.store = store
+        var shape = stack.shape
+        shape.feedForward = max(shape.feedForward, head.transform?.dense.outFeatures ?? 1)
+        self.workspaceShape = shape
+    }
+
+    public var vocabularySize: Int { head.vocabularySize }
+    public var hiddenSize: Int { stack.hidden }
+    public var cacheLayout: (layers: Int, kvHeads: Int, headDim: Int) {
+        let a = stack.blocks[0].attention
+        return (stack.layers, a.kvHeads, a.headDim)
+    }
+
+    public func forward(_ batch: ForwardBatch, workspace ws: ForwardWorkspace, output: ForwardOutput,
+                        into out: UnsafeMutablePointer<Float>) throws(ModelError) {
+        let width = output == .logits ? vocabularySize : hiddenSize
+        try BatchRunner.run(stack, batch, ws: ws, vocabularySize: vocabularySize, wholeSequences: false,
+                            requireCross: false, compute) { (rows, first) throws(ModelError) in
+            let dst = out + first * width
+            if output == .logits {
+                head(ws.gathered, rows: rows, ws: ws, into: dst, compute)
+            } else {
+                dst.update(from: ws.gathered, count: rows * width)
+            }
+        }
+    }
+}

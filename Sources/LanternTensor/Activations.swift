@@ -1,0 +1,121 @@
+import Foundation
+import CKernels
+
+/// Element-wise activation functions of feed-forward layers.
+public enum Activation: String, Sendable, CaseIterable {
+    /// x * sigmoid(x) (LLaMA, Marian's "swish").
+    case silu
+    /// Exact GELU, x * Phi(x) with the error function (BERT, BART).
+    case gelu
+    /// GELU's tanh approximation (GPT-2 "gelu_new", BLOOM, T5 v1.1 "gelu_new", Gemma).
+    case geluTanh
+    /// max(0, x) (T5 v1.0).
+    case relu
+
+    /// Hugging Face `hidden_act` / `activation_function` / `feed_forward_proj` names.
+    public init?(huggingFace name: String) {
+        switch name {
+        case "silu", "swish": self = .silu
+        case "gelu", "gelu_python": self = .gelu
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_tanh": self = .geluTanh
+        case "relu": self = .relu
+        default: return nil
+        }
+    }
+
+    @inline(__always)
+    public func callAsFunction(_ x: Float) -> Float {
+        switch self {
+        case .silu: return x / (1 + Foundation.exp(-x))
+        case .gelu: return 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752))
+        case .geluTanh:
+            return 0.5 * x * (1 + Foundation.tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)))
+        case .relu: return x > 0 ? x : 0
+        }
+    }
+}
+
+extension Kernels {
+    /// In place: x[i] = act(x[i]) for `count` values.
+    public static func activate(_ act: Activation, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] = act(x[i]) }
+    }
+
+    /// In place: gate[i] = act(gate[i]) * up[i] (SwiGLU for silu, GeGLU for the GELUs). SiLU uses the SIMD
+    /// kernel, the others the scalar definitions.
+    public static func gated(_ act: Activation, _ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        if act == .silu { swiglu(gate, up, count: count); return }
+        for i in 0..<count { gate[i] = act(gate[i]) * up[i] }
+    }
+
+    /// LayerNorm over each row: y = (x - mean) / sqrt(var + eps) * weight (+ bias), biased variance as
+    /// PyTorch computes it. x, y: [tokens, n]; may alias.
+    public static func layerNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                 tokens: Int, n: Int, eps: Float, _ y: UnsafeMutablePointer<Float>) {
+        for t in 0..<tokens {
+            let xr = x + t * n, yr = y + t * n
+            var sum: Float = 0
+            for i in 0..<n { sum += xr[i] }
+            let mean = sum / Float(n)
+            var sq: Float = 0
+            for i in 0..<n { let d = xr[i] - mean; sq += d * d }
+            let inv = 1 / (sq / Float(n) + eps).squareRoot()
+            if let bias {
+                for i in 0..<n { yr[i] = (xr[i] - mean) * inv * weight[i] + bias[i] }
+            } else {
+                for i in 0..<n { yr[i] = (xr[i] - mean) * inv * weight[i] }
+            }
+        }
+    }
+
+    /// One attention head over `count` keys that may sit in a paged cache, with an additive bias
+    /// (see `lt_attend_ext_f32`): key j is row `table[j / block] * block + j % block` (row j without a
+    /// table) of `keys`/`values`, rows `stride` floats apart; score j = scale * q.k_j + slope * j + bias[j].
+    /// q, out: [headDim]; scores: caller scratch of `count` floats, holding the probabilities afterwards.
+    @inline(__always)
+    public static func attend(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                              table: UnsafePointer<Int32>?, block: Int, stride: Int, count: Int, headDim: Int,
+                              scale: Float, slope: Float, bias: UnsafePointer<Float>?,
+                              scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        lt_attend_ext_f32(q, keys, values, table, Int64(block), Int64(stride), Int64(count), Int64(headDim),
+                          scale, slope, bias, scores, out)
+    }
+}
+
+extension Reference {
+    /// Plain twin of `Kernels.attend`, in double precision for the softmax.
+    public static func attend(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                              table: UnsafePointer<Int32>?, block: Int, stride: Int, count: Int, headDim: Int,
+                              scale: Float, slope: Float, bias: UnsafePointer<Float>?,
+                              into out: UnsafeMutablePointer<Float>) {
+        func row(_ j: Int) -> Int { table.map { Int($0[j / block]) * block + j % block } ?? j }
+        var s = [Double](repeating: 0, count: count)
+        for j in 0..<count {
+            var d: Double = 0
+            for i in 0..<headDim { d += Double(q[i]) * Double(keys[row(j) * stride + i]) }
+            s[j] = d * Double(scale) + Double(slope) * Double(j) + Double(bias?[j] ?? 0)
+        }
+        let m = s.max() ?? 0
+        var total: Double = 0
+        for j in 0..<count { s[j] = exp(s[j] - m); total += s[j] }
+        for i in 0..<headDim {
+            var acc: Double = 0
+            for j in 0..<count { acc += s[j] / total * Double(values[row(j) * stride + i]) }
+            out[i] = Float(acc)
+        }
+    }
+
+    /// Plain twin of `Kernels.layerNorm`, accumulating in double.
+    public static func layerNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                 tokens: Int, n: Int, eps: Float, _ y: UnsafeMutablePointer<Float>) {
+        for t in 0..<tokens {
+            let xr = x + t * n
+            let mean = (0..<n).reduce(0.0) { $0 + Double(xr[$1]) } / Double(n)
+            let variance = (0..<n).reduce(0.0) { $0 + (Double(xr[$1]) - mean) * (Double(xr[$1]) - mean) } / Double(n)
+            let inv = 1 / (variance + Double(eps)).squareRoot()
+            for i in 0..<n {
+                y[t * n + i] = Float((Double(xr[i]) - mean) * inv * Double(weight[i]) + Double(bias?[i] ?? 0))
+            }
+        }
+    }
+}
