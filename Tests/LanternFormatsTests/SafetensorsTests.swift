@@ -212,6 +212,24 @@ struct SafetensorsWriter {
         #expect(throws: FormatError.truncated(path: path, what: "header of \(UInt64.max) bytes", offset: 0)) { try SafetensorsFile(path: path) }
     }
 
+    @Test func halfPrecisionViewsAndUnsupportedDtypes() throws {
+        var w = SafetensorsWriter()
+        // 1.0, -2.0 as F16 (0x3C00, 0xC000) and as BF16 (0x3F80, 0xC000); an I64 tensor; an F8 tensor.
+        w.tensors.append(.init(name: "h", dtype: "F16", shape: [2], bytes: [0x00, 0x3C, 0x00, 0xC0]))
+        w.tensors.append(.init(name: "bf", dtype: "BF16", shape: [1, 2], bytes: [0x80, 0x3F, 0x00, 0xC0]))
+        w.tensors.append(.init(name: "ids", dtype: "I64", shape: [2], bytes: SafetensorsWriter.le(Int64(7)) + SafetensorsWriter.le(Int64(-3))))
+        w.tensors.append(.init(name: "f8", dtype: "F8_E4M3", shape: [4], bytes: [0, 0, 0, 0]))
+        let f = try SafetensorsFile(path: w.write())
+        let h = try f.tensor("h")
+        #expect(h.dtype == .f16 && h.floats() == [1, -2])
+        let bf = try f.tensor("bf", shape: [1, 2])
+        #expect(bf.dtype == .bf16 && bf.floats() == [1, -2])
+        #expect(bf.matrix().rows == 1 && bf.matrix().cols == 2)
+        #expect(try f.ints("ids") == [7, -3])
+        #expect(throws: FormatError.unsupportedTensorType(path: f.path, tensor: "ids", type: "I64")) { try f.tensor("ids") }
+        #expect(throws: FormatError.unsupportedTensorType(path: f.path, tensor: "f8", type: "F8_E4M3")) { try f.tensor("f8") }
+    }
+
     @Test func zeroSizedTensorsAndUnicodeNamesAreFine() throws {
         var w = SafetensorsWriter()
         w.add("empty", f32: [], shape: [0, 4])
