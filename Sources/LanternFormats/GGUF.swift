@@ -107,7 +107,7 @@ public final class GGUFFile: WeightStore, @unchecked Sendable {
         var alignment = 32
         if let a = meta["general.alignment"] {
             guard let v = a.int, v > 0, v & (v - 1) == 0, v <= 1 << 20 else {
-                throw .invalidMetadata(key: "general.alignment", reason: "must be a power of two, found \(a)")
+                throw .invalidMetadata(path: file.path, key: "general.alignment", reason: "must be a power of two, found \(a)")
             }
             alignment = v
         }
@@ -167,34 +167,34 @@ public final class GGUFFile: WeightStore, @unchecked Sendable {
     public func info(_ name: String) -> GGUFTensorInfo? { index[name].map { tensorInfos[$0] } }
 
     public func tensor(_ name: String) throws(FormatError) -> TensorView {
-        guard let i = index[name] else { throw .missingTensor(name) }
+        guard let i = index[name] else { throw .missingTensor(path: path, tensor: name) }
         let info = tensorInfos[i]
         guard let dtype = info.type.dtype, let bytes = info.byteCount else {
-            throw .unsupportedTensorType(tensor: name, type: info.type.name)
+            throw .unsupportedTensorType(path: path, tensor: name, type: info.type.name)
         }
         if dtype.isQuantized, let cols = info.dims.first, cols % dtype.blockSize != 0 {
             throw .invalidTensor(path: path, tensor: name, reason: "row length \(cols) is not a multiple of \(dtype.blockSize)")
         }
-        return TensorView(name: name, dtype: dtype, shape: info.shape, data: file.base + info.offset, byteCount: bytes)
+        return TensorView(name: name, dtype: dtype, shape: info.shape, data: file.base + info.offset, byteCount: bytes, owner: file, path: path)
     }
 
     // MARK: typed metadata access
 
     public func string(_ key: String) throws(FormatError) -> String {
-        guard let v = metadata[key] else { throw .missingMetadata(key) }
-        guard let s = v.string else { throw .invalidMetadata(key: key, reason: "expected a string, found \(v.typeName)") }
+        guard let v = metadata[key] else { throw .missingMetadata(path: path, key: key) }
+        guard let s = v.string else { throw .invalidMetadata(path: path, key: key, reason: "expected a string, found \(v.typeName)") }
         return s
     }
 
     public func int(_ key: String) throws(FormatError) -> Int {
-        guard let v = metadata[key] else { throw .missingMetadata(key) }
-        guard let i = v.int else { throw .invalidMetadata(key: key, reason: "expected an integer, found \(v.typeName)") }
+        guard let v = metadata[key] else { throw .missingMetadata(path: path, key: key) }
+        guard let i = v.int else { throw .invalidMetadata(path: path, key: key, reason: "expected an integer, found \(v.typeName)") }
         return i
     }
 
     public func double(_ key: String) throws(FormatError) -> Double {
-        guard let v = metadata[key] else { throw .missingMetadata(key) }
-        guard let d = v.double else { throw .invalidMetadata(key: key, reason: "expected a number, found \(v.typeName)") }
+        guard let v = metadata[key] else { throw .missingMetadata(path: path, key: key) }
+        guard let d = v.double else { throw .invalidMetadata(path: path, key: key, reason: "expected a number, found \(v.typeName)") }
         return d
     }
 }
@@ -246,11 +246,11 @@ struct ByteReader {
         case 6: return .float32(Float(bitPattern: try read(UInt32.self, key)))
         case 7:
             let b = try read(UInt8.self, key)
-            guard b <= 1 else { throw .invalidMetadata(key: key, reason: "bool value \(b)") }
+            guard b <= 1 else { throw .invalidMetadata(path: path, key: key, reason: "bool value \(b)") }
             return .bool(b == 1)
         case 8: return .string(try string())
         case 9:
-            guard depth < 8 else { throw .invalidMetadata(key: key, reason: "arrays nested too deeply") }
+            guard depth < 8 else { throw .invalidMetadata(path: path, key: key, reason: "arrays nested too deeply") }
             let elemType = try read(UInt32.self, "array type of '\(key)'")
             let minBytes: Int
             switch elemType {

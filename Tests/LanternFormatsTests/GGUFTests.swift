@@ -145,9 +145,9 @@ struct GGUFBuilder {
         b.tensors.append(("fancy", [256], 12, [UInt8](repeating: 0, count: 144)))   // Q4_K
         let f = try GGUFFile(path: b.write())
         #expect(f.info("fancy")?.type.name == "Q4_K")
-        #expect(throws: FormatError.unsupportedTensorType(tensor: "fancy", type: "Q4_K")) { try f.tensor("fancy") }
-        #expect(FormatError.unsupportedTensorType(tensor: "fancy", type: "Q4_K").description.contains("fancy"))
-        #expect(throws: FormatError.missingTensor("nope")) { try f.tensor("nope") }
+        #expect(throws: FormatError.unsupportedTensorType(path: f.path, tensor: "fancy", type: "Q4_K")) { try f.tensor("fancy") }
+        #expect(FormatError.unsupportedTensorType(path: f.path, tensor: "fancy", type: "Q4_K").description.contains("fancy"))
+        #expect(throws: FormatError.missingTensor(path: f.path, tensor: "nope")) { try f.tensor("nope") }
     }
 
     @Test func unknownValueTypeAndBadAlignment() throws {
@@ -156,8 +156,9 @@ struct GGUFBuilder {
         #expect(throws: FormatError.self) { try GGUFFile(path: b.write()) }
         var a = GGUFBuilder.sample()
         a.add("general.alignment", u32: 3)
-        #expect(throws: FormatError.invalidMetadata(key: "general.alignment", reason: "must be a power of two, found uint32(3)")) {
-            try GGUFFile(path: a.write())
+        let path = try a.write()
+        #expect(throws: FormatError.invalidMetadata(path: path, key: "general.alignment", reason: "must be a power of two, found uint32(3)")) {
+            try GGUFFile(path: path)
         }
     }
 
