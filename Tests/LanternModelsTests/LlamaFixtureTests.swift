@@ -6,25 +6,26 @@ import LanternFormats
 /// The tiny random LLaMA of `Fixtures/llama` (transformers' LlamaForCausalLM, float32, HF layout with
 /// rotate_half RoPE) against the reference's logits, greedy ids and KV-cache checks (atol 2e-3, rtol 1e-4).
 @Suite struct LlamaFixtureTests {
-    let model: LlamaModel
+    let model: DecoderModel
+    let config: LlamaConfiguration
     let expected: SafetensorsFile
     let vocab = 512
 
     init() throws {
         let dir = fixturePath("llama")
-        let config = try JSONDecoder().decode(LlamaConfiguration.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
-        model = try LlamaModel(config: config, safetensors: SafetensorsFile(path: dir + "/model.safetensors"), threads: 2)
+        config = try JSONDecoder().decode(LlamaConfiguration.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
+        model = try Llama.load(config: config, store: SafetensorsFile(path: dir + "/model.safetensors"), compute: ComputeOptions(threads: 2))
         expected = try SafetensorsFile(path: dir + "/expected.safetensors")
     }
 
     @Test func configurationIsRead() {
-        #expect(model.config.heads == 4 && model.config.kvHeads == 2 && model.config.headDim == 16)
-        #expect(model.config.ropeBase == 10000 && model.config.tieWordEmbeddings)
+        #expect(config.heads == 4 && config.kvHeads == 2 && config.headDim == 16)
+        #expect(config.ropeBase == 10000 && config.tieWordEmbeddings)
     }
 
     @Test func forwardLogitsMatchReference() throws {
         let ids = try expected.ints("input_ids")
-        let logits = try model.forward(ids, cache: model.makeCache(capacity: 64), output: .all)
+        let logits = try model.forward(ids, cache: model.makeCache(capacity: 64), rows: .all)
         let want = try expected.floats("logits")
         #expect(allcloseExcess(logits[...], want[...], rtol: 1e-4) <= 2e-3)
     }
@@ -33,51 +34,55 @@ import LanternFormats
         let ids = try expected.ints("input_ids")
         let want = try expected.ints("generated_ids")
         let stepLogits = try expected.floats("generation_step_logits")
-        let cache = model.makeCache(capacity: 64)
-        var logits = try model.forward(ids, cache: cache, output: .last)
+        let cache = try model.makeCache(capacity: 64)
+        var logits = try model.forward(ids, cache: cache, rows: .last)
         var out = ids
         for step in 0..<(want.count - ids.count) {
             #expect(allcloseExcess(logits[...], stepLogits[(step * vocab)..<((step + 1) * vocab)], rtol: 1e-4) <= 2e-3)
             let next = logits.indices.max { logits[$0] < logits[$1] }!
             out.append(next)
-            logits = try model.forward([next], cache: cache, output: .last)
+            logits = try model.forward([next], cache: cache, rows: .last)
         }
         #expect(out == want)
     }
 
     @Test func cachedChunksAgreeWithOneShot() throws {
         let ids = try expected.ints("input_ids")
-        let cache = model.makeCache(capacity: 64)
-        _ = try model.forward(Array(ids[..<8]), cache: cache, output: .last)
-        let chunk = try model.forward(Array(ids[8...]), cache: cache, output: .all)
+        let cache = try model.makeCache(capacity: 64)
+        _ = try model.forward(Array(ids[..<8]), cache: cache, rows: .last)
+        let chunk = try model.forward(Array(ids[8...]), cache: cache, rows: .all)
         #expect(allcloseExcess(chunk[...], try expected.floats("kv_chunk_logits")[...], rtol: 1e-4) <= 2e-3)
 
         let generated = try expected.ints("generated_ids")
-        let full = model.makeCache(capacity: 64)
-        _ = try model.forward(ids, cache: full, output: .last)
-        let next = try model.forward([generated[12]], cache: full, output: .all)
+        let full = try model.makeCache(capacity: 64)
+        _ = try model.forward(ids, cache: full, rows: .last)
+        let next = try model.forward([generated[12]], cache: full, rows: .all)
         #expect(allcloseExcess(next[...], try expected.floats("kv_next_token_logits")[...], rtol: 1e-4) <= 2e-3)
     }
 
     @Test func chunkedPrefillEqualsSinglePass() throws {
         let ids = try expected.ints("input_ids")
-        let small = try LlamaModel(config: model.config,
-                                   safetensors: SafetensorsFile(path: fixturePath("llama") + "/model.safetensors"),
-                                   threads: 1, maxBatch: 5)
-        let a = try small.forward(ids, cache: small.makeCache(capacity: 32), output: .all)
-        let b = try model.forward(ids, cache: model.makeCache(capacity: 32), output: .all)
+        // A workspace of 5 rows splits the 12-token prompt into chunks of 5, 5 and 2.
+        let small = model.makeWorkspace(maxTokens: 5)
+        let cache = try model.makeCache(capacity: 32)
+        var batch = ForwardBatch()
+        batch.append(ids, to: cache, output: .all)
+        var a = [Float](repeating: 0, count: ids.count * vocab)
+        try a.withUnsafeMutableBufferPointer { try model.forward(batch, workspace: small, output: .logits, into: $0.baseAddress!) }
+        let b = try model.forward(ids, cache: try model.makeCache(capacity: 32), rows: .all)
+        #expect(cache.count == ids.count)
         #expect(allcloseExcess(a[...], b[...], rtol: 0) <= 1e-4)
     }
 
     @Test func badInputsAreTypedErrors() throws {
-        let cache = model.makeCache(capacity: 4)
+        let cache = try model.makeCache(capacity: 4)
         #expect(throws: ModelError.contextOverflow(needed: 5, capacity: 4)) {
-            try model.forward([1, 2, 3, 4, 5], cache: cache, output: .last)
+            try model.forward([1, 2, 3, 4, 5], cache: cache, rows: .last)
         }
         #expect(throws: ModelError.invalidToken(id: 512, vocabularySize: 512)) {
-            try model.forward([512], cache: cache, output: .last)
+            try model.forward([512], cache: cache, rows: .last)
         }
-        #expect(throws: ModelError.emptyInput) { try model.forward([], cache: cache, output: .last) }
+        #expect(throws: ModelError.emptyInput) { try model.forward([], cache: cache, rows: .last) }
         #expect(cache.count == 0)
     }
 }
@@ -115,14 +120,14 @@ import LanternFormats
     @Test func untiedCheckpointNeedsItsOutputMatrix() throws {
         let untied = try config(["tie_word_embeddings": false])
         #expect(throws: FormatError.missingTensor(path: fixturePath("llama") + "/model.safetensors", tensor: "lm_head.weight")) {
-            try LlamaModel(config: untied, safetensors: SafetensorsFile(path: fixturePath("llama") + "/model.safetensors"), threads: 1)
+            try Llama.load(config: untied, store: SafetensorsFile(path: fixturePath("llama") + "/model.safetensors"), compute: ComputeOptions(threads: 1))
         }
     }
 
     @Test func aCacheOfAnotherShapeIsRefused() throws {
-        let model = try LlamaModel(config: try config([:]), safetensors: SafetensorsFile(path: fixturePath("llama") + "/model.safetensors"), threads: 1)
-        let foreign = KVCache(layers: 3, kvHeads: 2, headDim: 16, capacity: 8)
-        #expect(throws: ModelError.cacheMismatch) { try model.forward([1, 2], cache: foreign, output: .last) }
+        let model = try Llama.load(config: try config([:]), store: SafetensorsFile(path: fixturePath("llama") + "/model.safetensors"), compute: ComputeOptions(threads: 1))
+        let foreign = try KVCache(layers: 3, kvHeads: 2, headDim: 16, capacity: 8)
+        #expect(throws: ModelError.cacheMismatch) { try model.forward([1, 2], cache: foreign, rows: .last) }
     }
 
     @Test func frequencyFactorsDivideTheRopeFrequencies() {

@@ -9,7 +9,7 @@ enum RealModel {
         var fetcher = ModelFetcher()
         fetcher.progress = { FileHandle.standardError.write(Data(("[lantern tests] " + $0 + "\n").utf8)) }
         let url = try fetcher.ensure(.defaultModel)
-        return try LoadedModel(path: url.path, threads: 2)
+        return try LoadedModel(path: url.path, threads: 2, precision: .environmentDefault)
     }
 
     static func get() throws -> LoadedModel { try loaded.get() }

@@ -23,7 +23,7 @@ import LanternModels
         let loaded = try RealModel.get()
         let model = loaded.model
         for c in try FloatLogprobs.load().cases {
-            let logits = try model.forward(c.tokens, cache: model.makeCache(capacity: c.tokens.count), output: .all)
+            let logits = try model.forward(c.tokens, cache: try model.makeCache(capacity: c.tokens.count), rows: .all)
             let s = score(c, logits: logits, vocab: model.vocabularySize)
             print("score \(c.prompt.prefix(30).debugDescription): mean KL \(s.meanKL), max KL \(s.maxKL), top-1 \(s.top1)")
             #expect(s.meanKL <= 0.005, "\(c.prompt.debugDescription): mean KL \(s.meanKL)")
@@ -43,8 +43,8 @@ import LanternModels
         let vocab = model.vocabularySize, width = ids.count / lengths.count, steps = greedy.count / lengths.count
         for i in 0..<lengths.count {
             let prompt = Array(ids[(i * width)..<(i * width + lengths[i])])
-            let cache = model.makeCache(capacity: prompt.count + steps)
-            var logits = try model.forward(prompt, cache: cache, output: .last)
+            let cache = try model.makeCache(capacity: prompt.count + steps)
+            var logits = try model.forward(prompt, cache: cache, rows: .last)
             let ref = last[(i * vocab)..<((i + 1) * vocab)]
             var maxDiff: Float = 0, sumDiff: Float = 0
             for (a, b) in zip(logits, ref) { maxDiff = max(maxDiff, abs(a - b)); sumDiff += abs(a - b) }
@@ -58,7 +58,7 @@ import LanternModels
             for _ in 0..<firstClose {
                 let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
                 produced.append(next)
-                logits = try model.forward([next], cache: cache, output: .last)
+                logits = try model.forward([next], cache: cache, rows: .last)
             }
             #expect(produced == Array(greedy[(i * steps)..<(i * steps + firstClose)]), "prompt \(i) greedy prefix")
         }
@@ -69,11 +69,11 @@ import LanternModels
         let model = try RealModel.get().model
         let tokens = try GreedyReference.all()[1].prompt_ids + [761, 253, 1767, 2470, 288]
         let vocab = model.vocabularySize
-        let full = try model.forward(tokens, cache: model.makeCache(capacity: 32), output: .all)
-        let cache = model.makeCache(capacity: 32)
-        var pieces = try model.forward(Array(tokens[..<7]), cache: cache, output: .all)
-        pieces += try model.forward(Array(tokens[7..<12]), cache: cache, output: .all)
-        for t in tokens[12...] { pieces += try model.forward([t], cache: cache, output: .all) }
+        let full = try model.forward(tokens, cache: try model.makeCache(capacity: 32), rows: .all)
+        let cache = try model.makeCache(capacity: 32)
+        var pieces = try model.forward(Array(tokens[..<7]), cache: cache, rows: .all)
+        pieces += try model.forward(Array(tokens[7..<12]), cache: cache, rows: .all)
+        for t in tokens[12...] { pieces += try model.forward([t], cache: cache, rows: .all) }
         #expect(pieces.count == full.count)
         var worst: Float = 0
         for i in 0..<full.count { worst = max(worst, abs(full[i] - pieces[i])) }
@@ -86,7 +86,7 @@ import LanternModels
         func run(seed: UInt64) throws -> [Int] {
             let prompt = loaded.encodePrompt("Once upon a time")
             let params = GenerateParameters(maxTokens: 12, sampling: SamplingParameters(temperature: 1.0, seed: seed))
-            let g = try Generator(session: loaded.makeSession(contextLength: 64), tokenizer: loaded.tokenizer, prompt: prompt, parameters: params)
+            let g = try Generator(session: try loaded.makeSession(contextLength: 64), tokenizer: loaded.tokenizer, prompt: prompt, parameters: params)
             while try g.next() != nil {}
             return g.generated
         }
@@ -111,7 +111,7 @@ import LanternModels
     @Test func greedyStopsAtEndOfTurnAndStopStrings() throws {
         let loaded = try RealModel.get()
         let prompt = loaded.encodePrompt("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n")
-        let g = try Generator(session: loaded.makeSession(contextLength: 128), tokenizer: loaded.tokenizer, prompt: prompt,
+        let g = try Generator(session: try loaded.makeSession(contextLength: 128), tokenizer: loaded.tokenizer, prompt: prompt,
                               parameters: GenerateParameters(maxTokens: 64, sampling: .greedy))
         var text = ""
         while let s = try g.next() { text += s.text }
@@ -119,7 +119,7 @@ import LanternModels
         #expect(loaded.tokenizer.endOfGenerationIDs.contains(g.generated.last ?? -1))
         #expect(!text.contains("<|im_end|>"))
 
-        let h = try Generator(session: loaded.makeSession(contextLength: 128), tokenizer: loaded.tokenizer,
+        let h = try Generator(session: try loaded.makeSession(contextLength: 128), tokenizer: loaded.tokenizer,
                               prompt: loaded.encodePrompt("The capital of France is"),
                               parameters: GenerateParameters(maxTokens: 20, sampling: .greedy, stop: ["."]))
         var t2 = ""
@@ -130,7 +130,7 @@ import LanternModels
 
     @Test func overLongPromptIsATypedError() throws {
         let loaded = try RealModel.get()
-        let session = loaded.makeSession(contextLength: 8)
+        let session = try loaded.makeSession(contextLength: 8)
         #expect(throws: GenerationError.promptTooLong(tokens: 12, contextLength: 8)) {
             try Generator(session: session, tokenizer: loaded.tokenizer, prompt: Array(repeating: 100, count: 12),
                           parameters: GenerateParameters())
