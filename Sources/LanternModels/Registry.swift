@@ -1,9 +1,54 @@
 import LanternFormats
 
+import Foundation
+
+/// A loaded network, by runner.
+public enum Network: Sendable {
+    case decoder(DecoderModel)
+    case encoder(EncoderModel)
+
+    /// The model that generates with a KV cache, if this network has one.
+    public var causal: (any CausalLanguageModel)? {
+        switch self {
+        case let .decoder(m): return m
+        case .encoder: return nil
+        }
+    }
+
+    public var model: any LanguageModel {
+        switch self {
+        case let .decoder(m): return m
+        case let .encoder(m): return m
+        }
+    }
+}
+
 /// Maps a checkpoint's architecture name to the model type that runs it.
 public enum ModelRegistry {
     /// `general.architecture` values of GGUF files Lantern can run.
     public static let ggufArchitectures: Set<String> = ["llama"]
+
+    /// `model_type` values of Hugging Face folders Lantern can run.
+    public static let folderModelTypes: Set<String> = ["llama", "gpt2", "bloom", "bert"]
+
+    /// Builds the network a Hugging Face folder describes (config.json + safetensors), decoding the
+    /// typed configuration of its `model_type`; an unknown type is an error naming it.
+    public static func load(folder: ModelFolder, compute: ComputeOptions) throws -> Network {
+        func config<C: Decodable>(_ type: C.Type) throws -> C {
+            do { return try JSONDecoder().decode(C.self, from: folder.configData) } catch let e as ModelError {
+                throw e
+            } catch {
+                throw ModelError.invalidConfiguration("\(folder.configPath): \(error)")
+            }
+        }
+        switch folder.modelType {
+        case "llama": return .decoder(try Llama.load(config: config(LlamaConfiguration.self), store: folder.weights, compute: compute))
+        case "gpt2": return .decoder(try GPT2.load(config: config(GPT2Configuration.self), store: folder.weights, compute: compute))
+        case "bloom": return .decoder(try Bloom.load(config: config(BloomConfiguration.self), store: folder.weights, compute: compute))
+        case "bert": return .encoder(try Bert.load(config: config(BertConfiguration.self), store: folder.weights, compute: compute))
+        default: throw ModelError.unsupportedArchitecture(folder.modelType)
+        }
+    }
 
     /// The file's `general.architecture`.
     public static func architecture(of file: GGUFFile) throws(FormatError) -> String {

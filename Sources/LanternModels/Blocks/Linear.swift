@@ -24,6 +24,17 @@ public struct Linear: Sendable {
         self.storage = values
     }
 
+    /// The same layer, keeping `other`'s owned memory alive (a view into a fused layer's copy).
+    public func retaining(_ other: Linear) -> Linear {
+        Linear(weight: weight, bias: bias, storage: other.storage ?? storage)
+    }
+
+    private init(weight: WeightMatrix, bias: [Float]?, storage: OwnedFloats?) {
+        self.weight = weight
+        self.bias = bias
+        self.storage = storage
+    }
+
     /// y[tokens, out] = x[tokens, in] W^T (+ b)
     public func callAsFunction(_ x: UnsafePointer<Float>, tokens: Int, into y: UnsafeMutablePointer<Float>,
                                _ compute: ComputeOptions) {

@@ -1,0 +1,10 @@
+/// Upper bounds far above any real checkpoint; they keep corrupt configurations from overflowing
+/// products or asking for absurd allocations before a tensor is even looked at.
+enum ConfigurationLimits {
+    static func check(_ sizes: [(name: String, value: Int, limit: Int)]) throws(ModelError) {
+        for (name, v, limit) in sizes {
+            guard v > 0 else { throw .invalidConfiguration("\(name) must be positive, found \(v)") }
+            guard v <= limit else { throw .invalidConfiguration("\(name) \(v) exceeds \(limit)") }
+        }
+    }
+}
