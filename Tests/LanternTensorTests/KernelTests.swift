@@ -348,3 +348,39 @@ func floatKernelsMatchReferenceOnEveryLevel(_ dtype: DType) {
     #expect(Kernels.activationPrecision == (fromEnvironment == "int8" ? .int8 : .int8x2))
     #expect(Kernels.ActivationPrecision.allCases.map(\.rawValue) == [1, 2])   // levels, as the workspace uses them
 }
+
+/// The paged attention kernel with ALiBi slope and additive bias against its double-precision twin, on
+/// every instruction-set level: block tables in shuffled order, partial last blocks, no table, odd head
+/// sizes. |error| <= 2e-5 * max|v| + 1e-6 per output (a convex combination of value rows).
+@Test func pagedBiasedAttentionMatchesReference() {
+    var rng = SeededRandom(seed: 57)
+    for (headDim, stride, block) in [(64, 128, 16), (13, 13, 4), (16, 48, 1)] {
+        for count in [1, 3, 16, 17, 50] {
+            let blocks = (count + block - 1) / block
+            let table: [Int32] = (0..<Int32(blocks + 3)).reversed().map { $0 }   // rows far from contiguous
+            let rows = (blocks + 3) * block
+            let q = randomFloats(headDim, rng: &rng, scale: 2)
+            let keys = randomFloats(rows * stride, rng: &rng, scale: 2), values = randomFloats(rows * stride, rng: &rng)
+            let bias = randomFloats(count, rng: &rng, scale: 3)
+            for (useTable, slope, useBias) in [(true, Float(0), false), (true, -0.25, false), (true, 0, true), (false, 0.5, true)] {
+                var slow = [Float](repeating: .nan, count: headDim)
+                table.withUnsafeBufferPointer { t in
+                    bias.withUnsafeBufferPointer { b in
+                        Reference.attend(query: q, keys: keys, values: values, table: useTable ? t.baseAddress : nil, block: block,
+                                         stride: stride, count: count, headDim: headDim, scale: 0.125, slope: slope,
+                                         bias: useBias ? b.baseAddress : nil, into: &slow)
+                        for level in supportedLevels {
+                            var fast = [Float](repeating: .nan, count: headDim), scores = [Float](repeating: 0, count: count)
+                            lt_attend_ext_f32_at(Int32(level), q, keys, values, useTable ? t.baseAddress : nil, Int64(block),
+                                                 Int64(stride), Int64(count), Int64(headDim), 0.125, slope,
+                                                 useBias ? b.baseAddress : nil, &scores, &fast)
+                            #expect(zip(fast, slow).allSatisfy { abs($0 - $1) <= 2e-5 + 1e-6 },
+                                    "level \(level) hd \(headDim) n \(count) table \(useTable) slope \(slope) bias \(useBias)")
+                            #expect(abs(scores.reduce(0, +) - 1) <= 1e-5)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -81,16 +81,29 @@ public final class RelativePositionBias: @unchecked Sendable {
     }
 }
 
-/// Fixed sinusoidal position embeddings (Vaswani et al. 2017) in Marian's layout: features 0..<d/2 hold
-/// sin(p / 10000^(2i/d)), features d/2..<d the matching cos. Computed in double, stored as float32.
-public func sinusoidalTable(positions: Int, dimension d: Int) -> [Float] {
+/// Fixed sinusoidal position embeddings (Vaswani et al. 2017), computed in double, stored as float32.
+/// Feature pair i has frequency 1 / 10000^(2i/d).
+public enum SinusoidalLayout: Sendable {
+    /// The original Transformer's: feature 2i = sin, 2i + 1 = cos.
+    case interleaved
+    /// Marian's (and XLM's): features 0..<d/2 sin, d/2..<d the matching cos.
+    case split
+}
+
+public func sinusoidalTable(positions: Int, dimension d: Int, layout: SinusoidalLayout = .split) -> [Float] {
     var out = [Float](repeating: 0, count: positions * d)
     let half = d / 2
     for p in 0..<positions {
         for i in 0..<half {
             let angle = Double(p) / pow(10000.0, Double(2 * i) / Double(d))
-            out[p * d + i] = Float(sin(angle))
-            out[p * d + half + i] = Float(cos(angle))
+            switch layout {
+            case .split:
+                out[p * d + i] = Float(sin(angle))
+                out[p * d + half + i] = Float(cos(angle))
+            case .interleaved:
+                out[p * d + 2 * i] = Float(sin(angle))
+                out[p * d + 2 * i + 1] = Float(cos(angle))
+            }
         }
     }
     return out
