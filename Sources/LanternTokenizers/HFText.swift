@@ -27,20 +27,15 @@ enum HFChar {
         }
     }
 
-    /// `\w` of Oniguruma with Unicode: letters, marks, decimal numbers, connector punctuation.
+    /// `\w` of Oniguruma and Rust's regex with Unicode (UTS #18): Alphabetic, marks, decimal numbers, connector
+    /// punctuation, join controls.
     static func isWord(_ s: Unicode.Scalar) -> Bool {
+        if s.value == 0x200C || s.value == 0x200D { return true }
+        if s.properties.isAlphabetic { return true }
         switch s.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
+        case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
         default: return false
         }
-    }
-
-    /// Rust `char::is_alphanumeric() || c == '_'`, the added-token `single_word` boundary test.
-    static func isWordForAddedToken(_ s: Unicode.Scalar) -> Bool {
-        if s == "_" { return true }
-        if s.properties.isAlphabetic { return true }
-        return isNumeric(s)
     }
 
     static func isCombiningMark(_ s: Unicode.Scalar) -> Bool {
@@ -69,10 +64,34 @@ struct CompiledRegex: @unchecked Sendable {
     init(_ source: String) throws(TokenizerError) {
         self.source = source
         do {
-            regex = try Regex(source).matchingSemantics(.unicodeScalar)
+            regex = try Regex(Self.onigurumaClasses(source)).matchingSemantics(.unicodeScalar)
         } catch {
             throw .invalidTokenizerJSON("regex \(source.debugDescription) does not compile: \(error)")
         }
+    }
+
+    /// Rewrites the class escapes whose Swift meaning differs from Oniguruma's Unicode one:
+    /// `\d` is Nd only (Swift also takes other digits such as ①) and `\w` is UTS #18's word set.
+    static func onigurumaClasses(_ source: String) -> String {
+        let word = #"\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\u{200C}\u{200D}"#
+        var out = String.UnicodeScalarView()
+        var inClass = 0
+        var it = source.unicodeScalars.makeIterator()
+        while let c = it.next() {
+            if c == "\\", let e = it.next() {
+                switch e {
+                case "d": out += #"\p{Nd}"#.unicodeScalars
+                case "D": out += #"\P{Nd}"#.unicodeScalars
+                case "w": out += (inClass > 0 ? word : "[" + word + "]").unicodeScalars
+                case "W" where inClass == 0: out += ("[^" + word + "]").unicodeScalars
+                default: out.append(c); out.append(e)
+                }
+                continue
+            }
+            if c == "[" { inClass += 1 } else if c == "]" && inClass > 0 { inClass -= 1 }
+            out.append(c)
+        }
+        return String(out)
     }
 
     /// Match ranges in scalar offsets of `text`, in order, non-overlapping.

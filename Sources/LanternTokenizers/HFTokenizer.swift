@@ -20,7 +20,8 @@ struct AddedTokenMatcher: Sendable {
 
     enum Segment {
         case text(Range<Int>)
-        case token(Int32)
+        /// A matched token and the text it covers (with the whitespace lstrip / rstrip took).
+        case token(Int32, Range<Int>)
     }
 
     private let tokens: [Token]
@@ -61,7 +62,7 @@ struct AddedTokenMatcher: Sendable {
             if token.singleWord {
                 let before = start > 0 ? Self.lastScalar(bytes, before: start) : nil
                 let after = stop < bytes.count ? Self.firstScalar(bytes, at: stop) : nil
-                if before.map(HFChar.isWordForAddedToken) == true || after.map(HFChar.isWordForAddedToken) == true { continue }
+                if before.map(HFChar.isWord) == true || after.map(HFChar.isWord) == true { continue }
             }
             if token.lstrip {
                 while start > textStart, let s = Self.lastScalar(bytes, before: start), HFChar.isWhitespace(s) {
@@ -75,7 +76,7 @@ struct AddedTokenMatcher: Sendable {
                 pos = stop
             }
             if textStart < start { out.append(.text(textStart..<start)) }
-            out.append(.token(token.id))
+            out.append(.token(token.id, start..<stop))
             textStart = stop
         }
         if textStart < bytes.count { out.append(.text(textStart..<bytes.count)) }
@@ -136,13 +137,11 @@ public final class HFTokenizer: Tokenizer {
     ///     an added `<s>`-like token; EOS: an added `</s>`-like token).
     public init(tokenizerJSON data: Data, bosID: Int? = nil, eosID: Int? = nil) throws(TokenizerError) {
         let file = try HFTokenizerFile.parse(data)
-        let bound = file.model.entryCount + file.addedTokens.count
-        try file.model.checkIDs(bound: bound)
-        for t in file.addedTokens where !(0..<bound).contains(t.id) {
-            throw .tokenIDOutOfRange(key: "added_tokens['\(t.content)']", id: t.id, vocabularySize: bound)
-        }
-        let count = max(file.model.kind == .unigram ? file.model.pieces.count : (file.model.vocab.values.max() ?? -1) + 1,
-                        (file.addedTokens.map(\.id).max() ?? -1) + 1)
+        let modelSize = file.model.entryCount
+        try file.model.checkIDs(bound: modelSize + file.addedTokens.count)
+        let model = try file.model.build(count: modelSize + file.addedTokens.count)
+        let added = Self.assignIDs(file.addedTokens, model: model, modelSize: modelSize)
+        let count = max(model.tokens.lastIndex { $0 != nil }.map { $0 + 1 } ?? 0, (added.map(\.id).max() ?? -1) + 1)
         guard count > 0 else { throw .emptyVocabulary }
         for id in file.postProcessor?.allIDs ?? [] where !(0..<count).contains(id) {
             throw .tokenIDOutOfRange(key: "post_processor special token", id: id, vocabularySize: count)
@@ -150,17 +149,15 @@ public final class HFTokenizer: Tokenizer {
         for (key, id) in [("bos", bosID), ("eos", eosID)] {
             if let id, !(0..<count).contains(id) { throw .tokenIDOutOfRange(key: key, id: id, vocabularySize: count) }
         }
-        let model = try file.model.build(count: count)
-
-        var modelTokens = model.tokens
-        if modelTokens.count < count { modelTokens += Array(repeating: nil, count: count - modelTokens.count) }
+        var modelTokens = Array(model.tokens.prefix(count))
+        if modelTokens.count < count { modelTokens += [String?](repeating: nil, count: count - modelTokens.count) }
         var strings = modelTokens
         var idForToken: [String: Int] = [:]
         for (id, s) in modelTokens.enumerated() { if let s { idForToken[s] = id } }
         var specialContents = Set<String>()
         var raw: [(String, AddedTokenMatcher.Token)] = []
         var normalized: [(String, AddedTokenMatcher.Token)] = []
-        for t in file.addedTokens {
+        for t in added {
             strings[t.id] = t.content
             idForToken[t.content] = t.id
             if t.special { specialContents.insert(t.content) }
@@ -187,17 +184,42 @@ public final class HFTokenizer: Tokenizer {
         self.idForToken = idForToken
         addsBOS = file.postProcessor?.addsTokens ?? false
 
-        func added(_ texts: [String]) -> Int? {
-            file.addedTokens.first { texts.contains($0.content) }?.id
+        func addedID(_ texts: [String]) -> Int? {
+            added.first { texts.contains($0.content) }?.id
         }
         bosTokenID = bosID ?? file.postProcessor?.leadingSpecialID
-            ?? added(["<s>", "<bos>", "<|begin_of_text|>", "<|startoftext|>"])
-        let eos = eosID ?? added(["</s>", "<eos>", "<|endoftext|>", "<|end_of_text|>"])
+            ?? addedID(["<s>", "<bos>", "<|begin_of_text|>", "<|startoftext|>"])
+        let eos = eosID ?? addedID(["</s>", "<eos>", "<|endoftext|>", "<|end_of_text|>"])
         eosTokenID = eos
         var eog = Set<Int>()
         if let eos { eog.insert(eos) }
-        for t in file.addedTokens where ByteLevelBPETokenizer.endOfGenerationTexts.contains(t.content) { eog.insert(t.id) }
+        for t in added where ByteLevelBPETokenizer.endOfGenerationTexts.contains(t.content) { eog.insert(t.id) }
         endOfGenerationIDs = eog
+    }
+
+    /// `AddedVocabulary::add_tokens` as `tokenizers` runs it on load: the `id` written in the file
+    /// is not used; a token whose content is already known (an earlier added token, else the model's
+    /// vocabulary) takes that id, a new one the next id after the model and earlier added tokens.
+    /// Empty contents and repeats are dropped.
+    static func assignIDs(_ specs: [AddedTokenSpec], model: TokenModel, modelSize: Int) -> [AddedTokenSpec] {
+        var byContent: [String: Int] = [:]
+        var out: [AddedTokenSpec] = []
+        var maxAdded = -1
+        for spec in specs where !spec.content.isEmpty {
+            if byContent[spec.content] != nil { continue }
+            let id: Int
+            if let known = model.id(of: spec.content) {
+                id = known
+            } else {
+                id = maxAdded >= modelSize || modelSize == 0 ? maxAdded + 1 : max(modelSize, maxAdded + 1)
+            }
+            maxAdded = max(maxAdded, id)
+            byContent[spec.content] = id
+            var t = spec
+            t.id = id
+            out.append(t)
+        }
+        return out
     }
 
     public convenience init(contentsOf url: URL, bosID: Int? = nil, eosID: Int? = nil) throws(TokenizerError) {
@@ -218,16 +240,16 @@ public final class HFTokenizer: Tokenizer {
         let bytes = Array(text.utf8)
         for segment in rawAddedTokens.split(bytes, parseSpecial: parseSpecial) {
             switch segment {
-            case .token(let id):
-                out.append(ModelToken(id: id))
+            case .token(let id, let r):
+                out.append(ModelToken(id: id, surface: String(decoding: bytes[r], as: UTF8.self)))
             case .text(let range):
                 let piece = String(decoding: bytes[range], as: UTF8.self)
                 let normalized = normalizer?.normalize(piece) ?? piece
                 let nbytes = Array(normalized.utf8)
                 for inner in normalizedAddedTokens.split(nbytes, parseSpecial: parseSpecial) {
                     switch inner {
-                    case .token(let id):
-                        out.append(ModelToken(id: id))
+                    case .token(let id, let r):
+                        out.append(ModelToken(id: id, surface: String(decoding: nbytes[r], as: UTF8.self)))
                     case .text(let r):
                         guard !r.isEmpty else { continue }
                         let start = PreToken(text: String(decoding: nbytes[r], as: UTF8.self),

@@ -357,7 +357,7 @@ struct ModelSpec: Decodable {
 }
 
 struct AddedTokenSpec: Decodable {
-    let id: Int
+    var id: Int
     let content: String
     let singleWord: Bool
     let lstrip: Bool

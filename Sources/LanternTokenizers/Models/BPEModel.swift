@@ -21,6 +21,15 @@ enum TokenModel: Sendable {
         }
     }
 
+    /// The model's id for a token string (`Model::token_to_id`).
+    func id(of token: String) -> Int? {
+        switch self {
+        case .bpe(let m): return m.vocab[token]
+        case .wordPiece(let m): return m.vocab[token]
+        case .unigram(let m): return m.ids[token]
+        }
+    }
+
     /// Token strings by id (nil for ids the model has no string for).
     var tokens: [String?] {
         switch self {
