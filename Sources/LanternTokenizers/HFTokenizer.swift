@@ -135,15 +135,24 @@ public final class HFTokenizer: Tokenizer {
     /// - Parameters:
     ///   - bosID, eosID: override the guesses (BOS: the post-processor's first special token or
     ///     an added `<s>`-like token; EOS: an added `</s>`-like token).
-    public init(tokenizerJSON data: Data, bosID: Int? = nil, eosID: Int? = nil) throws(TokenizerError) {
+    public convenience init(tokenizerJSON data: Data, bosID: Int? = nil, eosID: Int? = nil) throws(TokenizerError) {
         let file = try HFTokenizerFile.parse(data)
         let modelSize = file.model.entryCount
         try file.model.checkIDs(bound: modelSize + file.addedTokens.count)
-        let model = try file.model.build(count: modelSize + file.addedTokens.count)
-        let added = Self.assignIDs(file.addedTokens, model: model, modelSize: modelSize)
+        try self.init(model: file.model.build(count: modelSize + file.addedTokens.count), modelSize: modelSize,
+                      addedTokens: file.addedTokens, normalizer: file.normalizer, preTokenizer: file.preTokenizer,
+                      postProcessor: file.postProcessor, decoder: file.decoder, bosID: bosID, eosID: eosID)
+    }
+
+    /// - Parameter modelSize: the model's number of entries (`Model::get_vocab_size`), where new
+    ///   added tokens start.
+    init(model: TokenModel, modelSize: Int, addedTokens: [AddedTokenSpec], normalizer: Normalizer?,
+         preTokenizer: HFPreTokenizer?, postProcessor: PostProcessor?, decoder: TokenDecoder?,
+         bosID: Int?, eosID: Int?) throws(TokenizerError) {
+        let added = Self.assignIDs(addedTokens, model: model, modelSize: modelSize)
         let count = max(model.tokens.lastIndex { $0 != nil }.map { $0 + 1 } ?? 0, (added.map(\.id).max() ?? -1) + 1)
         guard count > 0 else { throw .emptyVocabulary }
-        for id in file.postProcessor?.allIDs ?? [] where !(0..<count).contains(id) {
+        for id in postProcessor?.allIDs ?? [] where !(0..<count).contains(id) {
             throw .tokenIDOutOfRange(key: "post_processor special token", id: id, vocabularySize: count)
         }
         for (key, id) in [("bos", bosID), ("eos", eosID)] {
@@ -164,30 +173,30 @@ public final class HFTokenizer: Tokenizer {
             let token = AddedTokenMatcher.Token(id: Int32(t.id), special: t.special, singleWord: t.singleWord,
                                                 lstrip: t.lstrip, rstrip: t.rstrip)
             if t.normalized {
-                normalized.append((file.normalizer?.normalize(t.content) ?? t.content, token))
+                normalized.append((normalizer?.normalize(t.content) ?? t.content, token))
             } else {
                 raw.append((t.content, token))
             }
         }
 
         vocabularySize = count
-        normalizer = file.normalizer
-        preTokenizer = file.preTokenizer
+        self.normalizer = normalizer
+        self.preTokenizer = preTokenizer
         self.model = model
-        postProcessor = file.postProcessor
-        decoder = file.decoder
+        self.postProcessor = postProcessor
+        self.decoder = decoder
         rawAddedTokens = AddedTokenMatcher(raw)
         normalizedAddedTokens = AddedTokenMatcher(normalized)
         tokenStrings = strings
         self.modelTokens = modelTokens
         special = strings.map { $0.map(specialContents.contains) ?? false }
         self.idForToken = idForToken
-        addsBOS = file.postProcessor?.addsTokens ?? false
+        addsBOS = postProcessor?.addsTokens ?? false
 
         func addedID(_ texts: [String]) -> Int? {
             added.first { texts.contains($0.content) }?.id
         }
-        bosTokenID = bosID ?? file.postProcessor?.leadingSpecialID
+        bosTokenID = bosID ?? postProcessor?.leadingSpecialID
             ?? addedID(["<s>", "<bos>", "<|begin_of_text|>", "<|startoftext|>"])
         let eos = eosID ?? addedID(["</s>", "<eos>", "<|endoftext|>", "<|end_of_text|>"])
         eosTokenID = eos

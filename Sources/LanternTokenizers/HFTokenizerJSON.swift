@@ -365,6 +365,17 @@ struct AddedTokenSpec: Decodable {
     let normalized: Bool
     let special: Bool
 
+    init(id: Int, content: String, special: Bool, singleWord: Bool = false, lstrip: Bool = false,
+         rstrip: Bool = false, normalized: Bool? = nil) {
+        self.id = id
+        self.content = content
+        self.special = special
+        self.singleWord = singleWord
+        self.lstrip = lstrip
+        self.rstrip = rstrip
+        self.normalized = normalized ?? !special
+    }
+
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         id = try c.required("id", in: "added_tokens entry")
