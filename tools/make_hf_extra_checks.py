@@ -70,6 +70,37 @@ add("sp-nostrip", "bpe-sentencepiece", decoder={"type": "Sequence", "decoders": 
 add("sp-nofallback", "bpe-sentencepiece", model_={"byte_fallback": False, "fuse_unk": False})
 add("sp-nmt-nfkd", "bpe-sentencepiece", normalizer={"type": "Sequence", "normalizers": [{"type": "Nmt"}, {"type": "NFKD"}, {"type": "Prepend", "prepend": "\u2581"}, {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]})
 
+def spm_variant():
+    """A SentencePiece unigram model with the nmt_nfkc precompiled charsmap, converted by tokenizers."""
+    try:
+        import sentencepiece as spm
+    except ImportError:
+        return
+    import glob, tempfile
+    text_dir = os.path.join(root, "..", "reference", "text")
+    files = sorted(glob.glob(os.path.join(text_dir, "*.txt")))
+    if not files:
+        return
+    tmp = tempfile.mkdtemp()
+    spm.SentencePieceTrainer.train(input=",".join(files), model_prefix=os.path.join(tmp, "m"), vocab_size=400,
+                                   model_type="unigram", normalization_rule_name="nmt_nfkc", byte_fallback=False,
+                                   minloglevel=2)
+    from sentencepiece import sentencepiece_model_pb2 as pb
+    m = pb.ModelProto()
+    m.ParseFromString(open(os.path.join(tmp, "m.model"), "rb").read())
+    import base64
+    variants["spm-precompiled"] = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(m.normalizer_spec.precompiled_charsmap).decode()},
+            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+        "post_processor": None,
+        "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+        "model": {"type": "Unigram", "unk_id": m.trainer_spec.unk_id, "byte_fallback": False,
+                  "vocab": [[p.piece, p.score] for p in m.pieces]}}
+
+spm_variant()
 for name, j in variants.items():
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
