@@ -102,14 +102,34 @@ indirect enum TokenDecoder: Sendable {
         return UInt8(String(decoding: u[3..<5], as: UTF8.self), radix: 16)
     }
 
-    /// WordPiece's `cleanup`: undo the spaces tokenization put before punctuation and contractions.
+    private static let cleanupPairs: [([UInt8], [UInt8])] = [
+        (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+        (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+    ].map { (Array($0.0.utf8), Array($0.1.utf8)) }
+
+    /// WordPiece's `cleanup`: undo the spaces tokenization put before punctuation and contractions,
+    /// each replacement over the whole string in turn. The patterns are ASCII, so replacing UTF-8
+    /// bytes is exact.
     static func cleanup(_ s: String) -> String {
-        var t = s
-        for (from, to) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-                           (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
-            t = TextPattern.literal(Array(from.unicodeScalars)).replacingMatches(in: t, with: to)
+        var bytes = Array(s.utf8)
+        guard bytes.contains(0x20) else { return s }
+        for (from, to) in cleanupPairs {
+            guard bytes.count >= from.count else { continue }
+            var out: [UInt8] = []
+            var i = 0, changed = false
+            while i < bytes.count {
+                if bytes[i] == 0x20, i + from.count <= bytes.count, bytes[i..<(i + from.count)].elementsEqual(from) {
+                    if !changed { out.reserveCapacity(bytes.count); out.append(contentsOf: bytes[..<i]); changed = true }
+                    out.append(contentsOf: to)
+                    i += from.count
+                } else {
+                    if changed { out.append(bytes[i]) }
+                    i += 1
+                }
+            }
+            if changed { bytes = out }
         }
-        return t
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Whether the chain contains ByteFallback (whose `<0xNN>` tokens stand for raw bytes).
