@@ -39,6 +39,17 @@ add("bl-noregex", "bpe-byte-level", pre_tokenizer={"type": "ByteLevel", "add_pre
 add("bl-llama3-split", "bpe-byte-level", pre_tokenizer={"type": "Sequence", "pretokenizers": [
     {"type": "Split", "pattern": {"Regex": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"}, "behavior": "Isolated", "invert": False},
     {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False, "trim_offsets": True}]}, model_={"ignore_merges": True})
+o200k = "|".join([r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"\p{N}{1,3}", r" ?[^\s\p{L}\p{N}]+[\r\n/]*", r"\s*[\r\n]+", r"\s+(?!\S)", r"\s+"])
+add("bl-o200k-split", "bpe-byte-level", pre_tokenizer={"type": "Sequence", "pretokenizers": [
+    {"type": "Split", "pattern": {"Regex": o200k}, "behavior": "Isolated", "invert": False},
+    {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False, "trim_offsets": True}]})
+add("bl-seq-post", "bpe-byte-level", post_processor={"type": "Sequence", "processors": [
+    {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+    {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+     "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+     "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [0], "tokens": ["<|endoftext|>"]}}}]})
 add("bl-digits-nfkc", "bpe-byte-level", normalizer={"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Lowercase"}]},
     pre_tokenizer={"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True},
     {"type": "Punctuation", "behavior": "MergedWithPrevious"}, {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True, "trim_offsets": True}]})
@@ -118,6 +129,10 @@ for name, j in variants.items():
         plain = tok.encode(t, add_special_tokens=False)
         cases.append({"text": t, "ids": e.ids, "tokens": e.tokens, "decoded": tok.decode(e.ids, skip_special_tokens=True),
                       "decoded_all": tok.decode(e.ids, skip_special_tokens=False), "plain_ids": plain.ids})
+    for i, c in enumerate(cases):
+        p = tok.encode(c["text"], cases[(i + 1) % len(cases)]["text"])
+        c["pair"] = cases[(i + 1) % len(cases)]["text"]
+        c["pair_ids"] = p.ids
     tok.encode_special_tokens = True
     for c in cases:
         c["unparsed_ids"] = tok.encode(c["text"]).ids

@@ -244,6 +244,21 @@ public final class HFTokenizer: Tokenizer {
     /// The ids and token strings of `text`, as `tokenizer.encode(text, add_special_tokens:)` in
     /// the `tokenizers` library (with `parseSpecial: false` as its `encode_special_tokens=True`).
     public func encoding(_ text: String, parseSpecial: Bool = true, addSpecialTokens: Bool = true) -> Encoding {
+        let encoding = rawEncoding(text, parseSpecial: parseSpecial)
+        guard addSpecialTokens, let postProcessor else { return encoding }
+        return postProcessor.process(encoding)
+    }
+
+    /// A sentence pair (`tokenizer.encode(a, b)`), joined by the post-processor's pair template
+    /// (without one, or with `addSpecialTokens: false`, simply concatenated).
+    public func encoding(_ text: String, pair: String, parseSpecial: Bool = true, addSpecialTokens: Bool = true) -> Encoding {
+        var a = rawEncoding(text, parseSpecial: parseSpecial)
+        let b = rawEncoding(pair, parseSpecial: parseSpecial)
+        guard addSpecialTokens, let postProcessor else { a.append(b); return a }
+        return postProcessor.process(a, b)
+    }
+
+    private func rawEncoding(_ text: String, parseSpecial: Bool) -> Encoding {
         var out: [ModelToken] = []
         var cache: [String: [ModelToken]] = [:]
         let bytes = Array(text.utf8)
@@ -275,10 +290,7 @@ public final class HFTokenizer: Tokenizer {
                 }
             }
         }
-        var encoding = Encoding(ids: out.map { Int($0.id) },
-                                tokens: out.map { $0.surface ?? tokenString(Int($0.id)) })
-        if addSpecialTokens, let postProcessor { encoding = postProcessor.process(encoding) }
-        return encoding
+        return Encoding(ids: out.map { Int($0.id) }, tokens: out.map { $0.surface ?? tokenString(Int($0.id)) })
     }
 
     private func tokenString(_ id: Int) -> String {

@@ -55,36 +55,39 @@ indirect enum PostProcessor: Sendable {
     }
 
     func process(_ a: Encoding, _ b: Encoding? = nil) -> Encoding {
+        var out = Encoding()
+        for e in processList(b.map { [a, $0] } ?? [a]) { out.append(e) }
+        return out
+    }
+
+    /// `process_encodings`: ByteLevel passes the sequences through, the others merge one or two
+    /// sequences into one, and a Sequence hands each processor the previous one's list.
+    private func processList(_ encodings: [Encoding]) -> [Encoding] {
         switch self {
         case .byteLevel:
-            var out = a
-            if let b { out.append(b) }
-            return out
+            return encodings
         case .sequence(let list):
-            // Each processor sees the previous one's output as a single sequence, except the
-            // first, which receives the pair.
-            guard let first = list.first else { return Self.byteLevel.process(a, b) }
-            return list.dropFirst().reduce(first.process(a, b)) { $1.process($0) }
+            return list.reduce(encodings) { $1.processList($0) }
         case .bert(let cls, let sep, let roberta):
             var out = cls
-            out.append(a)
+            out.append(encodings.first ?? Encoding())
             out.append(sep)
-            if let b {
+            if encodings.count > 1 {
                 if roberta { out.append(sep) }
-                out.append(b)
+                out.append(encodings[1])
                 out.append(sep)
             }
-            return out
+            return [out]
         case .template(let single, let pair):
             var out = Encoding()
-            for piece in b == nil ? single : pair {
+            for piece in encodings.count > 1 ? pair : single {
                 switch piece {
-                case .sequenceA: out.append(a)
-                case .sequenceB: if let b { out.append(b) }
+                case .sequenceA: out.append(encodings.first ?? Encoding())
+                case .sequenceB: if encodings.count > 1 { out.append(encodings[1]) }
                 case .special(let e): out.append(e)
                 }
             }
-            return out
+            return [out]
         }
     }
 }

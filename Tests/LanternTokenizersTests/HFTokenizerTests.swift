@@ -48,6 +48,8 @@ struct HFCase: Decodable {
         let decoded_all: String
         let plain_ids: [Int]
         let unparsed_ids: [Int]
+        let pair: String
+        let pair_ids: [Int]
     }
 
     static let root = ProcessInfo.processInfo.environment["LANTERN_HF_EXTRA"]
@@ -69,6 +71,7 @@ struct HFCase: Decodable {
                     && tok.decode(c.ids, skipSpecial: false) == c.decoded_all
                     && tok.encode(c.text, parseSpecial: true, addBOS: false) == c.plain_ids
                     && tok.encode(c.text, parseSpecial: false, addBOS: true) == c.unparsed_ids
+                    && tok.encoding(c.text, pair: c.pair).ids == c.pair_ids
                 if !ok {
                     failures += 1
                     Issue.record("""
@@ -79,6 +82,7 @@ struct HFCase: Decodable {
                           all \(tok.decode(c.ids, skipSpecial: false).debugDescription) expected \(c.decoded_all.debugDescription)
                           plain \(tok.encode(c.text, parseSpecial: true, addBOS: false)) expected \(c.plain_ids)
                           unparsed \(tok.encode(c.text, parseSpecial: false, addBOS: true)) expected \(c.unparsed_ids)
+                          pair \(tok.encoding(c.text, pair: c.pair).ids) expected \(c.pair_ids)
                         """)
                 }
             }
