@@ -66,6 +66,9 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case countMismatch(key: String, count: Int, expected: Int)
     case emptyVocabulary
     case invalidTokenizerJSON(String)
+    /// A tokenizer.json component (`normalizer`, `pre_tokenizer`, `model`, `post_processor`, `decoder`)
+    /// whose `type` this library does not implement, e.g. `("normalizer", "Foo")`.
+    case unsupportedComponent(String, String)
 
     public var description: String {
         switch self {
@@ -79,6 +82,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .countMismatch(let k, let c, let e): return "'\(k)' has \(c) entries, expected \(e)"
         case .emptyVocabulary: return "the tokenizer vocabulary is empty"
         case .invalidTokenizerJSON(let m): return "tokenizer.json: \(m)"
+        case .unsupportedComponent(let kind, let type): return "tokenizer.json: \(kind) type '\(type)' is not supported"
         }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 
 /// The parts of `tokenizer.json` a byte-level BPE needs. Other sections (normalizer, post-processor,
 /// decoder) are not interpreted: the caller names the pre-tokenizer, as GGUF's `tokenizer.ggml.pre` would.
+/// `HFTokenizer` runs the whole tokenizer.json pipeline instead.
 struct TokenizerJSONFile: Decodable {
     struct AddedToken: Decodable {
         let id: Int

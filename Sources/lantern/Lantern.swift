@@ -7,7 +7,7 @@ struct LanternCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lantern",
         abstract: "Run transformer language models on the CPU.",
-        subcommands: [Generate.self, Chat.self, Tokenize.self, Forward.self, Inspect.self, Bench.self, RenderTemplate.self, Fetch.self],
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Detokenize.self, Forward.self, Inspect.self, Bench.self, RenderTemplate.self, Fetch.self],
         defaultSubcommand: Generate.self)
 }
 

@@ -11,24 +11,82 @@ struct Tokenize: ParsableCommand {
 
     @Argument(help: "The text.") var text: String
     @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .long, help: "A Hugging Face tokenizer.json to use instead of --model.") var tokenizer: String?
     @Flag(inversion: .prefixedNo, help: "Match special tokens such as <|im_start|> in the text.") var parseSpecial = true
-    @Option(name: .long, help: "Add BOS (default: as the model says).") var addBos: Bool?
+    @Option(name: .long, help: "Add BOS (default: as the model says; with a tokenizer.json: the post-processor's special tokens).")
+    var addBos: Bool?
     @Option(name: .long) var format: OutputFormat = .text
 
     func run() throws {
         try reportingErrors(format: format) {
-            let loaded = try modelOptions.load()
-            let ids = loaded.tokenizer.encode(text, parseSpecial: parseSpecial, addBOS: addBos ?? loaded.tokenizer.addsBOS)
+            let tok = try loadTokenizer(file: tokenizer, modelOptions: modelOptions)
+            let ids = tok.encode(text, parseSpecial: parseSpecial, addBOS: addBos ?? tok.addsBOS)
             switch format {
             case .json: printJSON(.object([("tokens", .ints(ids))]))
             case .text:
                 for id in ids {
-                    let piece = loaded.tokenizer.decode([id], skipSpecial: false)
+                    let piece = tok.decode([id], skipSpecial: false)
                     print(String(format: "%6d", id), JSONValue.string(piece).serialized())
                 }
             }
         }
     }
+}
+
+struct Detokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the text of token ids.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .long, help: "A Hugging Face tokenizer.json to use instead of --model.") var tokenizer: String?
+    @Option(name: .long, help: "Comma-separated token ids, e.g. 1,2,3.") var tokens: String
+    @Flag(inversion: .prefixedNo, help: "Leave out special tokens (BOS, EOS, [CLS] ...).") var skipSpecial = true
+    @Option(name: .long) var format: OutputFormat = .text
+
+    func run() throws {
+        try reportingErrors(format: format) {
+            let ids = try parseTokenIDs(tokens, allowEmpty: true)
+            let tok = try loadTokenizer(file: tokenizer, modelOptions: modelOptions)
+            let text = tok.decode(ids, skipSpecial: skipSpecial)
+            switch format {
+            case .json: printJSON(.object([("text", .string(text))]))
+            case .text: print(text)
+            }
+        }
+    }
+}
+
+/// `--tokens 1,2,3` as ids (an empty list is an error unless `allowEmpty`).
+func parseTokenIDs(_ list: String, allowEmpty: Bool = false) throws -> [Int] {
+    if allowEmpty && list.trimmingCharacters(in: .whitespaces).isEmpty { return [] }
+    var ids: [Int] = []
+    for part in list.split(separator: ",", omittingEmptySubsequences: false) {
+        guard let id = Int(part.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("--tokens: '\(part)' is not a token id")
+        }
+        ids.append(id)
+    }
+    return ids
+}
+
+/// The tokenizer of `--tokenizer FILE.json`, else of `--model PATH`: a folder holding tokenizer.json
+/// (or a BERT vocab.txt), else a model file opened as usual (GGUF: its own vocabulary).
+func loadTokenizer(file: String?, modelOptions: ModelOptions) throws -> any Tokenizer {
+    if let file {
+        guard modelOptions.model == nil else { throw ValidationError("give --tokenizer or --model, not both") }
+        return try HFTokenizer(contentsOf: URL(fileURLWithPath: file))
+    }
+    var isDirectory: ObjCBool = false
+    if let path = modelOptions.model, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+       isDirectory.boolValue {
+        let dir = URL(fileURLWithPath: path)
+        let json = dir.appendingPathComponent("tokenizer.json")
+        if FileManager.default.fileExists(atPath: json.path) { return try HFTokenizer(contentsOf: json) }
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("vocab.txt").path) {
+            return try WordPieceTokenizer.bert(directory: dir)
+        }
+        throw ValidationError("\(path) holds neither tokenizer.json nor vocab.txt")
+    }
+    return try modelOptions.load().tokenizer
 }
 
 struct Forward: ParsableCommand {
@@ -45,13 +103,7 @@ struct Forward: ParsableCommand {
 
     func run() throws {
         try reportingErrors(format: format) {
-            var ids: [Int] = []
-            for part in tokens.split(separator: ",", omittingEmptySubsequences: false) {
-                guard let id = Int(part.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--tokens: '\(part)' is not a token id")
-                }
-                ids.append(id)
-            }
+            let ids = try parseTokenIDs(tokens)
             let loaded = try modelOptions.load()
             let model = loaded.model
             let cache = try model.makeCache(capacity: ids.count)

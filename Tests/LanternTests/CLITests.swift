@@ -175,3 +175,63 @@ struct CLI {
         #expect((try CLI.json(r.stdout)["error"] as? String)?.contains("truncated") == true)
     }
 }
+
+/// `tokenize --tokenizer` / `detokenize`: tokenizer.json files and model folders, no model weights needed.
+@Suite struct CLITokenizerFileTests {
+    struct Case: Decodable { let text: String; let ids: [Int]; let decoded: String }
+
+    func cases(_ folder: String) throws -> [Case] {
+        try JSONDecoder().decode([Case].self, from: Data(contentsOf: URL(fileURLWithPath: fixturePath("tokenizers/\(folder)/expected.json"))))
+    }
+
+    @Test(arguments: ["bpe-byte-level", "wordpiece", "unigram", "bpe-sentencepiece"])
+    func tokenizeAndDetokenizeJSON(_ folder: String) throws {
+        let file = fixturePath("tokenizers/\(folder)/tokenizer.json")
+        for c in try cases(folder).prefix(6) {
+            let r = try CLI.run(["tokenize", "--tokenizer", file, "--format", "json", c.text])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try CLI.json(r.stdout)["tokens"] as? [Int] == c.ids, "\(folder): \(c.text.debugDescription)")
+            let d = try CLI.run(["detokenize", "--tokenizer", file, "--tokens", c.ids.map(String.init).joined(separator: ","),
+                                 "--format", "json"])
+            #expect(d.status == 0, "\(d.stderr)")
+            #expect(try CLI.json(d.stdout)["text"] as? String == c.decoded, "\(folder): \(c.text.debugDescription)")
+        }
+    }
+
+    @Test func modelFolderHoldingTokenizerJSON() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lantern-tok-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(atPath: fixturePath("tokenizers/wordpiece/tokenizer.json"),
+                                         toPath: dir.appendingPathComponent("tokenizer.json").path)
+        let r = try CLI.run(["tokenize", "--model", dir.path, "--format", "json", "Hello, world!"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try CLI.json(r.stdout)["tokens"] as? [Int] == [2, 1031, 162, 60, 12, 179, 361, 5, 3])
+        let plain = try CLI.run(["tokenize", "--model", dir.path, "--add-bos", "false", "--format", "json", "Hello, world!"])
+        #expect(try CLI.json(plain.stdout)["tokens"] as? [Int] == [1031, 162, 60, 12, 179, 361, 5])
+        let d = try CLI.run(["detokenize", "--model", dir.path, "--tokens", "2,1031,162,60,3", "--format", "json"])
+        #expect(try CLI.json(d.stdout)["text"] as? String == "hello")
+        let all = try CLI.run(["detokenize", "--model", dir.path, "--tokens", "2,1031,162,60,3", "--no-skip-special"])
+        #expect(all.stdout == "[CLS] hello [SEP]\n")
+        // A BERT folder with vocab.txt only (all-MiniLM-L6-v2).
+        let bert = try CLI.run(["tokenize", "--model", fixturePath("minilm"), "--format", "json", "Hello, world!"])
+        #expect(try CLI.json(bert.stdout)["tokens"] as? [Int] == [101, 7592, 1010, 2088, 999, 102])
+    }
+
+    @Test func errorsAreJSONAndNonZero() throws {
+        let missing = try CLI.run(["tokenize", "--tokenizer", "/nonexistent/tokenizer.json", "--format", "json", "hi"])
+        #expect(missing.status != 0)
+        #expect((try CLI.json(missing.stdout)["error"] as? String)?.contains("/nonexistent/tokenizer.json") == true)
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).json")
+        try Data(#"{"model": {"type": "Foo"}}"#.utf8).write(to: bad)
+        defer { try? FileManager.default.removeItem(at: bad) }
+        let unknown = try CLI.run(["detokenize", "--tokenizer", bad.path, "--tokens", "1", "--format", "json"])
+        #expect(unknown.status != 0)
+        #expect((try CLI.json(unknown.stdout)["error"] as? String)?.contains("'Foo'") == true)
+        let badIDs = try CLI.run(["detokenize", "--tokenizer", fixturePath("tokenizers/unigram/tokenizer.json"), "--tokens", "1,x"])
+        #expect(badIDs.status != 0 && badIDs.stderr.contains("'x'"))
+        let both = try CLI.run(["tokenize", "--tokenizer", fixturePath("tokenizers/unigram/tokenizer.json"),
+                                "--model", "/tmp/x.gguf", "hi"])
+        #expect(both.status != 0)
+    }
+}
