@@ -30,9 +30,10 @@ let package = Package(
             "Lantern",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "LanternTensorTests", dependencies: ["LanternTensor", "CKernels"]),
+        // The real-model tests of these targets fetch SmolLM2 through the facade's fetcher.
+        .testTarget(name: "LanternTensorTests", dependencies: ["LanternTensor", "CKernels", "Lantern"]),
         .testTarget(name: "LanternFormatsTests", dependencies: ["LanternFormats"]),
-        .testTarget(name: "LanternTokenizersTests", dependencies: ["LanternTokenizers", "LanternFormats"]),
+        .testTarget(name: "LanternTokenizersTests", dependencies: ["LanternTokenizers", "LanternFormats", "Lantern"]),
         .testTarget(name: "LanternTemplatesTests", dependencies: ["LanternTemplates"]),
         .testTarget(name: "LanternModelsTests", dependencies: ["LanternModels", "LanternFormats"]),
         .testTarget(name: "LanternGenerationTests", dependencies: ["LanternGeneration", "LanternFormats"]),

@@ -6,33 +6,93 @@ import LanternTensor
 import LanternTemplates
 import LanternTokenizers
 
-/// Everything needed to run a model file: the network, its tokenizer, its chat template.
+/// Everything needed to run a model: the network, its tokenizer, its chat template, its generation
+/// defaults. Opens a GGUF file or a Hugging Face model folder (config.json + safetensors).
 public final class LoadedModel: @unchecked Sendable {
     public let path: String
-    public let file: GGUFFile
+    /// The GGUF file, when the model came from one.
+    public let file: GGUFFile?
+    /// The folder, when the model came from one.
+    public let folder: ModelFolder?
     public let architecture: String
-    public let model: any CausalLanguageModel
+    public let network: Network
+    /// The folder's tokenizer.json / vocab.txt, or the GGUF vocabulary. A folder without either gets a
+    /// tokenizer that knows no text (`hasTokenizer` false): token ids still work.
     public let tokenizer: any Tokenizer
-    /// The template stored in the file (`tokenizer.chat_template`) as parsed; nil when the file has none.
+    public let hasTokenizer: Bool
+    /// The template stored with the model (GGUF `tokenizer.chat_template`, or a folder's
+    /// tokenizer_config.json `chat_template` / chat_template.jinja) as parsed; nil when there is none.
     /// A template Lantern cannot parse does not stop the model from loading: the error surfaces when a
     /// chat is rendered.
     public let chatTemplate: Result<ChatTemplate, any Error>?
+    /// generation_config.json of a folder.
+    public let generationConfig: GenerationConfig?
 
-    /// Opens a GGUF file: reads metadata, maps the weights (kept in their stored dtype), builds the
-    /// tokenizer from the metadata and parses the chat template.
+    /// Opens a GGUF file or a model folder: maps the weights (kept in their stored dtype), builds the
+    /// tokenizer and parses the chat template.
     public init(path: String, threads: Int, precision: ActivationPrecision = .int8x2) throws {
         self.path = path
-        file = try GGUFFile(path: path)
-        architecture = try ModelRegistry.architecture(of: file)
         let compute = ComputeOptions(threads: threads, precision: precision.kernelPrecision)
-        model = try ModelRegistry.load(gguf: file, architecture: architecture, compute: compute)
-        tokenizer = try ByteLevelBPETokenizer(gguf: file.metadata)
-        guard tokenizer.vocabularySize <= model.vocabularySize else {
-            throw LanternError.vocabularyMismatch(path: path, tokenizer: tokenizer.vocabularySize, model: model.vocabularySize)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            let folder = try ModelFolder(path: path)
+            self.folder = folder
+            file = nil
+            architecture = folder.modelType
+            network = try ModelRegistry.load(folder: folder, compute: compute)
+            generationConfig = folder.generationConfig
+            let eos = folder.generationConfig?.eosTokenId?.first
+            if let json = folder.tokenizerPath {
+                tokenizer = try HFTokenizer(contentsOf: URL(fileURLWithPath: json), eosID: eos)
+                hasTokenizer = true
+            } else if folder.vocabPath != nil {
+                tokenizer = try WordPieceTokenizer.bert(directory: URL(fileURLWithPath: path))
+                hasTokenizer = true
+            } else {
+                tokenizer = NoTextTokenizer(vocabularySize: network.model.vocabularySize, eos: eos)
+                hasTokenizer = false
+            }
+            chatTemplate = Self.folderTemplate(folder).map { source in Result { try ChatTemplate(source) } }
+        } else {
+            let file = try GGUFFile(path: path)
+            self.file = file
+            folder = nil
+            generationConfig = nil
+            architecture = try ModelRegistry.architecture(of: file)
+            network = .decoder(try ModelRegistry.load(gguf: file, architecture: architecture, compute: compute))
+            tokenizer = try ByteLevelBPETokenizer(gguf: file.metadata)
+            hasTokenizer = true
+            chatTemplate = file.metadata["tokenizer.chat_template"]?.string.map { source in
+                Result { try ChatTemplate(source) }
+            }
         }
-        chatTemplate = file.metadata["tokenizer.chat_template"]?.string.map { source in
-            Result { try ChatTemplate(source) }
+        guard tokenizer.vocabularySize <= network.model.vocabularySize else {
+            throw LanternError.vocabularyMismatch(path: path, tokenizer: tokenizer.vocabularySize, model: network.model.vocabularySize)
         }
+    }
+
+    /// The model that generates with a KV cache (decoder-only, or the decoder of an encoder-decoder).
+    public var model: any CausalLanguageModel {
+        get throws {
+            guard let m = network.causal else { throw LanternError.notGenerative(path: path, architecture: architecture) }
+            return m
+        }
+    }
+
+    /// Ids that end generation: the tokenizer's end-of-generation tokens and generation_config's eos ids.
+    public var endOfGenerationIDs: Set<Int> {
+        tokenizer.endOfGenerationIDs.union(generationConfig?.eosTokenId ?? [])
+    }
+
+    /// A folder's chat template: tokenizer_config.json's `chat_template` string, else chat_template.jinja.
+    static func folderTemplate(_ folder: ModelFolder) -> String? {
+        if let config = folder.tokenizerConfigPath, let data = FileManager.default.contents(atPath: config),
+           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let template = json["chat_template"] as? String {
+            return template
+        }
+        let jinja = (folder.path as NSString).appendingPathComponent("chat_template.jinja")
+        return (try? String(contentsOfFile: jinja, encoding: .utf8))
     }
 
     /// Opens the default model (SmolLM2-135M-Instruct Q4_1), fetching it into the cache on first use.
@@ -64,6 +124,7 @@ public final class LoadedModel: @unchecked Sendable {
     /// A session with a KV cache of `contextLength` positions (clamped to the model's trained context).
     public func makeSession(contextLength: Int) throws -> Session {
         guard contextLength > 0 else { throw ModelError.invalidConfiguration("context length must be positive, found \(contextLength)") }
+        let model = try self.model
         return try Session(model: model, contextLength: min(contextLength, model.maxContextLength))
     }
 }
@@ -87,11 +148,16 @@ public enum ActivationPrecision: String, Sendable, CaseIterable {
 
 public enum LanternError: Error, CustomStringConvertible {
     case noChatTemplate(String)
+    case notGenerative(path: String, architecture: String)
+    case noTokenizer(String)
     case vocabularyMismatch(path: String, tokenizer: Int, model: Int)
 
     public var description: String {
         switch self {
         case let .noChatTemplate(path): return "\(path) has no chat template (tokenizer.chat_template); use `lantern generate` with a raw prompt"
+        case let .notGenerative(path, arch):
+            return "\(path) is a \(arch) encoder: it embeds or fills masks but does not generate"
+        case let .noTokenizer(path): return "\(path) has no tokenizer (tokenizer.json or vocab.txt); pass token ids with --tokens"
         case let .vocabularyMismatch(path, tokenizer, model):
             return "\(path): the tokenizer has \(tokenizer) tokens but the model's output covers only \(model)"
         }

@@ -65,8 +65,17 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
     var stops: StopSequenceMatcher
     var prefilled = false
     var history: [Int]
+    /// Encoder-decoder models: the source the encoder reads before the decoder starts from `prompt`.
+    let encoderInput: [Int]?
+    let endOfGeneration: Set<Int>
 
-    public init(session: Session, tokenizer: any Tokenizer, prompt: [Int], parameters: GenerateParameters) throws {
+    /// - Parameters:
+    ///   - prompt: the tokens the (decoder's) cache must hold before the first sampled token.
+    ///   - encoderInput: for encoder-decoder models, the source tokens; `prompt` is then the decoder's
+    ///     start (usually `[decoderStartTokenID]`).
+    ///   - endOfGeneration: ids that stop generation (default: the tokenizer's end-of-generation ids).
+    public init(session: Session, tokenizer: any Tokenizer, prompt: [Int], parameters: GenerateParameters,
+                encoderInput: [Int]? = nil, endOfGeneration: Set<Int>? = nil) throws {
         guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
         guard prompt.count <= session.contextLength else {
             throw GenerationError.promptTooLong(tokens: prompt.count, contextLength: session.contextLength)
@@ -80,6 +89,9 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
         self.detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: true)
         self.stops = StopSequenceMatcher(parameters.stop)
         self.history = prompt
+        self.encoderInput = encoderInput
+        self.endOfGeneration = endOfGeneration ?? tokenizer.endOfGenerationIDs
+        if let encoderInput, encoderInput.isEmpty { throw GenerationError.emptyPrompt }
     }
 
     /// The seed the sampler uses (reported so a run can be repeated).
@@ -90,13 +102,14 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
         if finishReason != nil { return nil }
         if generated.count >= parameters.maxTokens { return finish(.length, token: nil, text: "") }
         if !prefilled {
+            if let encoderInput { try session.encode(encoderInput) }
             try session.prefill(promptTokens)
             prefilled = true
         }
         let token = sampler.sample(logits: session.logits, history: history)
         generated.append(token)
         history.append(token)
-        if tokenizer.endOfGenerationIDs.contains(token) {
+        if endOfGeneration.contains(token) {
             return finish(.stop, token: token, text: "")
         }
         let (emit, stopped) = stops.append(detokenizer.append(token))

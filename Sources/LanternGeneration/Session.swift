@@ -66,6 +66,16 @@ public final class Session: @unchecked Sendable {
         tokens.append(contentsOf: ids)
     }
 
+    /// For an encoder-decoder model: runs the encoder over `source` and keeps its output for the
+    /// decoder; the decoder's cache starts empty.
+    public func encode(_ source: [Int]) throws(ModelError) {
+        guard let seq2seq = model as? any Seq2SeqLanguageModel else {
+            throw .invalidBatch("\(model.architecture) is not an encoder-decoder model")
+        }
+        tokens.removeAll(keepingCapacity: true)
+        try seq2seq.encode(source, into: cache)
+    }
+
     public func reset() {
         cache.reset()
         tokens.removeAll(keepingCapacity: true)

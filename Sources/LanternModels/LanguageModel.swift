@@ -94,3 +94,14 @@ extension CausalLanguageModel {
         return result
     }
 }
+
+/// An encoder-decoder model: the encoder runs once per request over the source tokens and leaves its
+/// cross-attention keys and values in the sequence's cache; then the decoder generates like a
+/// decoder-only model (`forward` over the same cache), starting from `decoderStartTokenID`.
+public protocol Seq2SeqLanguageModel: CausalLanguageModel {
+    var decoderStartTokenID: Int { get }
+    /// Ids that end the decoder's output (generation_config's eos_token_id).
+    var eosTokenIDs: [Int] { get }
+    /// Empties `cache` and fills its cross-attention keys and values from `tokens`.
+    func encode(_ tokens: [Int], into cache: KVCache) throws(ModelError)
+}

@@ -56,7 +56,7 @@ public enum ModelRegistry {
     }
 
     /// Builds the model a GGUF file describes, or throws `ModelError.unsupportedArchitecture`.
-    public static func load(gguf file: GGUFFile, architecture: String, compute: ComputeOptions) throws -> any CausalLanguageModel {
+    public static func load(gguf file: GGUFFile, architecture: String, compute: ComputeOptions) throws -> DecoderModel {
         switch architecture {
         case "llama": return try Llama.load(gguf: file, architecture: architecture, compute: compute)
         default: throw ModelError.unsupportedArchitecture(architecture)

