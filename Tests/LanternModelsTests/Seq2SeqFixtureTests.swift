@@ -290,4 +290,34 @@ import LanternFormats
         })
         #expect(try Self.load(copies).vocabularySize == 256)
     }
+
+    /// T5 v1.0 (one `wi`, ReLU) and a tied head (shared embedding, decoder output scaled by d_model^-0.5).
+    @Test func t5VariantsLoad() throws {
+        let relu = try Self.folder("t5", config: { $0["feed_forward_proj"] = "relu" }, tensors: { entries in
+            entries.removeAll { $0.0.hasSuffix("DenseReluDense.wi_1.weight") }
+            for i in entries.indices where entries[i].0.hasSuffix("DenseReluDense.wi_0.weight") {
+                entries[i].0 = entries[i].0.replacingOccurrences(of: "wi_0", with: "wi")
+            }
+        })
+        let v10 = try Self.load(relu)
+        #expect(v10.encoder.blocks.allSatisfy { if case .plain = $0.feedForward.kind { $0.feedForward.activation == .relu } else { false } })
+        let cache = try v10.makeCache(capacity: 8)
+        try v10.encode([5, 6, 7], into: cache)
+        #expect(try v10.forward([0, 9], cache: cache).allSatisfy(\.isFinite))
+
+        let tiedFolder = try Self.folder("t5", config: { $0.removeValue(forKey: "scale_decoder_outputs") },
+                                         tensors: { $0.removeAll { $0.0 == "lm_head.weight" } })
+        let tied = try Self.load(tiedFolder)
+        let scale = 1 / Float(48).squareRoot()
+        #expect(tied.head.inputScale == scale)
+        let shared = try SafetensorsFile(path: fixturePath("t5") + "/model.safetensors").floats("shared.weight")   // [256, 48]
+        let (a, b) = (try tied.makeCache(capacity: 8), try tied.makeCache(capacity: 8))
+        try tied.encode([5, 6, 7], into: a)
+        try tied.encode([5, 6, 7], into: b)
+        let hidden = try tied.forward([0, 9], cache: a, output: .hidden)   // [2, 48]
+        let logits = try tied.forward([0, 9], cache: b)                    // [2, 256]
+        var want = [Float](repeating: 0, count: logits.count)
+        for r in 0..<2 { for v in 0..<256 { for k in 0..<48 { want[r * 256 + v] += scale * hidden[r * 48 + k] * shared[v * 48 + k] } } }
+        #expect(allcloseExcess(logits[...], want[...], rtol: 1e-4) <= 1e-4)
+    }
 }

@@ -115,6 +115,17 @@ enum BatchRunner {
         }
     }
 
+    /// The usual `emit`: the `rows` gathered rows (hidden width `hidden`) as logits through `head`
+    /// ([rows, vocab]) or, without a head, as they are ([rows, hidden]), at output row `first` of `out`.
+    static func write(_ rows: Int, at first: Int, hidden: Int, _ head: LMHead?, ws: ForwardWorkspace,
+                      into out: UnsafeMutablePointer<Float>, _ compute: ComputeOptions) {
+        if let head {
+            head(ws.gathered, rows: rows, ws: ws, into: out + first * head.vocabularySize, compute)
+        } else {
+            (out + first * hidden).update(from: ws.gathered, count: rows * hidden)
+        }
+    }
+
     /// Whole sequences (positions from 0, every row output) on a scratch pool just large enough for
     /// them, each rounded up to whole blocks: the batch an encoder pass runs. Returns it with the
     /// longest sequence's length (the smallest workspace that keeps every sequence in one chunk).

@@ -142,22 +142,16 @@ public final class EncoderDecoderModel: CausalLanguageModel, @unchecked Sendable
             let end = batch.positions[s.rows.lowerBound] + s.rows.count
             guard end <= maxContextLength else { throw .contextOverflow(needed: end, capacity: maxContextLength) }
         }
-        let width = output == .logits ? vocabularySize : hiddenSize
         try BatchRunner.run(decoder, batch, ws: ws, vocabularySize: decoder.embeddings.tokens.rows, wholeSequences: false,
                             requireCross: true, compute) { (rows, first) throws(ModelError) in
-            let dst = out + first * width
-            if output == .logits {
-                head(ws.gathered, rows: rows, ws: ws, into: dst, compute)
-            } else {
-                dst.update(from: ws.gathered, count: rows * width)
-            }
+            BatchRunner.write(rows, at: first, hidden: decoder.hidden, output == .logits ? head : nil, ws: ws, into: out, compute)
         }
     }
 }
 
 /// The token ids an encoder-decoder's generation needs, from config.json overridden by
 /// generation_config.json (as transformers' `generate` reads them).
-public struct Seq2SeqSpecialTokens: Sendable, Equatable, Decodable {
+public struct Seq2SeqSpecialTokens: Sendable, Equatable {
     /// The decoder's first token (T5: pad 0; BART: eos 2; Marian: pad).
     public var decoderStart: Int
     /// Generation stops after any of these.
@@ -168,11 +162,6 @@ public struct Seq2SeqSpecialTokens: Sendable, Equatable, Decodable {
     /// Forced when the length limit is reached.
     public var forcedEOS: [Int]?
 
-    enum CodingKeys: String, CodingKey {
-        case decoderStart = "decoder_start_token_id", eos = "eos_token_id", pad = "pad_token_id"
-        case forcedBOS = "forced_bos_token_id", forcedEOS = "forced_eos_token_id"
-    }
-
     public init(decoderStart: Int, eos: [Int], pad: Int? = nil, forcedBOS: Int? = nil, forcedEOS: [Int]? = nil) {
         self.decoderStart = decoderStart
         self.eos = eos
@@ -181,39 +170,20 @@ public struct Seq2SeqSpecialTokens: Sendable, Equatable, Decodable {
         self.forcedEOS = forcedEOS
     }
 
-    /// Reads config.json's ids; `eos_token_id` and `forced_eos_token_id` may be one integer or a list.
-    /// A missing `decoder_start_token_id` falls back to the pad id (T5's and Marian's convention).
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        pad = try c.decodeIfPresent(Int.self, forKey: .pad)
-        forcedBOS = try c.decodeIfPresent(Int.self, forKey: .forcedBOS)
-        forcedEOS = try Self.oneOrMany(c, .forcedEOS)
-        eos = try Self.oneOrMany(c, .eos) ?? []
-        guard let start = try c.decodeIfPresent(Int.self, forKey: .decoderStart) ?? pad else {
-            throw ModelError.invalidConfiguration("config.json has neither decoder_start_token_id nor pad_token_id")
-        }
-        decoderStart = start
-    }
-
-    private static func oneOrMany(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [Int]? {
-        guard try c.contains(key) && !c.decodeNil(forKey: key) else { return nil }
-        if let one = try? c.decode(Int.self, forKey: key) { return [one] }
-        return try c.decode([Int].self, forKey: key)
-    }
-
-    /// The generation config's values where it has them.
-    public func overridden(by g: GenerationConfig?) -> Seq2SeqSpecialTokens {
-        guard let g else { return self }
-        return Seq2SeqSpecialTokens(decoderStart: g.decoderStartTokenId ?? decoderStart, eos: g.eosTokenId ?? eos,
-                                    pad: g.padTokenId ?? pad, forcedBOS: g.forcedBosTokenId ?? forcedBOS,
-                                    forcedEOS: g.forcedEosTokenId ?? forcedEOS)
-    }
-
     /// Every id set, for range checks.
     var all: [Int] { [decoderStart] + eos + [pad, forcedBOS].compactMap { $0 } + (forcedEOS ?? []) }
 
-    /// Reads a model folder's config.json and generation_config.json.
+    /// config.json's ids (the same keys, read the same way as generation_config.json's) under the
+    /// generation config's. A missing `decoder_start_token_id` falls back to the pad id (T5, Marian).
     static func read(_ folder: ModelFolder) throws -> Seq2SeqSpecialTokens {
-        try JSONDecoder().decode(Seq2SeqSpecialTokens.self, from: folder.configData).overridden(by: folder.generationConfig)
+        let base = try GenerationConfig.decode(folder.configData, path: folder.configPath)
+        let g = folder.generationConfig ?? GenerationConfig()
+        let pad = g.padTokenId ?? base.padTokenId
+        guard let start = g.decoderStartTokenId ?? base.decoderStartTokenId ?? pad else {
+            throw ModelError.invalidConfiguration("neither decoder_start_token_id nor pad_token_id is set")
+        }
+        return Seq2SeqSpecialTokens(decoderStart: start, eos: g.eosTokenId ?? base.eosTokenId ?? [], pad: pad,
+                                    forcedBOS: g.forcedBosTokenId ?? base.forcedBosTokenId,
+                                    forcedEOS: g.forcedEosTokenId ?? base.forcedEosTokenId)
     }
 }

@@ -36,15 +36,9 @@ public final class EncoderModel: LanguageModel, @unchecked Sendable {
     public func forward(_ batch: ForwardBatch, workspace ws: ForwardWorkspace, output: ForwardOutput,
                         into out: UnsafeMutablePointer<Float>) throws(ModelError) {
         if output == .logits && head == nil { throw .invalidBatch("this checkpoint has no masked-LM head") }
-        let width = output == .logits ? vocabularySize : hiddenSize
         try BatchRunner.run(stack, batch, ws: ws, vocabularySize: stack.embeddings.tokens.rows, wholeSequences: true,
                             requireCross: false, compute) { (rows, first) throws(ModelError) in
-            let dst = out + first * width
-            if output == .logits, let head {
-                head(ws.gathered, rows: rows, ws: ws, into: dst, compute)
-            } else {
-                dst.update(from: ws.gathered, count: rows * width)
-            }
+            BatchRunner.write(rows, at: first, hidden: stack.hidden, output == .logits ? head : nil, ws: ws, into: out, compute)
         }
     }
 
