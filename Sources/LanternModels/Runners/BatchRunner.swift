@@ -114,4 +114,34 @@ enum BatchRunner {
             }
         }
     }
+
+    /// The usual `emit`: the `rows` gathered rows (hidden width `hidden`) as logits through `head`
+    /// ([rows, vocab]) or, without a head, as they are ([rows, hidden]), at output row `first` of `out`.
+    static func write(_ rows: Int, at first: Int, hidden: Int, _ head: LMHead?, ws: ForwardWorkspace,
+                      into out: UnsafeMutablePointer<Float>, _ compute: ComputeOptions) {
+        if let head {
+            head(ws.gathered, rows: rows, ws: ws, into: out + first * head.vocabularySize, compute)
+        } else {
+            (out + first * hidden).update(from: ws.gathered, count: rows * hidden)
+        }
+    }
+
+    /// Whole sequences (positions from 0, every row output) on a scratch pool just large enough for
+    /// them, each rounded up to whole blocks: the batch an encoder pass runs. Returns it with the
+    /// longest sequence's length (the smallest workspace that keeps every sequence in one chunk).
+    static func scratchBatch(_ sequences: [[Int]], tokenTypes: [[Int]]? = nil,
+                             for stack: TransformerStack) throws(ModelError) -> (ForwardBatch, longest: Int) {
+        guard let a = stack.blocks.first?.attention else { throw .invalidConfiguration("a stack without blocks") }
+        let blockSize = 16
+        let blocks = sequences.reduce(0) { $0 + ($1.count + blockSize - 1) / blockSize }
+        let pool = try KVPool(layers: stack.layers, kvHeads: a.kvHeads, headDim: a.headDim, blockSize: blockSize,
+                              blocks: max(1, blocks))
+        var batch = ForwardBatch(reservingRows: sequences.reduce(0) { $0 + $1.count }, sequences: sequences.count)
+        for (i, s) in sequences.enumerated() {
+            guard !s.isEmpty else { throw .emptyInput }
+            batch.add(s, startingAt: 0, cache: try KVCache(pool: pool, capacity: s.count), output: .all,
+                      tokenTypes: tokenTypes.flatMap { i < $0.count ? $0[i] : nil })
+        }
+        return (batch, sequences.map(\.count).max() ?? 1)
+    }
 }

@@ -36,15 +36,9 @@ public final class DecoderModel: CausalLanguageModel, @unchecked Sendable {
 
     public func forward(_ batch: ForwardBatch, workspace ws: ForwardWorkspace, output: ForwardOutput,
                         into out: UnsafeMutablePointer<Float>) throws(ModelError) {
-        let width = output == .logits ? vocabularySize : hiddenSize
         try BatchRunner.run(stack, batch, ws: ws, vocabularySize: vocabularySize, wholeSequences: false,
                             requireCross: false, compute) { (rows, first) throws(ModelError) in
-            let dst = out + first * width
-            if output == .logits {
-                head(ws.gathered, rows: rows, ws: ws, into: dst, compute)
-            } else {
-                dst.update(from: ws.gathered, count: rows * width)
-            }
+            BatchRunner.write(rows, at: first, hidden: stack.hidden, output == .logits ? head : nil, ws: ws, into: out, compute)
         }
     }
 }

@@ -36,15 +36,9 @@ public final class EncoderModel: LanguageModel, @unchecked Sendable {
     public func forward(_ batch: ForwardBatch, workspace ws: ForwardWorkspace, output: ForwardOutput,
                         into out: UnsafeMutablePointer<Float>) throws(ModelError) {
         if output == .logits && head == nil { throw .invalidBatch("this checkpoint has no masked-LM head") }
-        let width = output == .logits ? vocabularySize : hiddenSize
         try BatchRunner.run(stack, batch, ws: ws, vocabularySize: stack.embeddings.tokens.rows, wholeSequences: true,
                             requireCross: false, compute) { (rows, first) throws(ModelError) in
-            let dst = out + first * width
-            if output == .logits, let head {
-                head(ws.gathered, rows: rows, ws: ws, into: dst, compute)
-            } else {
-                dst.update(from: ws.gathered, count: rows * width)
-            }
+            BatchRunner.write(rows, at: first, hidden: stack.hidden, output == .logits ? head : nil, ws: ws, into: out, compute)
         }
     }
 
@@ -52,14 +46,7 @@ public final class EncoderModel: LanguageModel, @unchecked Sendable {
     /// for `.logits`). Builds its own scratch cache and workspace.
     public func encode(_ sequences: [[Int]], tokenTypes: [[Int]]? = nil,
                        output: ForwardOutput = .hidden) throws(ModelError) -> [[Float]] {
-        let a = stack.blocks[0].attention
-        var batch = ForwardBatch()
-        let (pool, longest) = try Self.scratchPool(sequences, layers: stack.layers, kvHeads: a.kvHeads, headDim: a.headDim)
-        for (i, s) in sequences.enumerated() {
-            guard !s.isEmpty else { throw .emptyInput }
-            batch.add(s, startingAt: 0, cache: try KVCache(pool: pool, capacity: s.count), output: .all,
-                      tokenTypes: tokenTypes?[i])
-        }
+        let (batch, longest) = try BatchRunner.scratchBatch(sequences, tokenTypes: tokenTypes, for: stack)
         let ws = makeWorkspace(maxTokens: max(longest, min(batch.rowCount, 512)))
         let width = output == .logits ? vocabularySize : hiddenSize
         var flat = [Float](repeating: 0, count: batch.rowCount * width)
@@ -67,13 +54,5 @@ public final class EncoderModel: LanguageModel, @unchecked Sendable {
             try forward(batch, workspace: ws, output: output, into: buf.baseAddress!)
         }
         return batch.sequences.map { Array(flat[($0.rows.lowerBound * width)..<($0.rows.upperBound * width)]) }
-    }
-
-    /// A pool just large enough for `sequences` (each rounded up to whole blocks).
-    static func scratchPool(_ sequences: [[Int]], layers: Int, kvHeads: Int, headDim: Int) throws(ModelError) -> (KVPool, Int) {
-        let blockSize = 16
-        let blocks = sequences.reduce(0) { $0 + ($1.count + blockSize - 1) / blockSize }
-        let pool = try KVPool(layers: layers, kvHeads: kvHeads, headDim: headDim, blockSize: blockSize, blocks: max(1, blocks))
-        return (pool, sequences.map(\.count).max() ?? 1)
     }
 }
