@@ -6,12 +6,14 @@ import Foundation
 public enum Network: Sendable {
     case decoder(DecoderModel)
     case encoder(EncoderModel)
+    case encoderDecoder(EncoderDecoderModel)
 
     /// The model that generates with a KV cache, if this network has one.
     public var causal: (any CausalLanguageModel)? {
         switch self {
         case let .decoder(m): return m
         case .encoder: return nil
+        case let .encoderDecoder(m): return m
         }
     }
 
@@ -19,6 +21,7 @@ public enum Network: Sendable {
         switch self {
         case let .decoder(m): return m
         case let .encoder(m): return m
+        case let .encoderDecoder(m): return m
         }
     }
 }
@@ -29,7 +32,7 @@ public enum ModelRegistry {
     public static let ggufArchitectures: Set<String> = ["llama"]
 
     /// `model_type` values of Hugging Face folders Lantern can run.
-    public static let folderModelTypes: Set<String> = ["llama", "gpt2", "bloom", "bert"]
+    public static let folderModelTypes: Set<String> = ["llama", "gpt2", "bloom", "bert", "t5", "mt5", "bart", "marian"]
 
     /// Builds the network a Hugging Face folder describes (config.json + safetensors), decoding the
     /// typed configuration of its `model_type`; an unknown type is an error naming it.
@@ -46,6 +49,9 @@ public enum ModelRegistry {
         case "gpt2": return .decoder(try GPT2.load(config: config(GPT2Configuration.self), store: folder.weights, compute: compute))
         case "bloom": return .decoder(try Bloom.load(config: config(BloomConfiguration.self), store: folder.weights, compute: compute))
         case "bert": return .encoder(try Bert.load(config: config(BertConfiguration.self), store: folder.weights, compute: compute))
+        case "t5", "mt5": return .encoderDecoder(try T5.load(folder: folder, compute: compute))
+        case "bart": return .encoderDecoder(try Bart.load(folder: folder, compute: compute))
+        case "marian": return .encoderDecoder(try Marian.load(folder: folder, compute: compute))
         default: throw ModelError.unsupportedArchitecture(folder.modelType)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LanternFormats
 @testable import Lantern
 
 /// Runs the built `lantern` executable (it sits beside the test bundle in the build folder).
@@ -233,5 +234,76 @@ struct CLI {
         let both = try CLI.run(["tokenize", "--tokenizer", fixturePath("tokenizers/unigram/tokenizer.json"),
                                 "--model", "/tmp/x.gguf", "hi"])
         #expect(both.status != 0)
+    }
+}
+
+/// `lantern forward` and `lantern generate` on model folders of every family (the tiny fixtures, which
+/// carry no tokenizer: the prompt is given as token ids), against transformers' outputs.
+@Suite struct CLIFolderTests {
+    func expected(_ name: String) throws -> SafetensorsFile {
+        try SafetensorsFile(path: fixturePath(name + "/expected.safetensors"))
+    }
+
+    func list(_ ids: some Collection<Int>) -> String { ids.map(String.init).joined(separator: ",") }
+
+    func floats(_ json: [String: Any]) -> [Float] { (json["data"] as? [Double] ?? []).map(Float.init) }
+
+    func excess(_ a: [Float], _ b: ArraySlice<Float>, rtol: Float = 1e-4) -> Float {
+        guard a.count == b.count else { return .infinity }
+        return zip(a, b).map { abs($0 - $1) - rtol * abs($1) }.max() ?? 0
+    }
+
+    @Test(arguments: ["gpt2", "llama", "bloom"]) func decoderForwardAndGreedy(_ name: String) throws {
+        let e = try expected(name)
+        let ids = try e.ints("input_ids")
+        let f = try CLI.run(["forward", "--model", fixturePath(name), "--tokens", list(ids), "--format", "json"])
+        #expect(f.status == 0, "\(f.stderr)")
+        let out = try CLI.json(f.stdout)
+        #expect(out["shape"] as? [Int] == [ids.count, 512])
+        #expect(excess(floats(out), try e.floats("logits")[...]) <= 2e-3)
+        let g = try CLI.run(["generate", "--model", fixturePath(name), "--tokens", list(ids), "--temperature", "0",
+                             "--max-tokens", "16", "--format", "json"])
+        #expect(g.status == 0, "\(g.stderr)")
+        let gen = try CLI.json(g.stdout)
+        #expect(gen["tokens"] as? [Int] == (try e.ints("new_token_ids")))
+        #expect(gen["finish_reason"] as? String == "length")
+    }
+
+    @Test(arguments: ["t5", "bart", "marian"]) func encoderDecoderForwardAndGreedy(_ name: String) throws {
+        let e = try expected(name)
+        let source = try e.ints("generation_input_ids")
+        let decoderShape = try e.shape("decoder_input_ids")
+        let decoder = Array(try e.ints("decoder_input_ids")[..<decoderShape[1]])
+        let f = try CLI.run(["forward", "--model", fixturePath(name), "--tokens", list(source), "--decoder-tokens", list(decoder),
+                             "--format", "json"])
+        #expect(f.status == 0, "\(f.stderr)")
+        let out = try CLI.json(f.stdout)
+        #expect(out["shape"] as? [Int] == [decoder.count, 256])
+        #expect(excess(floats(out), try e.floats("decoder_logits")[..<(decoder.count * 256)]) <= 2e-3)
+        let g = try CLI.run(["generate", "--model", fixturePath(name), "--tokens", list(source), "--temperature", "0",
+                             "--max-tokens", "20", "--format", "json"])
+        #expect(g.status == 0, "\(g.stderr)")
+        let gen = try CLI.json(g.stdout)
+        // generated_ids = decoder start, new tokens, eos: Lantern reports the new tokens with the eos.
+        #expect(gen["tokens"] as? [Int] == Array(try e.ints("generated_ids").dropFirst()))
+        #expect(gen["finish_reason"] as? String == "stop")
+    }
+
+    @Test func encoderForwardAndRefusedGeneration() throws {
+        let f = try CLI.run(["forward", "--model", fixturePath("bert"), "--tokens", "1,416,47,2", "--output", "hidden", "--format", "json"])
+        #expect(f.status == 0, "\(f.stderr)")
+        #expect(try CLI.json(f.stdout)["shape"] as? [Int] == [4, 64])
+        let g = try CLI.run(["generate", "--model", fixturePath("bert"), "--tokens", "1,2", "--format", "json"])
+        #expect(g.status != 0)
+        #expect((try CLI.json(g.stdout)["error"] as? String ?? "").contains("does not generate"))
+        let t = try CLI.run(["generate", "--model", fixturePath("gpt2"), "some text", "--format", "json"])
+        #expect(t.status != 0)
+        #expect((try CLI.json(t.stdout)["error"] as? String ?? "").contains("no tokenizer"))
+    }
+
+    @Test func forwardBeyondTheContextIsATypedError() throws {
+        let r = try CLI.run(["forward", "--model", fixturePath("gpt2"), "--tokens", list(Array(repeating: 5, count: 129)), "--format", "json"])
+        #expect(r.status != 0)
+        #expect((try CLI.json(r.stdout)["error"] as? String ?? "").contains("129"))
     }
 }

@@ -187,3 +187,5 @@ public struct Seq2SeqSpecialTokens: Sendable, Equatable {
                                     forcedEOS: g.forcedEosTokenId ?? base.forcedEosTokenId)
     }
 }
+
+extension EncoderDecoderModel: Seq2SeqLanguageModel {}
