@@ -68,14 +68,18 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
     /// Encoder-decoder models: the source the encoder reads before the decoder starts from `prompt`.
     let encoderInput: [Int]?
     let endOfGeneration: Set<Int>
+    let forcedFirst: Int?, forcedLast: Int?
 
     /// - Parameters:
     ///   - prompt: the tokens the (decoder's) cache must hold before the first sampled token.
     ///   - encoderInput: for encoder-decoder models, the source tokens; `prompt` is then the decoder's
     ///     start (usually `[decoderStartTokenID]`).
     ///   - endOfGeneration: ids that stop generation (default: the tokenizer's end-of-generation ids).
+    ///   - forcedFirst, forcedLast: generation_config's forced_bos_token_id (the first new token) and
+    ///     forced_eos_token_id (the token at `maxTokens`, as transformers forces it at max_length).
     public init(session: Session, tokenizer: any Tokenizer, prompt: [Int], parameters: GenerateParameters,
-                encoderInput: [Int]? = nil, endOfGeneration: Set<Int>? = nil) throws {
+                encoderInput: [Int]? = nil, endOfGeneration: Set<Int>? = nil,
+                forcedFirst: Int? = nil, forcedLast: Int? = nil) throws {
         guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
         guard prompt.count <= session.contextLength else {
             throw GenerationError.promptTooLong(tokens: prompt.count, contextLength: session.contextLength)
@@ -90,6 +94,11 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
         self.stops = StopSequenceMatcher(parameters.stop)
         self.history = prompt
         self.encoderInput = encoderInput
+        self.forcedFirst = forcedFirst
+        self.forcedLast = forcedLast
+        for id in [forcedFirst, forcedLast].compactMap({ $0 }) where id < 0 || id >= session.model.vocabularySize {
+            throw GenerationError.invalidParameter("forced token \(id) is outside the vocabulary")
+        }
         self.endOfGeneration = endOfGeneration ?? tokenizer.endOfGenerationIDs
         if let encoderInput, encoderInput.isEmpty { throw GenerationError.emptyPrompt }
     }
@@ -106,7 +115,14 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
             try session.prefill(promptTokens)
             prefilled = true
         }
-        let token = sampler.sample(logits: session.logits, history: history)
+        let token: Int
+        if generated.isEmpty, let forcedFirst {
+            token = forcedFirst
+        } else if generated.count == parameters.maxTokens - 1, let forcedLast {
+            token = forcedLast
+        } else {
+            token = sampler.sample(logits: session.logits, history: history)
+        }
         generated.append(token)
         history.append(token)
         if endOfGeneration.contains(token) {

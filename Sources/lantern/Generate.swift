@@ -59,12 +59,15 @@ struct Generate: ParsableCommand {
                 let session = try loaded.makeSession(contextLength: sampling.context ?? (sampling.maxTokens + 1))
                 generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: [model.decoderStartTokenID],
                                           parameters: sampling.parameters(), encoderInput: promptTokens,
-                                          endOfGeneration: loaded.endOfGenerationIDs.union(model.eosTokenIDs))
+                                          endOfGeneration: loaded.endOfGenerationIDs.union(model.eosTokenIDs),
+                                          forcedFirst: model.forcedBOSTokenID, forcedLast: model.forcedEOSTokenIDs?.first)
             } else {
                 let contextLength = sampling.context ?? (promptTokens.count + sampling.maxTokens + 1)
                 let session = try loaded.makeSession(contextLength: contextLength)
                 generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: promptTokens,
-                                          parameters: sampling.parameters(), endOfGeneration: loaded.endOfGenerationIDs)
+                                          parameters: sampling.parameters(), endOfGeneration: loaded.endOfGenerationIDs,
+                                          forcedFirst: loaded.generationConfig?.forcedBosTokenId,
+                                          forcedLast: loaded.generationConfig?.forcedEosTokenId?.first)
             }
             if format == .text && tokens == nil { emit(prompt) }
             let start = Date()

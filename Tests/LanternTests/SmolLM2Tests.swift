@@ -170,3 +170,25 @@ import LanternModels
         }
     }
 }
+
+/// A hyper-parameter of the wrong type is an error naming the key, not a silent default.
+@Suite struct GGUFHyperparameterTypeTests {
+    @Test func wrongTypedContextLengthIsNamed() throws {
+        let loaded = try RealModel.get()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: loaded.path))
+        // The key is a GGUF string (u64 length + bytes) followed by its u32 value type: make it float32 (6).
+        let key = Data("llama.context_length".utf8)
+        let at = try #require(bytes.range(of: key)).upperBound
+        #expect(bytes[at] == 4)   // uint32 as stored
+        bytes[at] = 6
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lantern-wrongtype-\(UUID().uuidString).gguf").path
+        try bytes.write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try LoadedModel(path: path, threads: 1)
+            Issue.record("loaded a file whose llama.context_length is a float")
+        } catch {
+            #expect(String(describing: error).contains("llama.context_length"), "\(error)")
+        }
+    }
+}
