@@ -80,24 +80,24 @@ public struct TransformerStack: Sendable {
     /// Distinct rotary tables the blocks' attention refers to by index.
     public let ropes: [RotaryEmbedding]
 
+    /// The scratch this stack needs (computed once: the forward pass checks it on every call).
+    let shape: WorkspaceShape
+
     public init(embeddings: Embeddings, blocks: [TransformerBlock], finalNorm: Norm?, ropes: [RotaryEmbedding] = []) {
         self.embeddings = embeddings
         self.blocks = blocks
         self.finalNorm = finalNorm
         self.ropes = ropes
+        var s = WorkspaceShape()
+        s.hidden = embeddings.hidden
+        for b in blocks { s.include(b.shape) }
+        s.ropeTables = ropes.count
+        s.ropeHalf = max(1, ropes.map { $0.dimensions / 2 }.max() ?? 1)
+        shape = s
     }
 
     public var hidden: Int { embeddings.hidden }
     public var layers: Int { blocks.count }
-
-    var shape: WorkspaceShape {
-        var s = WorkspaceShape()
-        s.hidden = hidden
-        for b in blocks { s.include(b.shape) }
-        s.ropeTables = ropes.count
-        s.ropeHalf = max(1, ropes.map { $0.dimensions / 2 }.max() ?? 1)
-        return s
-    }
 
     /// Embeds the chunk's rows and runs every block; the residual stream is left in ws.x.
     func run(_ chunk: Chunk, ws: ForwardWorkspace, _ compute: ComputeOptions) {
