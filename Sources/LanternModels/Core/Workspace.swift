@@ -14,6 +14,13 @@ public struct WorkspaceShape: Sendable, Equatable {
 
     public init() {}
 
+    /// What a stack and its head need (the head transform writes into the feed-forward scratch).
+    static func of(_ stack: TransformerStack, head: LMHead?) -> WorkspaceShape {
+        var shape = stack.shape
+        shape.feedForward = max(shape.feedForward, head?.transform?.dense.outFeatures ?? 1)
+        return shape
+    }
+
     func covers(_ other: WorkspaceShape) -> Bool {
         hidden >= other.hidden && query >= other.query && keyValue >= other.keyValue
             && feedForward >= other.feedForward && ropeTables >= other.ropeTables && ropeHalf >= other.ropeHalf

@@ -22,9 +22,7 @@ public final class DecoderModel: CausalLanguageModel, @unchecked Sendable {
         self.maxContextLength = maxContextLength
         self.compute = compute
         self.store = store
-        var shape = stack.shape
-        shape.feedForward = max(shape.feedForward, head.transform?.dense.outFeatures ?? 1)
-        self.workspaceShape = shape
+        self.workspaceShape = .of(stack, head: head)
     }
 
     public var vocabularySize: Int { head.vocabularySize }
