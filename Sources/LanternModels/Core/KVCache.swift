@@ -95,7 +95,12 @@ public final class KVCache: @unchecked Sendable {
     public private(set) var count = 0
     /// Block ids, [ceil(capacity / blockSize)]; the first `heldBlocks` are valid.
     let table: UnsafeMutablePointer<Int32>
-    private(set) var heldBlocks = 0
+    public private(set) var heldBlocks = 0
+
+    /// Blocks this sequence must still take from the pool to hold `positions` positions.
+    public func blocksNeeded(toHold positions: Int) -> Int {
+        max(0, (min(positions, capacity) + pool.blockSize - 1) / pool.blockSize - heldBlocks)
+    }
     /// Cross-attention keys and values of an encoder-decoder sequence (set once per request).
     public internal(set) var cross: CrossAttentionCache?
 
