@@ -89,13 +89,20 @@ public final class LanternModel: @unchecked Sendable {
     /// and for encoder-decoder models the encoder input with the decoder's start token.
     public func request(tokens: [Int], parameters: GenerateParameters, logprobs: Int? = nil,
                         logitBias: [Int: Float] = [:]) -> GenerationRequest {
+        var r: GenerationRequest
         if case let .encoderDecoder(m) = loaded.network {
-            return GenerationRequest(prompt: [m.decoderStartTokenID], parameters: parameters, topLogprobs: logprobs,
-                                     logitBias: logitBias, endOfGeneration: loaded.endOfGenerationIDs.union(m.eosTokenIDs),
-                                     encoderInput: tokens)
+            r = GenerationRequest(prompt: [m.decoderStartTokenID], parameters: parameters, topLogprobs: logprobs,
+                                  logitBias: logitBias, endOfGeneration: loaded.endOfGenerationIDs.union(m.eosTokenIDs),
+                                  encoderInput: tokens)
+            r.forcedFirst = m.forcedBOSTokenID
+            r.forcedLast = m.forcedEOSTokenIDs?.first
+        } else {
+            r = GenerationRequest(prompt: tokens, parameters: parameters, topLogprobs: logprobs, logitBias: logitBias,
+                                  endOfGeneration: loaded.endOfGenerationIDs)
+            r.forcedFirst = loaded.generationConfig?.forcedBosTokenId
+            r.forcedLast = loaded.generationConfig?.forcedEosTokenId?.first
         }
-        return GenerationRequest(prompt: tokens, parameters: parameters, topLogprobs: logprobs, logitBias: logitBias,
-                                 endOfGeneration: loaded.endOfGenerationIDs)
+        return r
     }
 
     /// A conversation that keeps its history and renders the model's chat template each turn.

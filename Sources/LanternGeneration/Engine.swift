@@ -49,6 +49,10 @@ public struct GenerationRequest: Sendable {
     public var endOfGeneration: Set<Int>?
     /// Encoder-decoder models: the encoder's input; `prompt` is then the decoder's start.
     public var encoderInput: [Int]?
+    /// generation_config's forced_bos_token_id (the first new token) and forced_eos_token_id (the token
+    /// at `maxTokens`).
+    public var forcedFirst: Int?
+    public var forcedLast: Int?
 
     public init(prompt: [Int], parameters: GenerateParameters = GenerateParameters(), topLogprobs: Int? = nil,
                 logitBias: [Int: Float] = [:], endOfGeneration: Set<Int>? = nil, encoderInput: [Int]? = nil) {
@@ -189,6 +193,9 @@ public final class Engine: @unchecked Sendable {
         if let n = request.topLogprobs, !(0...20).contains(n) { throw .invalidRequest("top logprobs must be in 0...20") }
         for t in request.prompt + (request.encoderInput ?? []) where t < 0 || t >= model.vocabularySize {
             throw .invalidRequest("token id \(t) is outside the vocabulary (0..<\(model.vocabularySize))")
+        }
+        for id in [request.forcedFirst, request.forcedLast].compactMap({ $0 }) where id < 0 || id >= model.vocabularySize {
+            throw .invalidRequest("forced token \(id) is outside the vocabulary")
         }
         for id in request.logitBias.keys where id < 0 || id >= model.vocabularySize {
             throw .invalidRequest("logit_bias token \(id) is outside the vocabulary")
@@ -419,7 +426,14 @@ final class EngineSequence: @unchecked Sendable {
     func step(logits: UnsafeMutableBufferPointer<Float>, model: any CausalLanguageModel, contextLength: Int) -> Bool {
         if request.parameters.maxTokens == 0 { finishReason = .length; return true }
         for (id, bias) in request.logitBias { logits[id] += bias }
-        let token = sampler.sample(logits: UnsafeBufferPointer(logits), history: history)
+        let token: Int
+        if generated.isEmpty, let forced = request.forcedFirst {
+            token = forced
+        } else if generated.count == request.parameters.maxTokens - 1, let forced = request.forcedLast {
+            token = forced
+        } else {
+            token = sampler.sample(logits: UnsafeBufferPointer(logits), history: history)
+        }
         if firstToken == nil { firstToken = Date() }
         var logprob: Float?
         var top: [TokenLogprob] = []

@@ -3,10 +3,10 @@ import Foundation
 import Lantern
 import LanternGeneration
 
-struct Chat: ParsableCommand {
+struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Talk with a chat model: one message per line on stdin, replies on stdout.",
-        discussion: "The model's chat template renders the whole conversation each turn; the KV cache keeps the shared prefix, so earlier turns are not recomputed. /reset clears the history, /exit (or end of input) quits.")
+        discussion: "The model's chat template renders the whole conversation each turn; the engine's prefix cache keeps the shared prefix, so earlier turns are not recomputed. /reset clears the history, /exit (or end of input) quits.")
 
     @Option(name: .long, help: "System message.") var system: String?
     @OptionGroup var modelOptions: ModelOptions
@@ -14,12 +14,13 @@ struct Chat: ParsableCommand {
     @Option(name: .long, help: "text prints replies; json prints one object per turn.")
     var format: OutputFormat = .text
 
-    func run() throws {
-        try reportingErrors(format: format) {
+    func run() async throws {
+        try await reportingErrors(format: format) {
             let loaded = try modelOptions.load()
-            let session = try loaded.makeSession(contextLength: sampling.context ?? 4096)
-            var messages: [(role: String, content: String)] = []
-            if let system { messages.append((role: "system", content: system)) }
+            let model = try LanternModel(loaded: loaded, options: LoadOptions(
+                threads: modelOptions.threads, precision: modelOptions.activations, contextLength: sampling.context ?? 4096))
+            defer { model.engine.shutdown() }
+            let chat = model.chat(system: system)
             let interactive = isatty(0) == 1
             var params = sampling.parameters()
             while true {
@@ -28,16 +29,9 @@ struct Chat: ParsableCommand {
                 let input = line.trimmingCharacters(in: .whitespaces)
                 if input.isEmpty { continue }
                 if input == "/exit" || input == "/quit" { break }
-                if input == "/reset" {
-                    messages = system.map { [(role: "system", content: $0)] } ?? []
-                    session.reset()
-                    continue
-                }
+                if input == "/reset" { chat.reset(); continue }
                 do {
-                    let reply = try turn(loaded: loaded, session: session, messages: messages + [(role: "user", content: line)],
-                                         params: params)
-                    messages.append((role: "user", content: line))
-                    messages.append((role: "assistant", content: reply))
+                    try await turn(chat, line, params: params)
                 } catch {
                     // A failed turn (context full, template error) is reported and dropped; the conversation goes on.
                     let message = String(describing: error)
@@ -50,27 +44,30 @@ struct Chat: ParsableCommand {
         }
     }
 
-    /// Renders the conversation, reuses the cached prefix, streams the reply; returns the reply text.
-    func turn(loaded: LoadedModel, session: Session, messages: [(role: String, content: String)],
-              params: GenerateParameters) throws -> String {
-        let rendered = try loaded.renderChat(messages, addGenerationPrompt: true)
-        let tokens = loaded.tokenizer.encode(rendered, parseSpecial: true, addBOS: false)
-        // prefill keeps the common prefix but always evaluates at least the last prompt token
-        let reused = min(zip(tokens, session.tokens).prefix { $0 == $1 }.count, max(tokens.count - 1, 0))
-        var params = params
-        params.maxTokens = min(sampling.maxTokens, max(0, session.contextLength - tokens.count - 1))
-        let generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: tokens, parameters: params)
-        let reply = try stream(generator, format: format)
-        let reason = generator.finishReason ?? .length
+    /// Streams one reply; the session records it in the history when complete.
+    func turn(_ chat: ChatSession, _ line: String, params: GenerateParameters) async throws {
+        var reply = "", ids: [Int] = []
+        var summary: GenerationSummary?
+        for try await event in try chat.send(line, parameters: params) {
+            switch event {
+            case let .token(t):
+                ids.append(t.id)
+                reply += t.text
+                if format == .text { emit(t.text) }
+            case let .finished(s):
+                summary = s
+                reply += s.trailingText
+                if format == .text { emit(s.trailingText) }
+            }
+        }
         switch format {
         case .text: emit("\n")
         case .json:
             printJSON(.object([
                 ("role", .string("assistant")), ("content", .string(reply)),
-                ("prompt_tokens", .int(tokens.count)), ("cached_tokens", .int(reused)),
-                ("tokens", .ints(generator.generated)), ("finish_reason", .string(reason.rawValue)),
+                ("prompt_tokens", .int(summary?.promptTokens ?? 0)), ("cached_tokens", .int(summary?.cachedTokens ?? 0)),
+                ("tokens", .ints(ids)), ("finish_reason", .string((summary?.finishReason ?? .length).rawValue)),
             ]))
         }
-        return reply
     }
 }

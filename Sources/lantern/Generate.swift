@@ -32,7 +32,7 @@ struct SamplingOptions: ParsableArguments {
     }
 }
 
-struct Generate: ParsableCommand {
+struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Continue a prompt (raw text; special tokens such as <|im_start|> are parsed).")
 
@@ -43,8 +43,8 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "text streams tokens as they come; json prints one object at the end.")
     var format: OutputFormat = .text
 
-    func run() throws {
-        try reportingErrors(format: format) {
+    func run() async throws {
+        try await reportingErrors(format: format) {
             let loaded = try modelOptions.load()
             let promptTokens: [Int]
             if let tokens {
@@ -53,38 +53,39 @@ struct Generate: ParsableCommand {
                 guard loaded.hasTokenizer else { throw LanternError.noTokenizer(loaded.path) }
                 promptTokens = loaded.encodePrompt(prompt)
             }
-            let generator: Generator
-            if case let .encoderDecoder(model) = loaded.network {
-                // The prompt is the encoder's input; the decoder starts from its start token.
-                let session = try loaded.makeSession(contextLength: sampling.context ?? (sampling.maxTokens + 1))
-                generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: [model.decoderStartTokenID],
-                                          parameters: sampling.parameters(), encoderInput: promptTokens,
-                                          endOfGeneration: loaded.endOfGenerationIDs.union(model.eosTokenIDs),
-                                          forcedFirst: model.forcedBOSTokenID, forcedLast: model.forcedEOSTokenIDs?.first)
-            } else {
-                let contextLength = sampling.context ?? (promptTokens.count + sampling.maxTokens + 1)
-                let session = try loaded.makeSession(contextLength: contextLength)
-                generator = try Generator(session: session, tokenizer: loaded.tokenizer, prompt: promptTokens,
-                                          parameters: sampling.parameters(), endOfGeneration: loaded.endOfGenerationIDs,
-                                          forcedFirst: loaded.generationConfig?.forcedBosTokenId,
-                                          forcedLast: loaded.generationConfig?.forcedEosTokenId?.first)
-            }
+            var encoderDecoder = false
+            if case .encoderDecoder = loaded.network { encoderDecoder = true }
+            let context = sampling.context ?? ((encoderDecoder ? 0 : promptTokens.count) + sampling.maxTokens + 1)
+            let model = try LanternModel(loaded: loaded, options: LoadOptions(
+                threads: modelOptions.threads, precision: modelOptions.activations, contextLength: context, parallel: 1))
+            defer { model.engine.shutdown() }
             if format == .text && tokens == nil { emit(prompt) }
             let start = Date()
-            let text = try stream(generator, format: format)
+            var text = "", ids: [Int] = []
+            var summary: GenerationSummary?
+            for try await event in try model.generate(tokens: promptTokens, parameters: sampling.parameters()) {
+                switch event {
+                case let .token(t):
+                    ids.append(t.id)
+                    text += t.text
+                    if format == .text { emit(t.text) }
+                case let .finished(s):
+                    summary = s
+                    text += s.trailingText
+                    if format == .text { emit(s.trailingText) }
+                }
+            }
             let seconds = Date().timeIntervalSince(start)
-            let reason = generator.finishReason ?? .length
+            let reason = summary?.finishReason ?? .length
             switch format {
             case .text:
                 emit("\n")
-                stderr(String(format: "[%d prompt tokens, %d new tokens in %.2f s, %.1f tokens/s, finish: %@, seed %@]",
-                              promptTokens.count, generator.generated.count, seconds,
-                              Double(generator.generated.count) / max(seconds, 1e-9), reason.rawValue,
-                              generator.seed.map(String.init) ?? "-"))
+                stderr(String(format: "[%d prompt tokens, %d new tokens in %.2f s, %.1f tokens/s, finish: %@]",
+                              promptTokens.count, ids.count, seconds, Double(ids.count) / max(seconds, 1e-9), reason.rawValue))
             case .json:
                 printJSON(.object([
                     ("prompt_tokens", .ints(promptTokens)),
-                    ("tokens", .ints(generator.generated)),
+                    ("tokens", .ints(ids)),
                     ("text", .string(text)),
                     ("finish_reason", .string(reason.rawValue)),
                 ]))

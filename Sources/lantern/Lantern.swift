@@ -3,7 +3,7 @@ import Foundation
 import Lantern
 
 @main
-struct LanternCommand: ParsableCommand {
+struct LanternCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lantern",
         abstract: "Run transformer language models on the CPU.",
@@ -47,6 +47,22 @@ func emit(_ text: String) {
 /// One JSON object on stdout, keys in the order given.
 func printJSON(_ value: JSONValue) {
     print(value.serialized())
+}
+
+/// `reportingErrors` for async bodies.
+func reportingErrors(format: OutputFormat, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as ValidationError {
+        throw e
+    } catch {
+        let message = String(describing: error)
+        if format == .json { printJSON(.object([("error", .string(message))])) }
+        stderr("error: \(message)")
+        throw ExitCode.failure
+    }
 }
 
 /// Runs `body`, turning any error into a message on stderr (or `{"error": ...}` on stdout for
