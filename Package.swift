@@ -31,6 +31,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The real-model tests of these targets fetch SmolLM2 through the facade's fetcher.
+        // The README's library example, built and run by LanternTests.
+        .executableTarget(name: "lantern-example", dependencies: ["Lantern"], path: "Examples/ReadmeExample"),
         .testTarget(name: "LanternTensorTests", dependencies: ["LanternTensor", "CKernels", "Lantern"]),
         .testTarget(name: "LanternFormatsTests", dependencies: ["LanternFormats"]),
         .testTarget(name: "LanternTokenizersTests", dependencies: ["LanternTokenizers", "LanternFormats", "Lantern"]),

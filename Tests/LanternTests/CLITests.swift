@@ -307,3 +307,32 @@ struct CLI {
         #expect((try CLI.json(r.stdout)["error"] as? String ?? "").contains("129"))
     }
 }
+
+/// The README's library example: the file the package builds is the code the README shows, and it runs.
+@Suite struct ReadmeExampleTests {
+    @Test func readmeShowsTheBuiltExample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let example = try String(contentsOf: root.appendingPathComponent("Examples/ReadmeExample/main.swift"), encoding: .utf8)
+        #expect(readme.contains("```swift\n" + example + "```"))
+    }
+
+    @Test func exampleStreamsChatsAndCancels() throws {
+        _ = try RealModel.get()   // fetched into the cache the example reads
+        let bin = try #require(CLI.binary?.deletingLastPathComponent().appendingPathComponent("lantern-example"))
+        let p = Process()
+        p.executableURL = bin
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.hasPrefix(" Paris"), "\(text)")
+        #expect(text.contains("[history: 3 messages]"))
+        let cancelled = try #require(text.split(separator: "\n").last { $0.hasPrefix("cancelled after") })
+        let n = Int(cancelled.split(separator: " ")[2]) ?? 200
+        #expect(n < 200, "\(cancelled)")
+    }
+}
