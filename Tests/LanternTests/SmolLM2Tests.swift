@@ -192,3 +192,34 @@ import LanternModels
         }
     }
 }
+
+/// The batching engine on the real model: a greedy completion is identical alone and while seven other
+/// requests (different prompts, sampled) decode in the same batches.
+@Suite struct SmolLM2EngineTests {
+    @Test func greedyAloneEqualsGreedyAmongSevenOthers() async throws {
+        let loaded = try RealModel.get()
+        let model = try loaded.model
+        let prompt = loaded.encodePrompt("The three most important inventions of the last century are")
+        let greedy = GenerateParameters(maxTokens: 32, sampling: .greedy)
+        func ids(_ s: AsyncThrowingStream<GenerationEvent, any Error>) async throws -> [Int] {
+            var out: [Int] = []
+            for try await e in s { if case let .token(t) = e { out.append(t.id) } }
+            return out
+        }
+        let alone = try Engine(model: model, tokenizer: loaded.tokenizer, options: EngineOptions(maxSequences: 1, contextLength: 256))
+        let reference = try await ids(try alone.generate(GenerationRequest(prompt: prompt, parameters: greedy)))
+        alone.shutdown()
+        let engine = try Engine(model: model, tokenizer: loaded.tokenizer, options: EngineOptions(maxSequences: 8, contextLength: 256, tokenBudget: 64))
+        var others: [AsyncThrowingStream<GenerationEvent, any Error>] = []
+        for k in 0..<7 {
+            let p = loaded.encodePrompt(["Once upon a time", "def fibonacci(n):", "The ocean is", "Dear John,", "In 1492",
+                                         "The recipe calls for", "Why is the sky blue?"][k])
+            others.append(try engine.generate(GenerationRequest(prompt: p, parameters: GenerateParameters(
+                maxTokens: 20 + 4 * k, sampling: SamplingParameters(temperature: 0.8, seed: UInt64(k)), stop: []))))
+        }
+        let batched = try await ids(try engine.generate(GenerationRequest(prompt: prompt, parameters: greedy)))
+        for o in others { _ = try await ids(o) }
+        #expect(batched == reference)
+        engine.shutdown()
+    }
+}
