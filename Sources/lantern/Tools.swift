@@ -211,10 +211,13 @@ struct Bench: ParsableCommand {
     @Option(name: .long) var promptTokens: Int = 128
     @Option(name: .long) var genTokens: Int = 64
     @Option(name: .long) var reps: Int = 3
+    @Option(name: .long, help: "Sequences decoded together in one batched forward per step (tg_tps is then the aggregate).")
+    var parallel: Int = 1
     @Option(name: .long) var format: OutputFormat = .text
 
     func run() throws {
         try reportingErrors(format: format) {
+            guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256") }
             guard promptTokens >= 1, genTokens >= 1, reps >= 1 else {
                 throw ValidationError("--prompt-tokens, --gen-tokens and --reps must be at least 1")
             }
@@ -226,9 +229,38 @@ struct Bench: ParsableCommand {
             }
             // The same id patterns as shared/tools/llamacpp_anchor.py, folded into the vocabulary.
             let prompt = [1] + (1..<promptTokens).map { (($0 - 1) * 7919 % 40000 + 100) % vocab }
-            let session = try loaded.makeSession(contextLength: promptTokens + genTokens)
             var pp: [Double] = [], tg: [Double] = []
-            for _ in 0..<reps {
+            if parallel > 1 {
+                // N sequences: prefill each, then every decode step is one forward over N rows.
+                let pool = try model.makePool(blocks: parallel * ((promptTokens + genTokens + 15) / 16), blockSize: 16)
+                let caches = try (0..<parallel).map { _ in try KVCache(pool: pool, capacity: promptTokens + genTokens) }
+                let ws = model.makeWorkspace(maxTokens: max(promptTokens, parallel))
+                var batch = ForwardBatch(reservingRows: max(promptTokens, parallel), sequences: parallel)
+                var logits = [Float](repeating: 0, count: parallel * vocab)
+                for _ in 0..<reps {
+                    var t = Date()
+                    for (k, cache) in caches.enumerated() {
+                        cache.reset()
+                        batch.removeAll()
+                        batch.add(prompt.map { ($0 + k) % vocab }, startingAt: 0, cache: cache, output: .last)
+                        try logits.withUnsafeMutableBufferPointer { try model.forward(batch, workspace: ws, output: .logits, into: $0.baseAddress!) }
+                    }
+                    pp.append(Double(promptTokens * parallel) / Date().timeIntervalSince(t))
+                    var tok = 100
+                    t = Date()
+                    for _ in 0..<genTokens {
+                        batch.removeAll()
+                        for (k, cache) in caches.enumerated() {
+                            batch.add([(tok + k) % vocab], startingAt: cache.count, cache: cache, output: .last)
+                        }
+                        try logits.withUnsafeMutableBufferPointer { try model.forward(batch, workspace: ws, output: .logits, into: $0.baseAddress!) }
+                        tok = (tok * 31 + 7) % 40000 + 100
+                    }
+                    tg.append(Double(genTokens * parallel) / Date().timeIntervalSince(t))
+                }
+            }
+            let session = try loaded.makeSession(contextLength: promptTokens + genTokens)
+            for _ in 0..<(parallel > 1 ? 0 : reps) {
                 session.reset()
                 var t = Date()
                 try session.prefill(prompt)
@@ -246,12 +278,12 @@ struct Bench: ParsableCommand {
             case .json:
                 printJSON(.object([
                     ("engine", .string("lantern")), ("threads", .int(modelOptions.threads)),
-                    ("pp", .int(promptTokens)), ("tg", .int(genTokens)),
+                    ("pp", .int(promptTokens)), ("tg", .int(genTokens)), ("parallel", .int(parallel)),
                     ("pp_tps", .double(median(pp))), ("tg_tps", .double(median(tg))),
                 ]))
             case .text:
-                print(String(format: "prefill %d tokens: %.1f tokens/s; decode %d tokens: %.1f tokens/s (%d threads, median of %d)",
-                             promptTokens, median(pp), genTokens, median(tg), modelOptions.threads, reps))
+                print(String(format: "prefill %d tokens: %.1f tokens/s; decode %d tokens: %.1f tokens/s (%d threads, %d sequences, median of %d)",
+                             promptTokens, median(pp), genTokens, median(tg), modelOptions.threads, parallel, reps))
             }
         }
     }
