@@ -162,6 +162,16 @@ void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n) {
 
 void lt_swiglu_f32(float *gate, const float *up, int64_t n) { lt_swiglu_f32_at(active_level(), gate, up, n); }
 
+void lt_gelu_f32_at(int level, float *x, int64_t n) {
+#if defined(__x86_64__)
+    if (clamp_level(level) >= 1) { lt_gelu_f32_avx2(x, n); return; }
+#endif
+    (void)level;
+    for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void lt_gelu_f32(float *x, int64_t n) { lt_gelu_f32_at(active_level(), x, n); }
+
 void lt_softmax_f32_at(int level, float *x, int64_t n) {
 #if defined(__x86_64__)
     if (clamp_level(level) >= 1) { lt_softmax_f32_avx2(x, n); return; }

@@ -519,6 +519,32 @@ LT_TARGET void FN(lt_swiglu_f32)(float *gate, const float *up, int64_t n) {
     for (; k < n; k++) gate[k] = gate[k] / (1.0f + expf(-gate[k])) * up[k];
 }
 
+/// Exact GELU through erfc(z) ~ t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-z^2), t = 1 / (1 + p z),
+/// z = |x| / sqrt 2 (A&S 7.1.26): 1 + erf(x) is 2 - erfc(z) for x >= 0 and erfc(z) itself for x < 0.
+LT_TARGET void FN(lt_gelu_f32)(float *x, int64_t n) {
+    const __m256 signbit = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+    const __m256 half = _mm256_set1_ps(0.5f), rsqrt2 = _mm256_set1_ps(0.70710678118654752f);
+    const __m256 p = _mm256_set1_ps(0.3275911f);
+    const __m256 a1 = _mm256_set1_ps(0.254829592f), a2 = _mm256_set1_ps(-0.284496736f), a3 = _mm256_set1_ps(1.421413741f);
+    const __m256 a4 = _mm256_set1_ps(-1.453152027f), a5 = _mm256_set1_ps(1.061405429f);
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const __m256 v = _mm256_loadu_ps(x + k);
+        const __m256 z = _mm256_mul_ps(_mm256_andnot_ps(signbit, v), rsqrt2);
+        const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(p, z, one));
+        __m256 poly = _mm256_fmadd_ps(a5, t, a4);
+        poly = _mm256_fmadd_ps(poly, t, a3);
+        poly = _mm256_fmadd_ps(poly, t, a2);
+        poly = _mm256_fmadd_ps(poly, t, a1);
+        poly = _mm256_mul_ps(poly, t);
+        const __m256 erfc = _mm256_mul_ps(poly, FN(exp)(_mm256_xor_ps(_mm256_mul_ps(z, z), signbit)));
+        const __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+        const __m256 onePlusErf = _mm256_blendv_ps(_mm256_sub_ps(two, erfc), erfc, negative);
+        _mm256_storeu_ps(x + k, _mm256_mul_ps(_mm256_mul_ps(half, v), onePlusErf));
+    }
+    for (; k < n; k++) x[k] = 0.5f * x[k] * (1.0f + erff(x[k] * 0.70710678118654752f));
+}
+
 LT_TARGET void FN(lt_softmax_f32)(float *x, int64_t n) {
     if (n <= 0) return;
     __m256 vm = _mm256_set1_ps(-INFINITY);

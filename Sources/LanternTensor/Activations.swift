@@ -37,7 +37,10 @@ public enum Activation: String, Sendable, CaseIterable {
 
 extension Kernels {
     /// In place: x[i] = act(x[i]) for `count` values.
+    /// Exact GELU uses the SIMD kernel (`lt_gelu_f32`, within 2e-7 * max(1, |x|) of the definition); the
+    /// others the scalar definitions.
     public static func activate(_ act: Activation, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        if act == .gelu { lt_gelu_f32(x, Int64(count)); return }
         for i in 0..<count { x[i] = act(x[i]) }
     }
 

@@ -53,3 +53,29 @@ func halfDequantizeMatchesReferenceOnAllValues(_ dtype: DType) {
         #expect(mismatches.isEmpty, "level \(level): \(mismatches.prefix(3))")
     }
 }
+
+/// Q8_0 conversion at load: 34 bytes per 32 values, and every value back within half a step of its
+/// block's scale (plus the f16 rounding of the scale), zero blocks exact.
+@Test func quantizeQ8_0RoundTrips() {
+    var rng = SeededRandom(seed: 41)
+    let rows = 3, cols = 96
+    var x = randomFloats(rows * cols, rng: &rng, scale: 2)
+    for j in 32..<64 { x[j] = 0 }   // an all-zero block
+    let q = x.withUnsafeBufferPointer { p in
+        WeightMatrix(dtype: .f32, rows: rows, cols: cols, data: UnsafeRawPointer(p.baseAddress!)).quantizedQ8_0()
+    }
+    #expect(q.dtype == .q8_0 && q.rowBytes == 3 * 34)
+    var back = [Float](repeating: 1, count: cols)
+    for r in 0..<rows {
+        q.dequantizeRow(r, into: &back)
+        for b in 0..<3 {
+            let block = x[(r * cols + b * 32)..<(r * cols + b * 32 + 32)]
+            let d = (block.map(abs).max() ?? 0) / 127
+            for j in 0..<32 {
+                #expect(abs(back[b * 32 + j] - block[block.startIndex + j]) <= d / 2 + d * 127 * 1e-3 + 1e-30)
+            }
+        }
+    }
+    q.dequantizeRow(0, into: &back)
+    #expect(back[32..<64].allSatisfy { $0 == 0 })
+}

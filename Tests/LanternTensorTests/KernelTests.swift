@@ -291,6 +291,23 @@ func matmulMatchesReference(_ dtype: DType) {
     }
 }
 
+/// The SIMD exact GELU matches the erf definition (`Activation.gelu`, libm's erf) within
+/// 2e-7 * max(1, |x|) + 1e-7 on every path, for tails, zero, large and tiny inputs of both signs.
+@Test func geluMatchesReference() {
+    var rng = SeededRandom(seed: 23)
+    for n in [1, 7, 8, 13, 64, 1536] {
+        var x = randomFloats(n, rng: &rng, scale: 6)
+        if n > 6 { x[0] = 0; x[1] = -12; x[2] = 12; x[3] = -1e-6; x[4] = 3e-8; x[5] = -100; x[6] = 50 }
+        let expected = x.map { Activation.gelu($0) }
+        for level in supportedLevels {
+            var y = x
+            lt_gelu_f32_at(Int32(level), &y, Int64(n))
+            #expect(zip(zip(y, expected), x).allSatisfy { yv, xv in abs(yv.0 - yv.1) <= 2e-7 * max(1, abs(xv)) + 1e-7 },
+                    "gelu level \(level) n \(n)")
+        }
+    }
+}
+
 /// attendHead matches its reference twin: |error| <= 1e-5 * max|v| + 1e-6 per output (a convex
 /// combination of value rows), for GQA-like strides, lengths 1...67 and head sizes 64 and 13.
 @Test func attendHeadMatchesReference() {

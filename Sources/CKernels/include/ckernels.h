@@ -85,6 +85,12 @@ float lt_sumsq_f32(const float *x, int64_t n);
 /// gate[i] = silu(gate[i]) * up[i]; SIMD exp within ~2 ulp, see x86_impl.h.
 void lt_swiglu_f32(float *gate, const float *up, int64_t n);
 void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n);
+/// In place: x[i] = gelu(x[i]) = 0.5 x (1 + erf(x / sqrt 2)) (exact GELU, BERT). The SIMD paths use
+/// erfc(z) ~ poly(t) exp(-z^2), t = 1 / (1 + p z) (Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7) on
+/// |x| so negative inputs avoid the 1 + erf cancellation: |gelu error| <= 2e-7 * max(1, |x|) + float
+/// rounding. The scalar path calls erff.
+void lt_gelu_f32(float *x, int64_t n);
+void lt_gelu_f32_at(int level, float *x, int64_t n);
 /// In-place numerically stable softmax; -inf inputs give exactly 0.
 void lt_softmax_f32(float *x, int64_t n);
 void lt_softmax_f32_at(int level, float *x, int64_t n);

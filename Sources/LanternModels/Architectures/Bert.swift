@@ -64,6 +64,12 @@ public enum Bert {
         func dense(_ name: String, _ out: Int, _ inFeatures: Int) throws -> Linear {
             try load.linear(name + ".weight", out: out, in: inFeatures, bias: name + ".bias")
         }
+        /// A block's dense layer, converted to Q8_0 at load when asked (float weights, rows of 32s).
+        func blockDense(_ name: String, _ out: Int, _ inFeatures: Int) throws -> Linear {
+            let l = try dense(name, out, inFeatures)
+            guard compute.quantizeWeights == .q8_0, !l.weight.dtype.isQuantized, inFeatures % 32 == 0 else { return l }
+            return Linear(l.weight.quantizedQ8_0(), bias: l.bias)
+        }
         let e = "\(p)embeddings."
         let words = try load.matrix(e + "word_embeddings.weight", rows: c.vocabularySize, cols: d)
         let embeddings = Embeddings(
@@ -75,12 +81,12 @@ public enum Bert {
             return TransformerBlock(
                 placement: .post,
                 attentionNorm: try ln(b + "attention.output.LayerNorm"),
-                attention: Attention(q: try dense(b + "attention.self.query", d, d), k: try dense(b + "attention.self.key", d, d),
-                                     v: try dense(b + "attention.self.value", d, d), o: try dense(b + "attention.output.dense", d, d),
+                attention: Attention(q: try blockDense(b + "attention.self.query", d, d), k: try blockDense(b + "attention.self.key", d, d),
+                                     v: try blockDense(b + "attention.self.value", d, d), o: try blockDense(b + "attention.output.dense", d, d),
                                      heads: c.heads, kvHeads: c.heads, headDim: hd, mask: .bidirectional),
                 feedForwardNorm: try ln(b + "output.LayerNorm"),
-                feedForward: FeedForward(.plain(up: try dense(b + "intermediate.dense", c.intermediateSize, d),
-                                                down: try dense(b + "output.dense", d, c.intermediateSize)), activation: act))
+                feedForward: FeedForward(.plain(up: try blockDense(b + "intermediate.dense", c.intermediateSize, d),
+                                                down: try blockDense(b + "output.dense", d, c.intermediateSize)), activation: act))
         }
         var head: LMHead?
         if load.has("cls.predictions.transform.dense.weight") {
