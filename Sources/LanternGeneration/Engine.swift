@@ -126,11 +126,41 @@ public struct EngineStats: Sendable {
 /// finished sequence's cache is kept as a prefix cache (a later prompt that continues it skips the
 /// cached part) and evicted as soon as its blocks are needed; a cancelled one frees its blocks at once.
 ///
-/// The engine is the model's only user while it runs (it drives the model's thread pool).
+/// The engine is the model's only user while it runs (it drives the model's thread pool). Releasing the
+/// engine shuts the scheduler down.
 public final class Engine: @unchecked Sendable {
-    public let model: any CausalLanguageModel
-    public let tokenizer: any Tokenizer
-    public let options: EngineOptions
+    private let core: EngineCore
+
+    public init(model: any CausalLanguageModel, tokenizer: any Tokenizer, options: EngineOptions = EngineOptions()) throws {
+        core = try EngineCore(model: model, tokenizer: tokenizer, options: options)
+        let core = self.core
+        let t = Thread { core.loop() }   // the thread keeps the core alive until the loop ends
+        t.name = "lantern-engine"
+        t.start()
+    }
+
+    deinit { core.shutdown() }
+
+    public var model: any CausalLanguageModel { core.model }
+    public var tokenizer: any Tokenizer { core.tokenizer }
+    public var options: EngineOptions { core.options }
+    public var stats: EngineStats { core.stats }
+
+    /// Stops the scheduler; waiting and running requests end with `EngineError.shutDown`.
+    public func shutdown() { core.shutdown() }
+
+    /// Queues a request; its events arrive on the returned stream. Cancelling the consuming task (or
+    /// dropping the stream) stops the sequence and frees its blocks.
+    public func generate(_ request: GenerationRequest) throws(EngineError) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        try core.generate(request)
+    }
+}
+
+/// The scheduler's state; owned by its thread while it runs.
+final class EngineCore: @unchecked Sendable {
+    let model: any CausalLanguageModel
+    let tokenizer: any Tokenizer
+    let options: EngineOptions
     let pool: KVPool
     private let lock = NSCondition()
     private var waiting: [EngineSequence] = []
@@ -141,9 +171,8 @@ public final class Engine: @unchecked Sendable {
     private var nextID = 0
     private var stopping = false
     private var statsValue = EngineStats()
-    private var thread: Thread?
 
-    public init(model: any CausalLanguageModel, tokenizer: any Tokenizer, options: EngineOptions = EngineOptions()) throws {
+    init(model: any CausalLanguageModel, tokenizer: any Tokenizer, options: EngineOptions) throws {
         guard options.maxSequences > 0, options.tokenBudget > 0, options.contextLength > 0, options.maxWaiting >= 0 else {
             throw EngineError.invalidRequest("engine sizes must be positive")
         }
@@ -156,23 +185,16 @@ public final class Engine: @unchecked Sendable {
         let perSequence = (o.contextLength + o.blockSize - 1) / o.blockSize
         pool = try model.makePool(blocks: perSequence * o.maxSequences, blockSize: o.blockSize)
         statsValue.kvBlocksTotal = pool.blockCount
-        let t = Thread { [unowned self] in self.loop() }
-        t.name = "lantern-engine"
-        thread = t
-        t.start()
     }
 
-    deinit { shutdown() }
-
-    /// Stops the scheduler; waiting and running requests end with `EngineError.shutDown`.
-    public func shutdown() {
+    func shutdown() {
         lock.lock()
         stopping = true
         lock.broadcast()
         lock.unlock()
     }
 
-    public var stats: EngineStats {
+    var stats: EngineStats {
         lock.lock(); defer { lock.unlock() }
         var s = statsValue
         s.running = running.count
@@ -181,9 +203,7 @@ public final class Engine: @unchecked Sendable {
         return s
     }
 
-    /// Queues a request; its events arrive on the returned stream. Cancelling the consuming task (or
-    /// dropping the stream) stops the sequence and frees its blocks.
-    public func generate(_ request: GenerationRequest) throws(EngineError) -> AsyncThrowingStream<GenerationEvent, any Error> {
+    func generate(_ request: GenerationRequest) throws(EngineError) -> AsyncThrowingStream<GenerationEvent, any Error> {
         guard !request.prompt.isEmpty else { throw .emptyPrompt }
         if let e = request.encoderInput, e.isEmpty { throw .emptyPrompt }
         guard request.prompt.count <= options.contextLength else {
@@ -230,7 +250,7 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: - Scheduler
 
-    private func loop() {
+    func loop() {
         let maxRows = options.tokenBudget + options.maxSequences
         let ws = model.makeWorkspace(maxTokens: maxRows)
         var batch = ForwardBatch(reservingRows: maxRows, sequences: options.maxSequences)

@@ -44,31 +44,6 @@ import LanternFormats
         shared.shutdown()
     }
 
-    @Test func cancellationFreesTheSequenceBlocks() async throws {
-        let model = try #require(try loadNetwork("gpt2").causal)
-        let engine = try Engine(model: model, tokenizer: IDTokenizer(vocabularySize: 512),
-                                options: EngineOptions(maxSequences: 2, contextLength: 128))
-        let stream = try engine.generate(GenerationRequest(prompt: [1, 2, 3, 4], parameters: GenerateParameters(
-            maxTokens: 120, sampling: SamplingParameters(temperature: 0.8, seed: 3))))
-        let seen = Counter()
-        let task = Task {
-            for try await e in stream { if case .token = e { seen.add() } }
-        }
-        while seen.value < 3 { try await Task.sleep(nanoseconds: 1_000_000) }
-        task.cancel()
-        _ = try? await task.value
-        #expect(seen.value < 120)
-        // Cancelling the consuming task ends the sequence and returns every block.
-        var used = -1
-        for _ in 0..<200 {
-            used = engine.stats.kvBlocksUsed
-            if used == 0 && engine.stats.running == 0 { break }
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
-        #expect(used == 0)
-        engine.shutdown()
-    }
-
     @Test func aContinuedPromptReusesTheCachedPrefix() async throws {
         let model = try #require(try loadNetwork("llama").causal)
         let ids = try SafetensorsFile(path: fixture("llama/expected.safetensors")).ints("input_ids")

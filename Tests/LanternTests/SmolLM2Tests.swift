@@ -222,4 +222,36 @@ import LanternModels
         #expect(batched == reference)
         engine.shutdown()
     }
+
+    /// Cancelling the consuming task ends the sequence at once and returns every KV block to the pool.
+    @Test func cancellationFreesTheSequenceBlocks() async throws {
+        let loaded = try RealModel.get()
+        let engine = try Engine(model: try loaded.model, tokenizer: loaded.tokenizer,
+                                options: EngineOptions(maxSequences: 2, contextLength: 4096))
+        let stream = try engine.generate(GenerationRequest(prompt: loaded.encodePrompt("Once upon a time"), parameters: GenerateParameters(
+            maxTokens: 4000, sampling: SamplingParameters(temperature: 0.8, seed: 3), stop: []),
+            endOfGeneration: []))
+        let seen = TokenCounter()
+        let task = Task { for try await e in stream { if case .token = e { seen.add() } } }
+        while seen.value < 3 { try await Task.sleep(nanoseconds: 1_000_000) }
+        #expect(engine.stats.kvBlocksUsed > 0)
+        task.cancel()
+        _ = try? await task.value
+        var used = -1
+        for _ in 0..<500 {
+            used = engine.stats.kvBlocksUsed
+            if used == 0 && engine.stats.running == 0 { break }
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        #expect(used == 0)
+        #expect(seen.value < 4000)
+        engine.shutdown()
+    }
+}
+
+final class TokenCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
 }
