@@ -32,7 +32,8 @@ int lt_cpu_level(void);
 
 /// Weight element types understood by the kernels; values match nothing on disk.
 enum {
-    LT_F32 = 0, LT_F16 = 1, LT_BF16 = 2, LT_Q8_0 = 3, LT_Q4_0 = 4, LT_Q4_1 = 5
+    LT_F32 = 0, LT_F16 = 1, LT_BF16 = 2, LT_Q8_0 = 3, LT_Q4_0 = 4, LT_Q4_1 = 5,
+    LT_Q5_0 = 6, LT_Q5_1 = 7, LT_Q2_K = 8, LT_Q3_K = 9, LT_Q4_K = 10, LT_Q5_K = 11, LT_Q6_K = 12
 };
 
 /// Quantizes `n` floats (n % 32 == 0) to q8 activations (layout above). Rounds to nearest even.
