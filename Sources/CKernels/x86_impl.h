@@ -332,6 +332,25 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
 /// eight 32-value sub-blocks (6-bit codes unpacked as ggml's get_scale_min_k4); Q6_K: dsc[g] = d * sc_g
 /// for the sixteen 16-value groups (dmn unused). All products are exact in float32.
 LT_INLINE void FN(kscales)(const int dtype, const uint8_t *blk, float *dsc, float *dmn) {
+    if (dtype == LT_Q3_K) {   // 16 signed 6-bit scales (sc - 32), as Reference.q3kScale
+        const float dd = FN(f16)(blk + 108);
+        const uint8_t *p = blk + 96;
+        int32_t sc[16];
+        for (int g = 0; g < 16; g++) sc[g] = (((p[g % 8] >> (g < 8 ? 0 : 4)) & 0x0F) | ((p[8 + g % 4] >> (2 * (g / 4))) & 3) << 4) - 32;
+        for (int k = 0; k < 16; k += 8)
+            _mm256_storeu_ps(dsc + k, _mm256_mul_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(sc + k)))));
+        return;
+    }
+    if (dtype == LT_Q2_K) {   // 16 (scale, min) nibble pairs
+        const float dd = FN(f16)(blk + 80), dmin = FN(f16)(blk + 82);
+        const __m128i v = _mm_loadu_si128((const __m128i *)blk);
+        const __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x0F)), hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F));
+        _mm256_storeu_ps(dsc, _mm256_mul_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo))));
+        _mm256_storeu_ps(dsc + 8, _mm256_mul_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(lo, lo)))));
+        _mm256_storeu_ps(dmn, _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi))));
+        _mm256_storeu_ps(dmn + 8, _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(hi, hi)))));
+        return;
+    }
     if (dtype == LT_Q6_K) {
         const float dd = FN(f16)(blk + 208);
         const __m128i sc = _mm_loadu_si128((const __m128i *)(blk + 192));
@@ -352,10 +371,21 @@ LT_INLINE void FN(kscales)(const int dtype, const uint8_t *blk, float *dsc, floa
     _mm256_storeu_ps(dmn, _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)m))));
 }
 
-/// 32 weight values of 32-value sub-block bl (0..7) of a Q4_K / Q5_K / Q6_K super-block as u8:
-/// Q4_K 0..15, Q5_K 0..31, Q6_K 0..63 (the -32 is the caller's base term).
+/// 32 weight values of 32-value sub-block bl (0..7) of a K-quant super-block as u8: Q2_K 0..3,
+/// Q3_K 0..7 (q + 4), Q4_K 0..15, Q5_K 0..31, Q6_K 0..63 (q + 32); the offsets are the caller's base term.
 LT_INLINE __m256i FN(kunpack)(const int dtype, const uint8_t *blk, const int bl) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
+    if (dtype == LT_Q2_K || dtype == LT_Q3_K) {   // 2-bit q of half h, shift 2j; Q3_K: + 4 * hbit (u = q + 4)
+        const int h = bl / 4, j = bl % 4;
+        __m256i v = _mm256_loadu_si256((const __m256i *)(blk + (dtype == LT_Q2_K ? 16 : 32) + 32 * h));
+        v = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * j)), _mm256_set1_epi8(3));
+        if (dtype == LT_Q3_K) {
+            const __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + j)));
+            const __m256i hm = _mm256_loadu_si256((const __m256i *)blk);
+            v = _mm256_or_si256(v, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), _mm256_set1_epi8(4)));
+        }
+        return v;
+    }
     if (dtype == LT_Q6_K) {
         const int h = bl / 4, k = bl % 4;
         __m256i lo = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32 * (k & 1)));
@@ -375,12 +405,13 @@ LT_INLINE __m256i FN(kunpack)(const int dtype, const uint8_t *blk, const int bl)
     return v;
 }
 
-/// K-quant register tile (Q4_K, Q5_K, Q6_K): R rows x T tokens over whole rows of super-blocks. Each
+/// K-quant register tile (all five K-quants): R rows x T tokens over whole rows of super-blocks. Each
 /// 32-value sub-block meets one q8 activation block: the integer dot (u8 weights x s8 activations,
-/// exact) goes to float once per block with the float scale d * sc (Q6_K: one per 16 values, so the
-/// scale is a vector [d sc_2b x4, d sc_2b+1 x4] matching the dot's int32 lanes). Q4_K / Q5_K mins cost one
-/// FMA per super-block: dmin * m_j against the activation block sums s_j, in the same accumulator (its
-/// lanes are summed at the end anyway). Q6_K's -32 offset is a per-token base -32 * sum(x) per lane.
+/// exact) goes to float once per block with the float scale d * sc (Q2_K, Q3_K, Q6_K: one per 16 values,
+/// so the scale is a vector [d sc_2b x4, d sc_2b+1 x4] matching the dot's int32 lanes). Q4_K / Q5_K mins
+/// cost one FMA per super-block: dmin * m_j against the activation block sums s_j, in the same accumulator
+/// (its lanes are summed at the end anyway); Q2_K's mins (per 16 values) meet per-lane activation sums.
+/// Q6_K's -32 and Q3_K's -4 offsets are a per-token base -offset * sum(x) per lane.
 LT_INLINE void FN(qtile_k)(const int dtype, const int L, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
                            const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                            float *y, int64_t ldy) {
@@ -390,36 +421,44 @@ LT_INLINE void FN(qtile_k)(const int dtype, const int L, const int R, const int 
     __m256 acc[4][LT_TILE_T];
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) acc[i][j] = _mm256_setzero_ps();
+    // Scales per 16 values (a lane vector) for Q2_K, Q3_K, Q6_K; the u8 offset each type's base removes.
+    const int per16 = dtype == LT_Q2_K || dtype == LT_Q3_K || dtype == LT_Q6_K;
+    const int offset = dtype == LT_Q6_K ? 32 : dtype == LT_Q3_K ? 4 : 0;
     for (int64_t sb = 0; sb < nsb; sb++) {
-        float dsc[4][16], dmn[4][8];
+        float dsc[4][16], dmn[4][16];
         for (int i = 0; i < R; i++) {
             const uint8_t *blk = w + i * ldw + sb * bb;
             _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES), _MM_HINT_T0);
             _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 64), _MM_HINT_T0);
-            _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 128), _MM_HINT_T0);
+            if (bb > 128) _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 128), _MM_HINT_T0);
             if (bb > 192) _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 192), _MM_HINT_T0);
             FN(kscales)(dtype, blk, dsc[i], dmn[i]);
-            if (dtype != LT_Q6_K)
+            if (dtype == LT_Q4_K || dtype == LT_Q5_K)
                 for (int j = 0; j < T; j++)
                     acc[i][j] = _mm256_fnmadd_ps(_mm256_loadu_ps(dmn[i]), _mm256_loadu_ps(s + j * nb + sb * 8), acc[i][j]);
         }
         for (int bl = 0; bl < 8; bl++) {
             const int64_t b = sb * 8 + bl;
             __m256i wv[4];
-            __m256 wsc[4];
+            __m256 wsc[4], wmn[4];
             for (int i = 0; i < R; i++) {
                 wv[i] = FN(kunpack)(dtype, w + i * ldw + sb * bb, bl);
-                if (dtype == LT_Q6_K) wsc[i] = _mm256_set_m128(_mm_set1_ps(dsc[i][2 * bl + 1]), _mm_set1_ps(dsc[i][2 * bl]));
+                if (per16) wsc[i] = _mm256_set_m128(_mm_set1_ps(dsc[i][2 * bl + 1]), _mm_set1_ps(dsc[i][2 * bl]));
+                if (dtype == LT_Q2_K) wmn[i] = _mm256_set_m128(_mm_set1_ps(dmn[i][2 * bl + 1]), _mm_set1_ps(dmn[i][2 * bl]));
             }
             for (int l = 0; l < L; l++)
             for (int j = 0; j < T; j++) {
                 const __m256i xv = _mm256_loadu_si256((const __m256i *)((l ? qs2 : qs) + j * n + b * 32));
                 const float dx = (l ? d2 : d)[j * nb + b];
-                const __m256i base = dtype == LT_Q6_K ? _mm256_sub_epi32(zero, FN(dot_u8s8)(zero, _mm256_set1_epi8(32), xv)) : zero;
+                const __m256i base = offset ? _mm256_sub_epi32(zero, FN(dot_u8s8)(zero, _mm256_set1_epi8((char)offset), xv)) : zero;
+                // Q2_K's mins are per 16 values: the activation sums per int32 lane, times the lane's min.
+                const __m256 xsum = dtype == LT_Q2_K ? _mm256_cvtepi32_ps(FN(dot_u8s8)(zero, _mm256_set1_epi8(1), xv)) : _mm256_setzero_ps();
                 for (int i = 0; i < R; i++) {
                     const __m256i p = FN(dot_u8s8)(base, wv[i], xv);
-                    const __m256 f = dtype == LT_Q6_K ? _mm256_mul_ps(wsc[i], _mm256_set1_ps(dx)) : _mm256_set1_ps(dsc[i][bl] * dx);
+                    const __m256 vdx = _mm256_set1_ps(dx);
+                    const __m256 f = per16 ? _mm256_mul_ps(wsc[i], vdx) : _mm256_set1_ps(dsc[i][bl] * dx);
                     acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), f, acc[i][j]);
+                    if (dtype == LT_Q2_K) acc[i][j] = _mm256_fnmadd_ps(xsum, _mm256_mul_ps(wmn[i], vdx), acc[i][j]);
                 }
             }
         }
@@ -444,7 +483,7 @@ LT_INLINE void FN(qtile_k512)(const int dtype, const int L, const int R, const i
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
-        float dsc[4][16], dmn[4][8];
+        float dsc[4][16], dmn[4][16];
         for (int i = 0; i < R; i++) {
             const uint8_t *blk = w + i * ldw + sb * bb;
             _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES), _MM_HINT_T0);
@@ -516,8 +555,9 @@ LT_INLINE void FN(qgemm_k)(const int dtype, const int L, int64_t n, const uint8_
     const int64_t nb = n / 32;
 #define LT_KARGS(r, t) n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, L == 2 ? qs2 + (t) * n : qs2, \
     L == 2 ? d2 + (t) * nb : d2, s + (t) * nb, y + (t) * ldy + (r), ldy
-#if LT_VNNI
-#define LT_KTILE(R, T, r, t) FN(qtile_k512)(dtype, L, R, T, LT_KARGS(r, t))
+#if LT_VNNI   // Q2_K / Q3_K have no 512-bit tile: the 256-bit one with vpdpbusd
+#define LT_KTILE(R, T, r, t) (dtype == LT_Q2_K || dtype == LT_Q3_K ? FN(qtile_k)(dtype, L, R, T, LT_KARGS(r, t)) \
+                                                                   : FN(qtile_k512)(dtype, L, R, T, LT_KARGS(r, t)))
 #else
 #define LT_KTILE(R, T, r, t) FN(qtile_k)(dtype, L, R, T, LT_KARGS(r, t))
 #endif
@@ -587,9 +627,8 @@ LT_TARGET void FN(lt_qgemm)(int dtype, int64_t n, const void *w, int64_t ldw, in
     case LT_Q4_K: FN(qgemm_k_levels)(LT_Q4_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
     case LT_Q5_K: FN(qgemm_k_levels)(LT_Q5_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
     case LT_Q6_K: FN(qgemm_k_levels)(LT_Q6_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
-    case LT_Q2_K: case LT_Q3_K:   // no SIMD tile for these yet
-        lt_qgemm_scalar(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
-        return;
+    case LT_Q2_K: FN(qgemm_k_levels)(LT_Q2_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    case LT_Q3_K: FN(qgemm_k_levels)(LT_Q3_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
     default: break;
     }
 #if LT_VNNI
@@ -683,6 +722,41 @@ LT_TARGET void FN(lt_fgemm)(int dtype, int64_t n, const void *w, int64_t ldw, in
     }
 }
 
+/// 32 signed bytes q (|q| < 128) -> dst[0..32] = d * q + m, with the product and the sum rounded
+/// separately (the products of the 5-bit types are exact, so this equals the reference).
+LT_INLINE void FN(store_block)(float *dst, __m256i q, __m256 vd, __m256 vm) {
+    __m128i halves[2] = { _mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1) };
+    for (int h = 0; h < 2; h++) {
+        __m128i lo = halves[h], hi = _mm_unpackhi_epi64(halves[h], halves[h]);
+        _mm256_storeu_ps(dst + h * 16, _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), vd), vm));
+        _mm256_storeu_ps(dst + h * 16 + 8, _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), vd), vm));
+    }
+}
+
+/// K-quant super-blocks -> float, as ggml: (d * sc) * q - dmin * m, all products exact in float32, one
+/// rounding for the difference (mul then sub, never fused, to match the reference bit for bit).
+LT_INLINE void FN(dequantize_k)(const int dtype, const uint8_t *p, int64_t n, float *dst) {
+    const int bb = lt_block_bytes(dtype);
+    const int offset = dtype == LT_Q6_K ? 32 : dtype == LT_Q3_K ? 4 : 0;
+    for (int64_t sb = 0; sb < n / 256; sb++, p += bb) {
+        float dsc[16], dmn[16];
+        FN(kscales)(dtype, p, dsc, dmn);
+        for (int bl = 0; bl < 8; bl++) {
+            const __m256i q = _mm256_sub_epi8(FN(kunpack)(dtype, p, bl), _mm256_set1_epi8((char)offset));
+            float *out = dst + sb * 256 + bl * 32;
+            const __m128i halves[2] = { _mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1) };
+            for (int h = 0; h < 2; h++) {
+                const int per16 = dtype == LT_Q2_K || dtype == LT_Q3_K || dtype == LT_Q6_K;
+                const __m256 vd = _mm256_set1_ps(per16 ? dsc[2 * bl + h] : dsc[bl]);
+                const __m256 vm = _mm256_set1_ps(dtype == LT_Q2_K ? dmn[2 * bl + h] : dtype == LT_Q4_K || dtype == LT_Q5_K ? dmn[bl] : 0.0f);
+                const __m128i lo = halves[h], hi = _mm_unpackhi_epi64(halves[h], halves[h]);
+                _mm256_storeu_ps(out + h * 16, _mm256_sub_ps(_mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))), vm));
+                _mm256_storeu_ps(out + h * 16 + 8, _mm256_sub_ps(_mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))), vm));
+            }
+        }
+    }
+}
+
 LT_TARGET void FN(lt_dequantize)(int dtype, const void *src, int64_t n, float *dst) {
     const uint8_t *p = (const uint8_t *)src;
     switch (dtype) {
@@ -714,8 +788,23 @@ LT_TARGET void FN(lt_dequantize)(int dtype, const void *src, int64_t n, float *d
         }
         break;
     }
-    case LT_F32: memcpy(dst, src, (size_t)n * 4); break;
-    default: lt_dequantize_scalar(dtype, src, n, dst); break;
+    case LT_Q5_0: case LT_Q5_1: {
+        const int one = dtype == LT_Q5_1, bb = one ? 24 : 22;
+        for (int64_t b = 0; b < n / 32; b++, p += bb) {
+            uint32_t qh;
+            memcpy(&qh, p + (one ? 4 : 2), 4);
+            __m256i q = _mm256_or_si256(FN(unpack_q4)(p + (one ? 8 : 6)), FN(q5_high)(qh));
+            if (!one) q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+            FN(store_block)(dst + b * 32, q, _mm256_set1_ps(FN(f16)(p)), one ? _mm256_set1_ps(FN(f16)(p + 2)) : _mm256_setzero_ps());
+        }
+        break;
+    }
+    case LT_Q2_K: FN(dequantize_k)(LT_Q2_K, p, n, dst); break;
+    case LT_Q3_K: FN(dequantize_k)(LT_Q3_K, p, n, dst); break;
+    case LT_Q4_K: FN(dequantize_k)(LT_Q4_K, p, n, dst); break;
+    case LT_Q5_K: FN(dequantize_k)(LT_Q5_K, p, n, dst); break;
+    case LT_Q6_K: FN(dequantize_k)(LT_Q6_K, p, n, dst); break;
+    default: memcpy(dst, src, (size_t)n * 4); break;   // LT_F32
     }
 }
 
