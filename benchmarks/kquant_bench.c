@@ -2,13 +2,16 @@
 // Swift code: a [rows, cols] matrix times 1 token, rows split across 1 or 2 threads, each thread timing
 // `iters` back-to-back calls on its half. "hot": the same matrix every call (L2/L3-resident for small
 // shapes); "cold": cycles through copies totalling ~96 MiB so the bytes come from DRAM.
-// Build and run: benchmarks/kquant_bench.sh [rows cols [TYPE,TYPE...]]
+// Build and run: [LT_LEVEL=0..3] benchmarks/kquant_bench.sh [rows cols [TYPE,TYPE...]]
 #include "ckernels.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/// ISA level for the kernels: LT_LEVEL in the environment, else the CPU's best.
+static int level = -1;
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 
@@ -34,9 +37,9 @@ static void *run(void *p) {
     for (; it < j->iters || now() - t0 < 0.25; it++) {
         const uint8_t *w = j->w[it % j->copies] + j->row0 * j->ldw;
         if (j->levels == 2)
-            lt_qgemm_x2(j->t->code, j->cols, w, j->ldw, j->nrows, j->qs, j->d, j->qs2, j->d2, j->s, 1, j->y + j->row0, j->rows);
+            lt_qgemm_x2_at(level, j->t->code, j->cols, w, j->ldw, j->nrows, j->qs, j->d, j->qs2, j->d2, j->s, 1, j->y + j->row0, j->rows);
         else
-            lt_qgemm(j->t->code, j->cols, w, j->ldw, j->nrows, j->qs, j->d, j->s, 1, j->y + j->row0, j->rows);
+            lt_qgemm_at(level, j->t->code, j->cols, w, j->ldw, j->nrows, j->qs, j->d, j->s, 1, j->y + j->row0, j->rows);
     }
     j->seconds = now() - t0;
     j->iters = it;
@@ -46,13 +49,14 @@ static void *run(void *p) {
 int main(int argc, char **argv) {
     const int64_t rows = argc > 2 ? atoll(argv[1]) : 896, cols = argc > 2 ? atoll(argv[2]) : 4864;
     const char *only = argc > 3 ? argv[3] : NULL;
+    level = getenv("LT_LEVEL") ? atoi(getenv("LT_LEVEL")) : lt_cpu_level();
     float *x = malloc(cols * 4);
     srand(1);
     for (int64_t k = 0; k < cols; k++) x[k] = (float)((double)rand() / RAND_MAX) * 2 - 1;
     int8_t *qs = malloc(cols), *qs2 = malloc(cols);
     float *d = malloc(cols / 32 * 4), *d2 = malloc(cols / 32 * 4), *s = malloc(cols / 32 * 4), *y = malloc(rows * 4);
     lt_quantize_q8x2(x, cols, qs, d, qs2, d2, s);
-    printf("cpu level %d, [%lld x %lld] x 1 token, GB/s of weight bytes (best of 3)\n", lt_cpu_level(), (long long)rows, (long long)cols);
+    printf("cpu level %d (running level %d), [%lld x %lld] x 1 token, GB/s of weight bytes (best of 3)\n", lt_cpu_level(), level, (long long)rows, (long long)cols);
     printf("%-5s %9s | %-27s | %-27s\n", "type", "MiB", "hot 1T  2T   (int8 / x2)", "cold 1T  2T   (int8 / x2)");
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const type_info *t = &types[ti];
