@@ -360,15 +360,15 @@ LT_INLINE void FN(kscales)(const int dtype, const uint8_t *blk, float *dsc, floa
         return;
     }
     const float dd = FN(f16)(blk), dmin = FN(f16)(blk + 2);
-    const uint8_t *p = blk + 4;
-    int32_t sc[8], m[8];
-    for (int j = 0; j < 4; j++) {
-        sc[j] = p[j] & 63; m[j] = p[j + 4] & 63;
-        sc[j + 4] = (p[j + 8] & 0x0F) | (p[j] >> 6) << 4;
-        m[j + 4] = (p[j + 8] >> 4) | (p[j + 4] >> 6) << 4;
-    }
-    _mm256_storeu_ps(dsc, _mm256_mul_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)sc))));
-    _mm256_storeu_ps(dmn, _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)m))));
+    // Four codes per 32-bit word: bytes 0-3 hold sc0-3 (low 6 bits) and the top bits of sc4-7, bytes 4-7
+    // m0-3 and the top bits of m4-7, bytes 8-11 the low nibbles of sc4-7 and (high nibbles) m4-7.
+    uint32_t a, b, c;
+    memcpy(&a, blk + 4, 4); memcpy(&b, blk + 8, 4); memcpy(&c, blk + 12, 4);
+    const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+    const uint64_t sc = (uint64_t)(a & k6) | (uint64_t)((c & k4) | ((a >> 6) & k2) << 4) << 32;
+    const uint64_t m = (uint64_t)(b & k6) | (uint64_t)(((c >> 4) & k4) | ((b >> 6) & k2) << 4) << 32;
+    _mm256_storeu_ps(dsc, _mm256_mul_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc)))));
+    _mm256_storeu_ps(dmn, _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m)))));
 }
 
 /// 32 weight values of 32-value sub-block bl (0..7) of a K-quant super-block as u8: Q2_K 0..3,
