@@ -2,7 +2,7 @@
 // Swift code: a [rows, cols] matrix times 1 token, rows split across 1 or 2 threads, each thread timing
 // `iters` back-to-back calls on its half. "hot": the same matrix every call (L2/L3-resident for small
 // shapes); "cold": cycles through copies totalling ~96 MiB so the bytes come from DRAM.
-// Build and run: [LT_LEVEL=0..3] benchmarks/kquant_bench.sh [rows cols [TYPE,TYPE...]]
+// Build and run: [LT_LEVEL=0..3] [LT_TOKENS=n] benchmarks/kquant_bench.sh [rows cols [TYPE,TYPE...]]
 #include "ckernels.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +12,8 @@
 
 /// ISA level for the kernels: LT_LEVEL in the environment, else the CPU's best.
 static int level = -1;
+/// Tokens per call: LT_TOKENS in the environment, else 1 (a decode matvec); >1 shows prefill throughput.
+static int64_t ntok = 1;
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 
@@ -37,9 +39,9 @@ static void *run(void *p) {
     for (; it < j->iters || now() - t0 < 0.25; it++) {
         const uint8_t *w = j->w[it % j->copies] + j->row0 * j->ldw;
         if (j->levels == 2)
-            lt_qgemm_x2_at(level, j->t->code, j->cols, w, j->ldw, j->nrows, j->qs, j->d, j->qs2, j->d2, j->s, 1, j->y + j->row0, j->rows);
+            lt_qgemm_x2_at(level, j->t->code, j->cols, w, j->ldw, j->nrows, j->qs, j->d, j->qs2, j->d2, j->s, ntok, j->y + j->row0, j->rows);
         else
-            lt_qgemm_at(level, j->t->code, j->cols, w, j->ldw, j->nrows, j->qs, j->d, j->s, 1, j->y + j->row0, j->rows);
+            lt_qgemm_at(level, j->t->code, j->cols, w, j->ldw, j->nrows, j->qs, j->d, j->s, ntok, j->y + j->row0, j->rows);
     }
     j->seconds = now() - t0;
     j->iters = it;
@@ -50,13 +52,16 @@ int main(int argc, char **argv) {
     const int64_t rows = argc > 2 ? atoll(argv[1]) : 896, cols = argc > 2 ? atoll(argv[2]) : 4864;
     const char *only = argc > 3 ? argv[3] : NULL;
     level = getenv("LT_LEVEL") ? atoi(getenv("LT_LEVEL")) : lt_cpu_level();
-    float *x = malloc(cols * 4);
+    if (getenv("LT_TOKENS")) ntok = atoll(getenv("LT_TOKENS")) > 0 ? atoll(getenv("LT_TOKENS")) : 1;
+    float *x = malloc(ntok * cols * 4);
     srand(1);
-    for (int64_t k = 0; k < cols; k++) x[k] = (float)((double)rand() / RAND_MAX) * 2 - 1;
-    int8_t *qs = malloc(cols), *qs2 = malloc(cols);
-    float *d = malloc(cols / 32 * 4), *d2 = malloc(cols / 32 * 4), *s = malloc(cols / 32 * 4), *y = malloc(rows * 4);
-    lt_quantize_q8x2(x, cols, qs, d, qs2, d2, s);
-    printf("cpu level %d (running level %d), [%lld x %lld] x 1 token, GB/s of weight bytes (best of 3)\n", lt_cpu_level(), level, (long long)rows, (long long)cols);
+    for (int64_t k = 0; k < ntok * cols; k++) x[k] = (float)((double)rand() / RAND_MAX) * 2 - 1;
+    int8_t *qs = malloc(ntok * cols), *qs2 = malloc(ntok * cols);
+    float *d = malloc(ntok * cols / 32 * 4), *d2 = malloc(ntok * cols / 32 * 4), *s = malloc(ntok * cols / 32 * 4);
+    float *y = malloc(ntok * rows * 4);
+    lt_quantize_q8x2(x, ntok * cols, qs, d, qs2, d2, s);   // per 32-value block, so rows need no separate calls
+    printf("cpu level %d (running level %d), [%lld x %lld] x %lld token(s), GB/s of weight bytes per call (best of 3)\n",
+           lt_cpu_level(), level, (long long)rows, (long long)cols, (long long)ntok);
     printf("%-5s %9s | %-27s | %-27s\n", "type", "MiB", "hot 1T  2T   (int8 / x2)", "cold 1T  2T   (int8 / x2)");
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const type_info *t = &types[ti];
