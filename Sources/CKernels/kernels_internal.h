@@ -5,6 +5,27 @@
 
 float lt_f16_to_f32(uint16_t h);
 
+/// Bytes per block of a quantized kernel type (32 values, or 256 for the K-quants).
+static inline int lt_block_bytes(int dtype) {
+    switch (dtype) {
+    case LT_Q8_0: return 34;
+    case LT_Q4_0: return 18;
+    case LT_Q4_1: return 20;
+    case LT_Q5_0: return 22;
+    case LT_Q5_1: return 24;
+    case LT_Q2_K: return 84;
+    case LT_Q3_K: return 110;
+    case LT_Q4_K: return 144;
+    case LT_Q5_K: return 176;
+    default: return 210;   // LT_Q6_K
+    }
+}
+
+/// One K-quant super-block in integers: x[e] = d * sc[e / 16] * q[e] - dmin * mn[e / 16].
+/// (Q4_K / Q5_K scales and mins are per 32 values and appear twice; Q3_K / Q6_K have no min.)
+typedef struct { int8_t q[256]; int16_t sc[16]; int16_t mn[16]; float d, dmin; } lt_kblock;
+void lt_kquant_decode(int dtype, const uint8_t *block, lt_kblock *out);
+
 void lt_quantize_q8_scalar(const float *x, int64_t n, int8_t *qs, float *d, float *s);
 void lt_quantize_q8x2_scalar(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s);
 /// qs2 == NULL: single-level activations (d2 unused).

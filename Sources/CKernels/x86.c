@@ -10,26 +10,31 @@
 #define LT_ISA avx2
 #define LT_TARGET __attribute__((target("avx2,fma,f16c")))
 #define LT_VNNI 0
+#define LT_AVX512 0
 #define LT_TILE_T 2
 #include "x86_impl.h"
 #undef LT_ISA
 #undef LT_TARGET
 #undef LT_VNNI
+#undef LT_AVX512
 #undef LT_TILE_T
 
 #define LT_ISA avx512
 #define LT_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 #define LT_VNNI 0
+#define LT_AVX512 1
 #define LT_TILE_T 4
 #include "x86_impl.h"
 #undef LT_ISA
 #undef LT_TARGET
 #undef LT_VNNI
+#undef LT_AVX512
 #undef LT_TILE_T
 
 #define LT_ISA vnni
 #define LT_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define LT_VNNI 1
+#define LT_AVX512 1
 #define LT_TILE_T 4
 #include "x86_impl.h"
 #endif

@@ -49,6 +49,21 @@ LT_INLINE __m256i FN(unpack_q4)(const uint8_t *p) {
     return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
 }
 
+/// The high bits of a Q5_0 / Q5_1 block as bytes: 0x10 at element j where bit j of qh is set.
+LT_INLINE __m256i FN(q5_high)(uint32_t qh) {
+#if LT_AVX512
+    return _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(0x10));
+#else
+    // Byte j gets byte j / 8 of qh, then tests bit j % 8.
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bits = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bits), bits);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+#endif
+}
+
 /// Quantizes one block held in v[0..3] to 32 int8 at q (element order); returns the scale max|x| / 127,
 /// the sum of q in *sum and the rounded values as int32 in iv.
 LT_INLINE float FN(quantize_block)(const __m256 v[4], int8_t *q, int32_t *sum, __m256i iv[4]) {
@@ -114,7 +129,7 @@ LT_INLINE void FN(qtile)(const int dtype, const int L, const int R, const int T,
                          const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                          float *y, int64_t ldy) {
     const int64_t nb = n / 32;
-    const int bb = dtype == LT_Q8_0 ? 34 : dtype == LT_Q4_0 ? 18 : 20;
+    const int bb = lt_block_bytes(dtype);
     const __m256i zero = _mm256_setzero_si256();
     __m256 acc[4][LT_TILE_T];
     float accm[4][LT_TILE_T];
@@ -144,6 +159,12 @@ LT_INLINE void FN(qtile)(const int dtype, const int L, const int R, const int T,
 #endif
             } else if (dtype == LT_Q4_0) {
                 wv[i] = FN(unpack_q4)(blk + 2);
+            } else if (dtype == LT_Q5_0 || dtype == LT_Q5_1) {
+                const int one = dtype == LT_Q5_1;
+                uint32_t qh;
+                memcpy(&qh, blk + (one ? 4 : 2), 4);
+                if (one) mw[i] = FN(f16)(blk + 2);
+                wv[i] = _mm256_or_si256(FN(unpack_q4)(blk + (one ? 8 : 6)), FN(q5_high)(qh));   // 0..31
             } else {
                 mw[i] = FN(f16)(blk + 2);
                 wv[i] = FN(unpack_q4)(blk + 4);
@@ -157,6 +178,7 @@ LT_INLINE void FN(qtile)(const int dtype, const int L, const int R, const int T,
             // Q4_0 computes sum((q - 8) x) = sum(q x) - 8 sum(x); VNNI Q8_0 sum((q + 128) x) - 128 sum(x).
             __m256i base = zero;
             if (dtype == LT_Q4_0) base = _mm256_sub_epi32(zero, FN(dot_u8s8)(zero, _mm256_set1_epi8(8), xv));
+            if (dtype == LT_Q5_0) base = _mm256_sub_epi32(zero, FN(dot_u8s8)(zero, _mm256_set1_epi8(16), xv));
 #if LT_VNNI
             if (dtype == LT_Q8_0) base = _mm256_sub_epi32(zero, FN(dot_u8s8)(zero, _mm256_set1_epi8((char)0x80), xv));
 #endif
@@ -168,7 +190,7 @@ LT_INLINE void FN(qtile)(const int dtype, const int L, const int R, const int T,
 #endif
                 p = FN(dot_u8s8)(base, wv[i], xv);
                 acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[i] * dx), acc[i][j]);
-                if (dtype == LT_Q4_1 && l == 0) accm[i][j] += mw[i] * s[j * nb + b];
+                if ((dtype == LT_Q4_1 || dtype == LT_Q5_1) && l == 0) accm[i][j] += mw[i] * s[j * nb + b];
             }
         }
     }
@@ -192,16 +214,17 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
                             int64_t ldw, const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
                             const float *s, float *y, int64_t ldy) {
     const int64_t nb = n / 32;
-    const int bb = dtype == LT_Q8_0 ? 34 : dtype == LT_Q4_0 ? 18 : 20;
+    const int bb = lt_block_bytes(dtype);
+    const int withMin = dtype == LT_Q4_1 || dtype == LT_Q5_1;
     const __m512i zero = _mm512_setzero_si512();
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i idx_tok = dtype == LT_Q8_0
         ? _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
         : _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
     // Q4_1 scales arrive as [dA, mA, dB, mB]; the others as [dA, dB].
-    const __m512i idx_w = dtype == LT_Q4_1 ? _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2) : idx_tok;
+    const __m512i idx_w = withMin ? _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2) : idx_tok;
     __m512 acc[4][LT_TILE_T];
-    float mins[dtype == LT_Q4_1 ? LT_MAX_NB512 : 1][4];   // [block][row]
+    float mins[withMin ? LT_MAX_NB512 : 1][4];   // [block][row]
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
 
@@ -212,7 +235,7 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
             const uint8_t *blkA = w + i * ldw + b * bb, *blkB = blkA + bb;
             _mm_prefetch((const char *)(blkA + LT_PREFETCH_BYTES), _MM_HINT_T0);
             _mm_prefetch((const char *)(blkB + LT_PREFETCH_BYTES), _MM_HINT_T0);
-            if (dtype == LT_Q4_1) {
+            if (withMin) {
                 uint32_t dmA, dmB;
                 memcpy(&dmA, blkA, 4); memcpy(&dmB, blkB, 4);
                 __m128 f = _mm_cvtph_ps(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int)dmA), _mm_cvtsi32_si128((int)dmB)));
@@ -230,10 +253,18 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
                                                _mm256_loadu_si256((const __m256i *)(blkB + 2)), 1);
                 wv[i] = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));   // q + 128 as u8
             } else {
-                const int off = dtype == LT_Q4_1 ? 4 : 2;
+                const int off = dtype == LT_Q4_1 ? 4 : dtype == LT_Q4_0 ? 2 : dtype == LT_Q5_0 ? 6 : 8;
                 __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blkA + off))),
                                                     _mm_loadu_si128((const __m128i *)(blkB + off)), 1);
                 wv[i] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), m4);
+                if (dtype == LT_Q5_0 || dtype == LT_Q5_1) {
+                    // High bits in the same lane order [A_lo, B_lo, A_hi, B_hi] as the nibbles.
+                    uint32_t hA, hB;
+                    memcpy(&hA, blkA + off - 4, 4); memcpy(&hB, blkB + off - 4, 4);
+                    const uint64_t mask = (uint64_t)(hA & 0xFFFF) | (uint64_t)(hB & 0xFFFF) << 16 |
+                                          (uint64_t)(hA >> 16) << 32 | (uint64_t)(hB >> 16) << 48;
+                    wv[i] = _mm512_or_si512(wv[i], _mm512_maskz_mov_epi8((__mmask64)mask, _mm512_set1_epi8(0x10)));
+                }
             }
         }
         for (int j = 0; j < T; j++) {
@@ -245,6 +276,7 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
                 dxv[l] = _mm512_permutexvar_ps(idx_tok, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)((l ? d2 : d) + j * nb + b)))));
                 base[l] = zero;
                 if (dtype == LT_Q4_0) base[l] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), xv[l]));
+                if (dtype == LT_Q5_0) base[l] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(16), xv[l]));
                 if (dtype == LT_Q8_0) base[l] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), xv[l]));
             }
             for (int i = 0; i < R; i++) {
@@ -261,7 +293,7 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
         }
     }
     float minTerm[LT_TILE_T][4] = {{0}};
-    if (dtype == LT_Q4_1 && R == 4) {
+    if (withMin && R == 4) {
         // Four blocks per 512-bit step: mins[b..b+3][0..3] against s[b..b+3] each repeated over the four
         // rows' lanes; the 128-bit quarters (one per block) are summed at the end.
         const __m512i idx_s = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
@@ -285,7 +317,7 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
             const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
             _mm_storeu_ps(minTerm[j], _mm_add_ps(q, accm[j]));
         }
-    } else if (dtype == LT_Q4_1) {
+    } else if (withMin) {
         for (int64_t b = 0; b < nb; b++)
             for (int j = 0; j < T; j++)
                 for (int i = 0; i < R; i++) minTerm[j][i] += mins[b][i] * s[j * nb + b];
@@ -294,6 +326,262 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
         for (int j = 0; j < T; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]) + minTerm[j][i];
 }
 #endif
+
+
+/// Float scales of one K-quant super-block: Q4_K / Q5_K: dsc[j] = d * sc_j, dmn[j] = dmin * m_j for the
+/// eight 32-value sub-blocks (6-bit codes unpacked as ggml's get_scale_min_k4); Q6_K: dsc[g] = d * sc_g
+/// for the sixteen 16-value groups (dmn unused). All products are exact in float32.
+LT_INLINE void FN(kscales)(const int dtype, const uint8_t *blk, float *dsc, float *dmn) {
+    if (dtype == LT_Q3_K) {   // 16 signed 6-bit scales (sc - 32), as Reference.q3kScale
+        const float dd = FN(f16)(blk + 108);
+        const uint8_t *p = blk + 96;
+        int32_t sc[16];
+        for (int g = 0; g < 16; g++) sc[g] = (((p[g % 8] >> (g < 8 ? 0 : 4)) & 0x0F) | ((p[8 + g % 4] >> (2 * (g / 4))) & 3) << 4) - 32;
+        for (int k = 0; k < 16; k += 8)
+            _mm256_storeu_ps(dsc + k, _mm256_mul_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(sc + k)))));
+        return;
+    }
+    if (dtype == LT_Q2_K) {   // 16 (scale, min) nibble pairs
+        const float dd = FN(f16)(blk + 80), dmin = FN(f16)(blk + 82);
+        const __m128i v = _mm_loadu_si128((const __m128i *)blk);
+        const __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x0F)), hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F));
+        _mm256_storeu_ps(dsc, _mm256_mul_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo))));
+        _mm256_storeu_ps(dsc + 8, _mm256_mul_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(lo, lo)))));
+        _mm256_storeu_ps(dmn, _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi))));
+        _mm256_storeu_ps(dmn + 8, _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(hi, hi)))));
+        return;
+    }
+    if (dtype == LT_Q6_K) {
+        const float dd = FN(f16)(blk + 208);
+        const __m128i sc = _mm_loadu_si128((const __m128i *)(blk + 192));
+        const __m256 vd = _mm256_set1_ps(dd);
+        _mm256_storeu_ps(dsc, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
+        _mm256_storeu_ps(dsc + 8, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(sc, sc)))));
+        return;
+    }
+    const float dd = FN(f16)(blk), dmin = FN(f16)(blk + 2);
+    // Four codes per 32-bit word: bytes 0-3 hold sc0-3 (low 6 bits) and the top bits of sc4-7, bytes 4-7
+    // m0-3 and the top bits of m4-7, bytes 8-11 the low nibbles of sc4-7 and (high nibbles) m4-7.
+    uint32_t a, b, c;
+    memcpy(&a, blk + 4, 4); memcpy(&b, blk + 8, 4); memcpy(&c, blk + 12, 4);
+    const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+    const uint64_t sc = (uint64_t)(a & k6) | (uint64_t)((c & k4) | ((a >> 6) & k2) << 4) << 32;
+    const uint64_t m = (uint64_t)(b & k6) | (uint64_t)(((c >> 4) & k4) | ((b >> 6) & k2) << 4) << 32;
+    _mm256_storeu_ps(dsc, _mm256_mul_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc)))));
+    _mm256_storeu_ps(dmn, _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m)))));
+}
+
+/// 32 weight values of 32-value sub-block bl (0..7) of a K-quant super-block as u8: Q2_K 0..3,
+/// Q3_K 0..7 (q + 4), Q4_K 0..15, Q5_K 0..31, Q6_K 0..63 (q + 32); the offsets are the caller's base term.
+LT_INLINE __m256i FN(kunpack)(const int dtype, const uint8_t *blk, const int bl) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    if (dtype == LT_Q2_K || dtype == LT_Q3_K) {   // 2-bit q of half h, shift 2j; Q3_K: + 4 * hbit (u = q + 4)
+        const int h = bl / 4, j = bl % 4;
+        __m256i v = _mm256_loadu_si256((const __m256i *)(blk + (dtype == LT_Q2_K ? 16 : 32) + 32 * h));
+        v = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * j)), _mm256_set1_epi8(3));
+        if (dtype == LT_Q3_K) {
+            const __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + j)));
+            const __m256i hm = _mm256_loadu_si256((const __m256i *)blk);
+            v = _mm256_or_si256(v, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), _mm256_set1_epi8(4)));
+        }
+        return v;
+    }
+    if (dtype == LT_Q6_K) {
+        const int h = bl / 4, k = bl % 4;
+        __m256i lo = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32 * (k & 1)));
+        lo = _mm256_and_si256(k >> 1 ? _mm256_srli_epi16(lo, 4) : lo, m4);
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+        hi = _mm256_and_si256(_mm256_srl_epi16(hi, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
+        return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+    }
+    const uint8_t *qs = blk + (dtype == LT_Q4_K ? 16 : 48) + bl / 2 * 32;
+    __m256i v = _mm256_loadu_si256((const __m256i *)qs);
+    v = _mm256_and_si256(bl & 1 ? _mm256_srli_epi16(v, 4) : v, m4);
+    if (dtype == LT_Q5_K) {
+        const __m256i bit = _mm256_set1_epi8((char)(1 << bl));
+        const __m256i h = _mm256_loadu_si256((const __m256i *)(blk + 16));
+        v = _mm256_or_si256(v, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bit), bit), _mm256_set1_epi8(0x10)));
+    }
+    return v;
+}
+
+/// K-quant register tile (all five K-quants): R rows x T tokens over whole rows of super-blocks. Each
+/// 32-value sub-block meets one q8 activation block: the integer dot (u8 weights x s8 activations,
+/// exact) goes to float once per block with the float scale d * sc (Q2_K, Q3_K, Q6_K: one per 16 values,
+/// so the scale is a vector [d sc_2b x4, d sc_2b+1 x4] matching the dot's int32 lanes). Q4_K / Q5_K mins
+/// cost one FMA per super-block: dmin * m_j against the activation block sums s_j, in the same accumulator
+/// (its lanes are summed at the end anyway); Q2_K's mins (per 16 values) meet per-lane activation sums.
+/// Q6_K's -32 and Q3_K's -4 offsets are a per-token base -offset * sum(x) per lane.
+LT_INLINE void FN(qtile_k)(const int dtype, const int L, const int R, const int T, int64_t n, const uint8_t *w, int64_t ldw,
+                           const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                           float *y, int64_t ldy) {
+    const int64_t nb = n / 32, nsb = n / 256;
+    const int bb = lt_block_bytes(dtype);
+    const __m256i zero = _mm256_setzero_si256();
+    __m256 acc[4][LT_TILE_T];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = _mm256_setzero_ps();
+    // Scales per 16 values (a lane vector) for Q2_K, Q3_K, Q6_K; the u8 offset each type's base removes.
+    const int per16 = dtype == LT_Q2_K || dtype == LT_Q3_K || dtype == LT_Q6_K;
+    const int offset = dtype == LT_Q6_K ? 32 : dtype == LT_Q3_K ? 4 : 0;
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        float dsc[4][16], dmn[4][16];
+        for (int i = 0; i < R; i++) {
+            const uint8_t *blk = w + i * ldw + sb * bb;
+            _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES), _MM_HINT_T0);
+            _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 64), _MM_HINT_T0);
+            if (bb > 128) _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 128), _MM_HINT_T0);
+            if (bb > 192) _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 192), _MM_HINT_T0);
+            FN(kscales)(dtype, blk, dsc[i], dmn[i]);
+            if (dtype == LT_Q4_K || dtype == LT_Q5_K)
+                for (int j = 0; j < T; j++)
+                    acc[i][j] = _mm256_fnmadd_ps(_mm256_loadu_ps(dmn[i]), _mm256_loadu_ps(s + j * nb + sb * 8), acc[i][j]);
+        }
+        for (int bl = 0; bl < 8; bl++) {
+            const int64_t b = sb * 8 + bl;
+            __m256i wv[4];
+            __m256 wsc[4], wmn[4];
+            for (int i = 0; i < R; i++) {
+                wv[i] = FN(kunpack)(dtype, w + i * ldw + sb * bb, bl);
+                if (per16) wsc[i] = _mm256_set_m128(_mm_set1_ps(dsc[i][2 * bl + 1]), _mm_set1_ps(dsc[i][2 * bl]));
+                if (dtype == LT_Q2_K) wmn[i] = _mm256_set_m128(_mm_set1_ps(dmn[i][2 * bl + 1]), _mm_set1_ps(dmn[i][2 * bl]));
+            }
+            for (int l = 0; l < L; l++)
+            for (int j = 0; j < T; j++) {
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)((l ? qs2 : qs) + j * n + b * 32));
+                const float dx = (l ? d2 : d)[j * nb + b];
+                const __m256i base = offset ? _mm256_sub_epi32(zero, FN(dot_u8s8)(zero, _mm256_set1_epi8((char)offset), xv)) : zero;
+                // Q2_K's mins are per 16 values: the activation sums per int32 lane, times the lane's min.
+                const __m256 xsum = dtype == LT_Q2_K ? _mm256_cvtepi32_ps(FN(dot_u8s8)(zero, _mm256_set1_epi8(1), xv)) : _mm256_setzero_ps();
+                for (int i = 0; i < R; i++) {
+                    const __m256i p = FN(dot_u8s8)(base, wv[i], xv);
+                    const __m256 vdx = _mm256_set1_ps(dx);
+                    const __m256 f = per16 ? _mm256_mul_ps(wsc[i], vdx) : _mm256_set1_ps(dsc[i][bl] * dx);
+                    acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), f, acc[i][j]);
+                    if (dtype == LT_Q2_K) acc[i][j] = _mm256_fnmadd_ps(xsum, _mm256_mul_ps(wmn[i], vdx), acc[i][j]);
+                }
+            }
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) y[j * ldy + i] = FN(hsum)(acc[i][j]);
+}
+
+#if LT_VNNI
+/// The K-quant tile on 512-bit registers: sub-blocks 2c and 2c + 1 of a super-block in one register,
+/// in natural order (lanes 0-7 block A, 8-15 block B), matching 64 contiguous activation bytes.
+LT_INLINE void FN(qtile_k512)(const int dtype, const int L, const int R, const int T, int64_t n, const uint8_t *w,
+                              int64_t ldw, const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
+                              const float *s, float *y, int64_t ldy) {
+    const int64_t nb = n / 32, nsb = n / 256;
+    const int bb = lt_block_bytes(dtype);
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i idx_pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i idx_quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc[4][LT_TILE_T];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        float dsc[4][16], dmn[4][16];
+        for (int i = 0; i < R; i++) {
+            const uint8_t *blk = w + i * ldw + sb * bb;
+            _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES), _MM_HINT_T0);
+            _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 64), _MM_HINT_T0);
+            _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 128), _MM_HINT_T0);
+            if (bb > 192) _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 192), _MM_HINT_T0);
+            FN(kscales)(dtype, blk, dsc[i], dmn[i]);
+            if (dtype != LT_Q6_K)
+                for (int j = 0; j < T; j++)
+                    acc[i][j] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(_mm256_loadu_ps(dmn[i])),
+                                                 _mm512_zextps256_ps512(_mm256_loadu_ps(s + j * nb + sb * 8)), acc[i][j]);
+        }
+        for (int c = 0; c < 4; c++) {
+            const int64_t b = sb * 8 + 2 * c;
+            __m512i wv[4];
+            __m512 wsc[4];
+            for (int i = 0; i < R; i++) {
+                const uint8_t *blk = w + i * ldw + sb * bb;
+                if (dtype == LT_Q6_K) {
+                    const int h = c / 2, nib = c % 2;   // blocks 4h + 2 nib + {0, 1}
+                    __m512i lo = _mm512_loadu_si512((const void *)(blk + 64 * h));
+                    lo = _mm512_and_si512(nib ? _mm512_srli_epi16(lo, 4) : lo, m4);
+                    const __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+                    const __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(4 * nib))),
+                                                          _mm256_srl_epi16(qh, _mm_cvtsi32_si128(4 * nib + 2)), 1);
+                    wv[i] = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(hi, _mm512_set1_epi8(3)), 4));
+                    wsc[i] = _mm512_permutexvar_ps(idx_quad, _mm512_castps128_ps512(_mm_loadu_ps(dsc[i] + 4 * c)));
+                } else {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(blk + (dtype == LT_Q4_K ? 16 : 48) + 32 * c));
+                    wv[i] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), m4);
+                    if (dtype == LT_Q5_K) {
+                        const __m256i h = _mm256_loadu_si256((const __m256i *)(blk + 16));
+                        const uint64_t mA = _mm256_test_epi8_mask(h, _mm256_set1_epi8((char)(1 << (2 * c))));
+                        const uint64_t mB = _mm256_test_epi8_mask(h, _mm256_set1_epi8((char)(2 << (2 * c))));
+                        wv[i] = _mm512_or_si512(wv[i], _mm512_maskz_mov_epi8((__mmask64)(mA | mB << 32), _mm512_set1_epi8(0x10)));
+                    }
+                    wsc[i] = _mm512_permutexvar_ps(idx_pair, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(dsc[i] + 2 * c)))));
+                }
+            }
+            for (int j = 0; j < T; j++) {
+                __m512i xv[2], base[2];
+                __m512 dxv[2];
+                for (int l = 0; l < L; l++) {
+                    xv[l] = _mm512_loadu_si512((const void *)((l ? qs2 : qs) + j * n + b * 32));
+                    dxv[l] = _mm512_permutexvar_ps(idx_pair, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)((l ? d2 : d) + j * nb + b)))));
+                    base[l] = dtype == LT_Q6_K ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(32), xv[l])) : zero;
+                }
+                for (int i = 0; i < R; i++) {
+                    const __m512i p = _mm512_dpbusd_epi32(base[0], wv[i], xv[0]);
+                    if (L == 1) {
+                        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(wsc[i], dxv[0]), acc[i][j]);
+                    } else {
+                        const __m512i p2 = _mm512_dpbusd_epi32(base[1], wv[i], xv[1]);
+                        const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), dxv[1], _mm512_mul_ps(_mm512_cvtepi32_ps(p), dxv[0]));
+                        acc[i][j] = _mm512_fmadd_ps(f, wsc[i], acc[i][j]);
+                    }
+                }
+            }
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+#endif
+
+LT_INLINE void FN(qgemm_k)(const int dtype, const int L, int64_t n, const uint8_t *w, int64_t ldw,
+                           int64_t nrows, const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
+                           const float *s, int64_t ntokens, float *y, int64_t ldy) {
+    const int64_t nb = n / 32;
+#define LT_KARGS(r, t) n, w + (r) * ldw, ldw, qs + (t) * n, d + (t) * nb, L == 2 ? qs2 + (t) * n : qs2, \
+    L == 2 ? d2 + (t) * nb : d2, s + (t) * nb, y + (t) * ldy + (r), ldy
+#if LT_VNNI   // Q2_K / Q3_K have no 512-bit tile: the 256-bit one with vpdpbusd
+#define LT_KTILE(R, T, r, t) (dtype == LT_Q2_K || dtype == LT_Q3_K ? FN(qtile_k)(dtype, L, R, T, LT_KARGS(r, t)) \
+                                                                   : FN(qtile_k512)(dtype, L, R, T, LT_KARGS(r, t)))
+#else
+#define LT_KTILE(R, T, r, t) FN(qtile_k)(dtype, L, R, T, LT_KARGS(r, t))
+#endif
+    int64_t r = 0;
+    for (; r + 4 <= nrows; r += 4) {
+        int64_t t = 0;
+        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T) LT_KTILE(4, LT_TILE_T, r, t);
+        for (; t < ntokens; t++) LT_KTILE(4, 1, r, t);
+    }
+    for (; r < nrows; r++) {
+        int64_t t = 0;
+        for (; t + LT_TILE_T <= ntokens; t += LT_TILE_T) LT_KTILE(1, LT_TILE_T, r, t);
+        for (; t < ntokens; t++) LT_KTILE(1, 1, r, t);
+    }
+#undef LT_KTILE
+#undef LT_KARGS
+}
+
+LT_INLINE void FN(qgemm_k_levels)(const int dtype, int64_t n, const uint8_t *w, int64_t ldw, int64_t nrows,
+                                  const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
+                                  const float *s, int64_t ntokens, float *y, int64_t ldy) {
+    if (qs2) FN(qgemm_k)(dtype, 2, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+    else FN(qgemm_k)(dtype, 1, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+}
 
 LT_INLINE void FN(qgemm_typed)(const int dtype, const int wide, const int L, int64_t n, const uint8_t *w, int64_t ldw,
                                int64_t nrows, const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
@@ -335,6 +623,14 @@ LT_INLINE void FN(qgemm_levels)(const int dtype, const int wide, int64_t n, cons
 LT_TARGET void FN(lt_qgemm)(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
                             const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                             int64_t ntokens, float *y, int64_t ldy) {
+    switch (dtype) {
+    case LT_Q4_K: FN(qgemm_k_levels)(LT_Q4_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    case LT_Q5_K: FN(qgemm_k_levels)(LT_Q5_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    case LT_Q6_K: FN(qgemm_k_levels)(LT_Q6_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    case LT_Q2_K: FN(qgemm_k_levels)(LT_Q2_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    case LT_Q3_K: FN(qgemm_k_levels)(LT_Q3_K, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    default: break;
+    }
 #if LT_VNNI
     const int wide = (n / 32) % 2 == 0 && n / 32 <= LT_MAX_NB512;
 #else
@@ -345,12 +641,16 @@ LT_TARGET void FN(lt_qgemm)(int dtype, int64_t n, const void *w, int64_t ldw, in
         switch (dtype) {
         case LT_Q8_0: LT_QCALL(LT_Q8_0, 1); break;
         case LT_Q4_0: LT_QCALL(LT_Q4_0, 1); break;
+        case LT_Q5_0: LT_QCALL(LT_Q5_0, 1); break;
+        case LT_Q5_1: LT_QCALL(LT_Q5_1, 1); break;
         default:      LT_QCALL(LT_Q4_1, 1); break;
         }
     } else {
         switch (dtype) {
         case LT_Q8_0: LT_QCALL(LT_Q8_0, 0); break;
         case LT_Q4_0: LT_QCALL(LT_Q4_0, 0); break;
+        case LT_Q5_0: LT_QCALL(LT_Q5_0, 0); break;
+        case LT_Q5_1: LT_QCALL(LT_Q5_1, 0); break;
         default:      LT_QCALL(LT_Q4_1, 0); break;
         }
     }
@@ -422,6 +722,41 @@ LT_TARGET void FN(lt_fgemm)(int dtype, int64_t n, const void *w, int64_t ldw, in
     }
 }
 
+/// 32 signed bytes q (|q| < 128) -> dst[0..32] = d * q + m, with the product and the sum rounded
+/// separately (the products of the 5-bit types are exact, so this equals the reference).
+LT_INLINE void FN(store_block)(float *dst, __m256i q, __m256 vd, __m256 vm) {
+    __m128i halves[2] = { _mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1) };
+    for (int h = 0; h < 2; h++) {
+        __m128i lo = halves[h], hi = _mm_unpackhi_epi64(halves[h], halves[h]);
+        _mm256_storeu_ps(dst + h * 16, _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), vd), vm));
+        _mm256_storeu_ps(dst + h * 16 + 8, _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), vd), vm));
+    }
+}
+
+/// K-quant super-blocks -> float, as ggml: (d * sc) * q - dmin * m, all products exact in float32, one
+/// rounding for the difference (mul then sub, never fused, to match the reference bit for bit).
+LT_INLINE void FN(dequantize_k)(const int dtype, const uint8_t *p, int64_t n, float *dst) {
+    const int bb = lt_block_bytes(dtype);
+    const int offset = dtype == LT_Q6_K ? 32 : dtype == LT_Q3_K ? 4 : 0;
+    for (int64_t sb = 0; sb < n / 256; sb++, p += bb) {
+        float dsc[16], dmn[16];
+        FN(kscales)(dtype, p, dsc, dmn);
+        for (int bl = 0; bl < 8; bl++) {
+            const __m256i q = _mm256_sub_epi8(FN(kunpack)(dtype, p, bl), _mm256_set1_epi8((char)offset));
+            float *out = dst + sb * 256 + bl * 32;
+            const __m128i halves[2] = { _mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1) };
+            for (int h = 0; h < 2; h++) {
+                const int per16 = dtype == LT_Q2_K || dtype == LT_Q3_K || dtype == LT_Q6_K;
+                const __m256 vd = _mm256_set1_ps(per16 ? dsc[2 * bl + h] : dsc[bl]);
+                const __m256 vm = _mm256_set1_ps(dtype == LT_Q2_K ? dmn[2 * bl + h] : dtype == LT_Q4_K || dtype == LT_Q5_K ? dmn[bl] : 0.0f);
+                const __m128i lo = halves[h], hi = _mm_unpackhi_epi64(halves[h], halves[h]);
+                _mm256_storeu_ps(out + h * 16, _mm256_sub_ps(_mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))), vm));
+                _mm256_storeu_ps(out + h * 16 + 8, _mm256_sub_ps(_mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))), vm));
+            }
+        }
+    }
+}
+
 LT_TARGET void FN(lt_dequantize)(int dtype, const void *src, int64_t n, float *dst) {
     const uint8_t *p = (const uint8_t *)src;
     switch (dtype) {
@@ -453,7 +788,23 @@ LT_TARGET void FN(lt_dequantize)(int dtype, const void *src, int64_t n, float *d
         }
         break;
     }
-    default: memcpy(dst, src, (size_t)n * 4); break;
+    case LT_Q5_0: case LT_Q5_1: {
+        const int one = dtype == LT_Q5_1, bb = one ? 24 : 22;
+        for (int64_t b = 0; b < n / 32; b++, p += bb) {
+            uint32_t qh;
+            memcpy(&qh, p + (one ? 4 : 2), 4);
+            __m256i q = _mm256_or_si256(FN(unpack_q4)(p + (one ? 8 : 6)), FN(q5_high)(qh));
+            if (!one) q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+            FN(store_block)(dst + b * 32, q, _mm256_set1_ps(FN(f16)(p)), one ? _mm256_set1_ps(FN(f16)(p + 2)) : _mm256_setzero_ps());
+        }
+        break;
+    }
+    case LT_Q2_K: FN(dequantize_k)(LT_Q2_K, p, n, dst); break;
+    case LT_Q3_K: FN(dequantize_k)(LT_Q3_K, p, n, dst); break;
+    case LT_Q4_K: FN(dequantize_k)(LT_Q4_K, p, n, dst); break;
+    case LT_Q5_K: FN(dequantize_k)(LT_Q5_K, p, n, dst); break;
+    case LT_Q6_K: FN(dequantize_k)(LT_Q6_K, p, n, dst); break;
+    default: memcpy(dst, src, (size_t)n * 4); break;   // LT_F32
     }
 }
 

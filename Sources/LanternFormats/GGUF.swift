@@ -27,7 +27,14 @@ public struct GGMLType: Sendable, Hashable, CustomStringConvertible {
         case 1: return .f16
         case 2: return .q4_0
         case 3: return .q4_1
+        case 6: return .q5_0
+        case 7: return .q5_1
         case 8: return .q8_0
+        case 10: return .q2_k
+        case 11: return .q3_k
+        case 12: return .q4_k
+        case 13: return .q5_k
+        case 14: return .q6_k
         case 30: return .bf16
         default: return nil
         }

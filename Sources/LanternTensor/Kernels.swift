@@ -11,6 +11,13 @@ extension DType {
         case .q8_0: return Int32(LT_Q8_0)
         case .q4_0: return Int32(LT_Q4_0)
         case .q4_1: return Int32(LT_Q4_1)
+        case .q5_0: return Int32(LT_Q5_0)
+        case .q5_1: return Int32(LT_Q5_1)
+        case .q2_k: return Int32(LT_Q2_K)
+        case .q3_k: return Int32(LT_Q3_K)
+        case .q4_k: return Int32(LT_Q4_K)
+        case .q5_k: return Int32(LT_Q5_K)
+        case .q6_k: return Int32(LT_Q6_K)
         }
     }
 }

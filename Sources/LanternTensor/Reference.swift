@@ -66,7 +66,10 @@ extension Reference {
     public static func dotQ8(_ dtype: DType, _ row: UnsafeRawPointer, cols: Int,
                              qs: UnsafePointer<Int8>, d: UnsafePointer<Float>, s: UnsafePointer<Float>,
                              qs2: UnsafePointer<Int8>? = nil, d2: UnsafePointer<Float>? = nil) -> Float {
-        precondition(dtype.isQuantized && cols % 32 == 0 && (qs2 == nil) == (d2 == nil))
+        precondition(dtype.isQuantized && cols % dtype.blockSize == 0 && (qs2 == nil) == (d2 == nil))
+        if dtype.isKQuant || dtype == .q5_0 || dtype == .q5_1 {
+            return dotQ8New(dtype, row, cols: cols, qs: qs, d: d, s: s, qs2: qs2, d2: d2)
+        }
         var acc: Float = 0
         for b in 0..<(cols / 32) {
             let block = row + b * dtype.blockBytes
@@ -92,6 +95,48 @@ extension Reference {
             var term = scale * d[b] * Float(isum)
             if let d2 { term += scale * d2[b] * Float(isum2) }
             acc += term + offset * s[b]
+        }
+        return acc
+    }
+
+    /// `dotQ8` for Q5_0 / Q5_1 and the K-quants, per 32-value activation block b (dx = d[b], level 2 alike):
+    /// - Q5_0: d_w * dx * sum((q - 16) x);  Q5_1: d_w * dx * sum(q x) + m_w * s[b]
+    /// - K-quants: d * dx * sum(sc * q * x) over the block's sub-blocks (exact integers), minus for
+    ///   Q4_K / Q5_K dmin * m * s[b] (one min per 32 values, so the block's s serves) and for Q2_K
+    ///   dmin * dx * sum(m * x) (mins per 16 values: integer activation sums per half block).
+    static func dotQ8New(_ dtype: DType, _ row: UnsafeRawPointer, cols: Int,
+                         qs: UnsafePointer<Int8>, d: UnsafePointer<Float>, s: UnsafePointer<Float>,
+                         qs2: UnsafePointer<Int8>?, d2: UnsafePointer<Float>?) -> Float {
+        var acc: Float = 0
+        let levels: [(UnsafePointer<Int8>, UnsafePointer<Float>)] = [(qs, d)] + (qs2.map { [($0, d2!)] } ?? [])
+        for b in 0..<(cols / 32) {
+            let sb = b * 32 / dtype.blockSize
+            let block = row + sb * dtype.blockBytes
+            if dtype == .q5_0 || dtype == .q5_1 {
+                let one = dtype == .q5_1
+                let dw = halfToFloat(block.loadUnaligned(as: UInt16.self))
+                let qh = block.loadUnaligned(fromByteOffset: one ? 4 : 2, as: UInt32.self)
+                for (q, dx) in levels {
+                    var isum = 0
+                    for j in 0..<32 { isum += (Int(q5Value(block + (one ? 8 : 6), qh, j)) - (one ? 0 : 16)) * Int(q[b * 32 + j]) }
+                    acc += dw * dx[b] * Float(isum)
+                }
+                if one { acc += halfToFloat(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) * s[b] }
+                continue
+            }
+            var dw: Float = 0, dmin: Float = 0, m32 = 0
+            for (q, dx) in levels {
+                var isum = 0, msum = 0
+                for j in 0..<32 {
+                    let p = kQuantParts(dtype, block, (b * 32) % 256 + j)
+                    isum += p.sc * p.q * Int(q[b * 32 + j])
+                    msum += p.m * Int(q[b * 32 + j])
+                    (dw, dmin, m32) = (p.d, p.dmin, p.m)
+                }
+                acc += dw * dx[b] * Float(isum)
+                if dtype == .q2_k { acc -= dmin * dx[b] * Float(msum) }
+            }
+            if dtype == .q4_k || dtype == .q5_k { acc -= dmin * Float(m32) * s[b] }
         }
         return acc
     }

@@ -142,11 +142,11 @@ struct GGUFBuilder {
 
     @Test func unknownTensorTypeIsReportedByName() throws {
         var b = GGUFBuilder.sample()
-        b.tensors.append(("fancy", [256], 12, [UInt8](repeating: 0, count: 144)))   // Q4_K
+        b.tensors.append(("fancy", [256], 23, [UInt8](repeating: 0, count: 136)))   // IQ4_XS (Q4_K is supported now)
         let f = try GGUFFile(path: b.write())
-        #expect(f.info("fancy")?.type.name == "Q4_K")
-        #expect(throws: FormatError.unsupportedTensorType(path: f.path, tensor: "fancy", type: "Q4_K")) { try f.tensor("fancy") }
-        #expect(FormatError.unsupportedTensorType(path: f.path, tensor: "fancy", type: "Q4_K").description.contains("fancy"))
+        #expect(f.info("fancy")?.type.name == "IQ4_XS")
+        #expect(throws: FormatError.unsupportedTensorType(path: f.path, tensor: "fancy", type: "IQ4_XS")) { try f.tensor("fancy") }
+        #expect(FormatError.unsupportedTensorType(path: f.path, tensor: "fancy", type: "IQ4_XS").description.contains("fancy"))
         #expect(throws: FormatError.missingTensor(path: f.path, tensor: "nope")) { try f.tensor("nope") }
     }
 

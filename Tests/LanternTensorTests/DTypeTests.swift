@@ -13,6 +13,25 @@ import CKernels
     #expect(DType.f16.byteCount(3) == 6)
 }
 
+/// K-quant and 5-bit layouts, as ggml-common.h's block structs: Q4_K = d, dmin, 12 scale bytes, 128 nibble
+/// bytes; Q5_K adds 32 qh bytes; Q6_K = 128 ql + 64 qh + 16 scales + d; Q3_K = 32 hmask + 64 qs + 12 scales
+/// + d; Q2_K = 16 scales + 64 qs + d + dmin; Q5_0 = d + 4 qh + 16 qs; Q5_1 adds the min.
+@Test func kQuantBlockLayoutSizes() {
+    #expect(DType.q4_k.blockBytes == 2 + 2 + 12 + 128 && DType.q4_k.blockBytes == 144)
+    #expect(DType.q5_k.blockBytes == 2 + 2 + 12 + 32 + 128 && DType.q5_k.blockBytes == 176)
+    #expect(DType.q6_k.blockBytes == 128 + 64 + 16 + 2 && DType.q6_k.blockBytes == 210)
+    #expect(DType.q3_k.blockBytes == 32 + 64 + 12 + 2 && DType.q3_k.blockBytes == 110)
+    #expect(DType.q2_k.blockBytes == 16 + 64 + 2 + 2 && DType.q2_k.blockBytes == 84)
+    #expect(DType.q5_0.blockBytes == 2 + 4 + 16 && DType.q5_0.blockBytes == 22)
+    #expect(DType.q5_1.blockBytes == 2 + 2 + 4 + 16 && DType.q5_1.blockBytes == 24)
+    for t in [DType.q2_k, .q3_k, .q4_k, .q5_k, .q6_k] {
+        #expect(t.blockSize == 256 && t.isKQuant && t.isQuantized)
+        #expect(t.byteCount(4864) == 19 * t.blockBytes)
+        #expect(t.byteCount(4864 + 32) == nil, "K-quant rows are whole super-blocks")
+    }
+    for t in [DType.q5_0, .q5_1] { #expect(t.blockSize == 32 && !t.isKQuant && t.byteCount(96) == 3 * t.blockBytes) }
+}
+
 @Test func halfConversionEdgeCases() {
     #expect(halfToFloat(0x0001) == Float(sign: .plus, exponent: -24, significand: 1))   // smallest subnormal
     #expect(halfToFloat(0x03FF) == Float(1023) * Float(sign: .plus, exponent: -24, significand: 1))

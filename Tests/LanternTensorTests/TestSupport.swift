@@ -35,6 +35,25 @@ func randomMatrixBytes(_ dtype: DType, rows: Int, cols: Int, rng: inout SeededRa
             if dtype == .q4_1 { appendHalf(0.5 * rng.float()) }
             for _ in 0..<(dtype == .q8_0 ? 32 : 16) { bytes.append(rng.byte()) }   // includes q8 = -128
         }
+    case .q5_0, .q5_1, .q2_k, .q3_k, .q4_k, .q5_k, .q6_k:
+        // Random bits everywhere, then plausible f16 scales at the layout's offsets.
+        for _ in 0..<(count / dtype.blockSize) {
+            let start = bytes.count
+            for _ in 0..<dtype.blockBytes { bytes.append(rng.byte()) }
+            func setHalf(_ offset: Int, _ v: Float) {
+                let h = floatToHalf(v)
+                bytes[start + offset] = UInt8(h & 0xFF); bytes[start + offset + 1] = UInt8(h >> 8)
+            }
+            func scale() -> Float { (0.01 + 0.09 * abs(rng.float())) * (rng.next() & 1 == 0 ? 1 : -1) }
+            switch dtype {
+            case .q5_0: setHalf(0, scale())
+            case .q5_1: setHalf(0, scale()); setHalf(2, 0.5 * rng.float())
+            case .q2_k: setHalf(80, scale() / 8); setHalf(82, scale() / 8)
+            case .q3_k: setHalf(108, scale() / 16)
+            case .q4_k, .q5_k: setHalf(0, scale() / 32); setHalf(2, scale() / 32)
+            default: setHalf(208, scale() / 64)   // .q6_k
+            }
+        }
     }
     precondition(bytes.count == dtype.byteCount(count)!)
     return bytes

@@ -32,7 +32,8 @@ int lt_cpu_level(void);
 
 /// Weight element types understood by the kernels; values match nothing on disk.
 enum {
-    LT_F32 = 0, LT_F16 = 1, LT_BF16 = 2, LT_Q8_0 = 3, LT_Q4_0 = 4, LT_Q4_1 = 5
+    LT_F32 = 0, LT_F16 = 1, LT_BF16 = 2, LT_Q8_0 = 3, LT_Q4_0 = 4, LT_Q4_1 = 5,
+    LT_Q5_0 = 6, LT_Q5_1 = 7, LT_Q2_K = 8, LT_Q3_K = 9, LT_Q4_K = 10, LT_Q5_K = 11, LT_Q6_K = 12
 };
 
 /// Quantizes `n` floats (n % 32 == 0) to q8 activations (layout above). Rounds to nearest even.
@@ -46,9 +47,15 @@ void lt_quantize_q8x2_at(int level, const float *x, int64_t n, int8_t *qs, float
                          float *s);
 
 /// y[t * ldy + r] = dot(weight row r, activation row t) for r < nrows, t < ntokens.
-/// `w` points at row 0 of a Q8_0 / Q4_0 / Q4_1 matrix with `ldw` bytes per row and `n` values per row
-/// (n % 32 == 0). Activation row t is qs + t * n, d + t * n / 32, s + t * n / 32.
+/// `w` points at row 0 of a quantized matrix (any LT_Q* type) with `ldw` bytes per row and `n` values per
+/// row (n % 32 == 0; n % 256 == 0 for the K-quants). Activation row t is qs + t * n, d + t * n / 32,
+/// s + t * n / 32.
 /// Rows are processed in tiles of up to 4 rows x 4 tokens so each weight block is unpacked once per tile.
+/// Per 32-value activation block the integer dot with the weights is exact; float factors are applied per
+/// block: Q8_0 / Q4_0 / Q5_0 d_w * d_x * isum (Q4_0's -8, Q5_0's -16 inside isum); Q4_1 / Q5_1 add m_w * s;
+/// K-quants (a 256-value super-block spans 8 activation blocks) d * d_x * sum(sc * q * x) over the
+/// block's sub-blocks (32 values for Q4_K / Q5_K, 16 for Q2_K / Q3_K / Q6_K), minus dmin * m * s for
+/// Q4_K / Q5_K (one min per 32 values) or dmin * d_x * sum(m * x) for Q2_K (per 16 values).
 void lt_qgemm(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
               const int8_t *qs, const float *d, const float *s, int64_t ntokens,
               float *y, int64_t ldy);
