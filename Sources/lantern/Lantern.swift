@@ -3,11 +3,11 @@ import Foundation
 import Lantern
 
 @main
-struct LanternCommand: ParsableCommand {
+struct LanternCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lantern",
         abstract: "Run transformer language models on the CPU.",
-        subcommands: [Generate.self, Chat.self, Tokenize.self, Detokenize.self, Forward.self, Inspect.self, Bench.self, RenderTemplate.self, Fetch.self],
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Detokenize.self, Forward.self, Inspect.self, Bench.self, RenderTemplate.self, Fetch.self, Serve.self],
         defaultSubcommand: Generate.self)
 }
 
