@@ -194,6 +194,10 @@ public final class SerialBackend: ServerBackend, @unchecked Sendable {
                     job.continuation.yield(.piece(GeneratedPiece(token: nil, text: step.text)))
                 }
                 if let reason = step.finishReason {
+                    // Not running any more once the client can know it has finished (stats stay truthful).
+                    condition.lock()
+                    running = nil
+                    condition.unlock()
                     job.continuation.yield(.finished(GenerationUsage(
                         finishReason: reason, promptTokens: prompt.count,
                         completionTokens: generator.generated.count, cachedTokens: cached)))

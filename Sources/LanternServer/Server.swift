@@ -179,18 +179,16 @@ public struct OpenAIServer: Sendable {
         case let .tokens(lists): prompts = lists
         }
         guard !prompts.isEmpty else { throw APIError.invalid("'prompt' is empty", param: "prompt") }
-        var submitted: [BackendGeneration] = []
-        do {
-            for prompt in prompts {
-                var p = parameters
-                p.maxTokens = min(p.maxTokens, max(0, backend.contextLength - prompt.count))
-                submitted.append(try submit(BackendRequest(prompt: prompt, parameters: p, logprobs: fields.logprobs), param: "prompt"))
-            }
-        } catch {
-            for g in submitted { g.cancel() }
-            throw error
+        // Prompts run one after another, each taking one queue place: the first is submitted now (so a
+        // full queue or a bad prompt is answered before any output), the others when their turn comes.
+        func backendRequest(_ prompt: [Int]) -> BackendRequest {
+            var p = parameters
+            p.maxTokens = min(p.maxTokens, max(0, backend.contextLength - prompt.count))
+            return BackendRequest(prompt: prompt, parameters: p, logprobs: fields.logprobs)
         }
-        let generations = submitted
+        for prompt in prompts { try validate(prompt) }
+        let first = try submit(backendRequest(prompts[0]), param: "prompt")
+        let requests = prompts.map(backendRequest)
         let id = "cmpl-" + randomID()
         let created = Int(Date().timeIntervalSince1970)
         let model = modelName
@@ -199,7 +197,6 @@ public struct OpenAIServer: Sendable {
         if common.stream == true {
             let includeUsage = common.streamOptions?.includeUsage == true
             return sse { writer in
-                defer { for g in generations { g.cancel() } }
                 func chunk(_ index: Int, _ text: String, finish: FinishReason?, logprobs: JSON) -> JSON {
                     var o = head
                     o.append(("choices", .array([.object([("text", .string(text)), ("index", .int(index)), ("logprobs", logprobs),
@@ -208,7 +205,8 @@ public struct OpenAIServer: Sendable {
                     return .object(o)
                 }
                 var total: GenerationUsage?
-                for (index, generation) in generations.enumerated() {
+                for index in requests.indices {
+                    let generation = index == 0 ? first : try submit(requests[index], param: "prompt")
                     var offset = 0
                     let usage = try await stream(generation) { text, pieces in
                         let lp = wantsLogprobs ? completionLogprobs(pieces, offset: &offset) : .null
@@ -225,11 +223,10 @@ public struct OpenAIServer: Sendable {
                 }
             }
         }
-        defer { for g in generations { g.cancel() } }
         var choices: [JSON] = []
         var total: GenerationUsage?
-        for (index, generation) in generations.enumerated() {
-            let result = try await collect(generation)
+        for index in requests.indices {
+            let result = try await collect(index == 0 ? first : try submit(requests[index], param: "prompt"))
             var offset = 0
             choices.append(.object([
                 ("text", .string(result.text)), ("index", .int(index)),
@@ -303,6 +300,21 @@ public struct OpenAIServer: Sendable {
         } catch {
             throw tooLarge
         }
+    }
+
+    /// The checks the backend makes at submission, for prompts submitted later.
+    func validate(_ prompt: [Int]) throws(APIError) {
+        let error: BackendError
+        if prompt.isEmpty {
+            error = .emptyPrompt
+        } else if prompt.count > backend.contextLength {
+            error = .promptTooLong(tokens: prompt.count, contextLength: backend.contextLength)
+        } else if let bad = prompt.first(where: { $0 < 0 || $0 >= backend.vocabularySize }) {
+            error = .tokenOutOfRange(id: bad, vocabularySize: backend.vocabularySize)
+        } else {
+            return
+        }
+        throw APIError.invalid(error.description, param: "prompt", code: prompt.count > backend.contextLength ? "context_length_exceeded" : nil)
     }
 
     func checkModel(_ name: String?) throws(APIError) {

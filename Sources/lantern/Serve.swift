@@ -22,10 +22,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "When set, every route but /health needs Authorization: Bearer KEY.") var apiKey: String?
     @Option(name: [.customShort("a"), .long], help: "Model name to serve under (requests naming another model get 404).")
     var alias: String?
-    @Option(name: [.customShort("n"), .customLong("n-predict"), .customLong("predict")], help: "Default most new tokens per request (-1: until the context is full).")
+    @Option(name: [.customShort("n"), .customLong("n-predict"), .customLong("predict")], parsing: .unconditional, help: "Default most new tokens per request (-1: until the context is full).")
     var nPredict: Int = -1
     @Option(name: .customLong("temp"), help: "Default temperature.") var temp: Float = 0.8
-    @Option(name: [.customShort("s"), .long], help: "Default seed (-1: random per request).") var seed: Int64 = -1
+    @Option(name: [.customShort("s"), .long], parsing: .unconditional, help: "Default seed (-1: random per request).") var seed: Int64 = -1
     @Option(name: [.customShort("t"), .long], help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (default) or int8.")
