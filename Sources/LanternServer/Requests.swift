@@ -129,6 +129,9 @@ struct DetokenizeFields: Decodable, Sendable {
 /// Decodes a request body, turning every failure into a 400 that names the field.
 func decodeBody<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
     let decoder = JSONDecoder()
+    // JSON5 reads the NaN and Infinity literals some clients write (Python's json.dumps does), so
+    // they reach the range checks and get a 400 naming the field rather than "not JSON".
+    decoder.allowsJSON5 = true
     do {
         return try decoder.decode(T.self, from: data)
     } catch let error as DecodingError {

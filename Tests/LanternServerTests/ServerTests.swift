@@ -146,7 +146,7 @@ import Lantern
         expectError("malformed", 400, says: ["JSON"])
         expectError("messages_type", 400, param: "messages")
         expectError("temperature_type", 400, param: "temperature")
-        expectError("nan", 400)
+        expectError("nan", 400, param: "temperature")
         expectError("negative_temperature", 400, param: "temperature")
         expectError("top_p", 400, param: "top_p")
         expectError("top_p_zero", 400, param: "top_p")
