@@ -5,6 +5,7 @@ import PackageDescription
 // CKernels <- LanternTensor <- LanternFormats <- LanternTokenizers
 //                               LanternFormats <- LanternModels <- LanternGeneration <- Lantern <- lantern (CLI)
 // LanternTemplates (the Jinja subset) imports nothing of Lantern's; the facade uses it.
+// LanternServer (OpenAI-compatible HTTP on Hummingbird) sits on the facade beside the CLI.
 let package = Package(
     name: "Lantern",
     platforms: [.macOS(.v14)],
@@ -14,6 +15,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Innermost SIMD loops in C with per-function target attributes and runtime ISA dispatch,
@@ -26,8 +30,15 @@ let package = Package(
         .target(name: "LanternModels", dependencies: ["LanternTensor", "LanternFormats"]),
         .target(name: "LanternGeneration", dependencies: ["LanternModels", "LanternTokenizers"]),
         .target(name: "Lantern", dependencies: ["LanternGeneration", "LanternTemplates", "LanternModels", "LanternTokenizers", "LanternFormats", "LanternTensor"]),
+        .target(name: "LanternServer", dependencies: [
+            "Lantern", "LanternGeneration",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "lantern", dependencies: [
             "Lantern",
+            "LanternServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The real-model tests of these targets fetch SmolLM2 through the facade's fetcher.
@@ -40,5 +51,7 @@ let package = Package(
         .testTarget(name: "LanternModelsTests", dependencies: ["LanternModels", "LanternFormats"]),
         .testTarget(name: "LanternGenerationTests", dependencies: ["LanternGeneration", "LanternFormats"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern"]),
+        // Starts the built `lantern serve` and drives it with the official `openai` Python client.
+        .testTarget(name: "LanternServerTests", dependencies: ["Lantern"]),
     ]
 )

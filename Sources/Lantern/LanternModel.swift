@@ -81,23 +81,22 @@ public final class LanternModel: @unchecked Sendable {
 
     /// Continues a prompt given as token ids (for encoder-decoder models: the encoder's input).
     public func generate(tokens: [Int], parameters: GenerateParameters = GenerateParameters(),
-                         logprobs: Int? = nil, logitBias: [Int: Float] = [:]) throws -> AsyncThrowingStream<GenerationEvent, any Error> {
-        try engine.generate(request(tokens: tokens, parameters: parameters, logprobs: logprobs, logitBias: logitBias))
+                         logprobs: Int? = nil) throws -> AsyncThrowingStream<GenerationEvent, any Error> {
+        try engine.generate(request(tokens: tokens, parameters: parameters, logprobs: logprobs))
     }
 
     /// The engine request for a prompt: end-of-generation ids from the tokenizer and generation config,
     /// and for encoder-decoder models the encoder input with the decoder's start token.
-    public func request(tokens: [Int], parameters: GenerateParameters, logprobs: Int? = nil,
-                        logitBias: [Int: Float] = [:]) -> GenerationRequest {
+    public func request(tokens: [Int], parameters: GenerateParameters, logprobs: Int? = nil) -> GenerationRequest {
         var r: GenerationRequest
         if case let .encoderDecoder(m) = loaded.network {
             r = GenerationRequest(prompt: [m.decoderStartTokenID], parameters: parameters, topLogprobs: logprobs,
-                                  logitBias: logitBias, endOfGeneration: loaded.endOfGenerationIDs.union(m.eosTokenIDs),
+                                  endOfGeneration: loaded.endOfGenerationIDs.union(m.eosTokenIDs),
                                   encoderInput: tokens)
             r.forcedFirst = m.forcedBOSTokenID
             r.forcedLast = m.forcedEOSTokenIDs?.first
         } else {
-            r = GenerationRequest(prompt: tokens, parameters: parameters, topLogprobs: logprobs, logitBias: logitBias,
+            r = GenerationRequest(prompt: tokens, parameters: parameters, topLogprobs: logprobs,
                                   endOfGeneration: loaded.endOfGenerationIDs)
             r.forcedFirst = loaded.generationConfig?.forcedBosTokenId
             r.forcedLast = loaded.generationConfig?.forcedEosTokenId?.first

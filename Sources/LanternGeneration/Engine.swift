@@ -8,15 +8,10 @@ public struct GeneratedToken: Sendable {
     /// Text that became safe to show with this token (may be empty: a UTF-8 character or a possible stop
     /// string is still incomplete).
     public let text: String
-    /// log p(token) under the model's distribution (after logit bias), when asked for.
+    /// log p(token) under the model's own distribution (raw logits), when asked for.
     public let logprob: Float?
     /// The most likely alternatives with their log-probabilities, when asked for.
     public let top: [TokenLogprob]
-}
-
-public struct TokenLogprob: Sendable, Equatable {
-    public let id: Int
-    public let logprob: Float
 }
 
 /// How a request ended, with its counts and timings.
@@ -43,8 +38,8 @@ public struct GenerationRequest: Sendable {
     public var prompt: [Int]
     public var parameters: GenerateParameters
     /// nil: no logprobs; 0: the chosen token's only; n: also the n most likely alternatives (at most 20).
+    /// (Logit bias is a sampling parameter: `parameters.sampling.logitBias`.)
     public var topLogprobs: Int?
-    public var logitBias: [Int: Float]
     /// Ids that end generation (default: the tokenizer's end-of-generation ids).
     public var endOfGeneration: Set<Int>?
     /// Encoder-decoder models: the encoder's input; `prompt` is then the decoder's start.
@@ -55,11 +50,10 @@ public struct GenerationRequest: Sendable {
     public var forcedLast: Int?
 
     public init(prompt: [Int], parameters: GenerateParameters = GenerateParameters(), topLogprobs: Int? = nil,
-                logitBias: [Int: Float] = [:], endOfGeneration: Set<Int>? = nil, encoderInput: [Int]? = nil) {
+                endOfGeneration: Set<Int>? = nil, encoderInput: [Int]? = nil) {
         self.prompt = prompt
         self.parameters = parameters
         self.topLogprobs = topLogprobs
-        self.logitBias = logitBias
         self.endOfGeneration = endOfGeneration
         self.encoderInput = encoderInput
     }
@@ -217,7 +211,7 @@ final class EngineCore: @unchecked Sendable {
         for id in [request.forcedFirst, request.forcedLast].compactMap({ $0 }) where id < 0 || id >= model.vocabularySize {
             throw .invalidRequest("forced token \(id) is outside the vocabulary")
         }
-        for id in request.logitBias.keys where id < 0 || id >= model.vocabularySize {
+        for id in request.parameters.sampling.logitBias.keys where id < 0 || id >= model.vocabularySize {
             throw .invalidRequest("logit_bias token \(id) is outside the vocabulary")
         }
         let sampler: SamplerChain
@@ -445,7 +439,6 @@ final class EngineSequence: @unchecked Sendable {
     /// Samples from this step's logits and reports the token; returns true when the sequence ends.
     func step(logits: UnsafeMutableBufferPointer<Float>, model: any CausalLanguageModel, contextLength: Int) -> Bool {
         if request.parameters.maxTokens == 0 { finishReason = .length; return true }
-        for (id, bias) in request.logitBias { logits[id] += bias }
         let token: Int
         if generated.isEmpty, let forced = request.forcedFirst {
             token = forced
@@ -457,7 +450,11 @@ final class EngineSequence: @unchecked Sendable {
         if firstToken == nil { firstToken = Date() }
         var logprob: Float?
         var top: [TokenLogprob] = []
-        if let n = request.topLogprobs { (logprob, top) = Self.logprobs(UnsafeBufferPointer(logits), token: token, top: n) }
+        if let n = request.topLogprobs {
+            let lp = TokenLogprobs(logits: UnsafeBufferPointer(logits), chosen: token, top: n)
+            logprob = lp.chosen.logprob
+            top = lp.top
+        }
         generated.append(token)
         history.append(token)
         pending = token
@@ -490,23 +487,5 @@ final class EngineSequence: @unchecked Sendable {
             cachedTokens: cachedTokens, prefillSeconds: first.timeIntervalSince(admitted),
             decodeSeconds: end.timeIntervalSince(first), trailingText: tail)))
         continuation.finish()
-    }
-
-    /// log-softmax of the chosen token and the `n` most likely ones, in double precision.
-    static func logprobs(_ logits: UnsafeBufferPointer<Float>, token: Int, top n: Int) -> (Float, [TokenLogprob]) {
-        var m = -Float.infinity
-        for v in logits where v > m { m = v }
-        var sum = 0.0
-        for v in logits { sum += exp(Double(v - m)) }
-        let lse = Double(m) + log(sum)
-        var best: [(Int, Float)] = []
-        if n > 0 {
-            for (i, v) in logits.enumerated() where best.count < n || v > best[best.count - 1].1 {
-                let at = best.firstIndex { v > $0.1 } ?? best.count
-                best.insert((i, v), at: at)
-                if best.count > n { best.removeLast() }
-            }
-        }
-        return (Float(Double(logits[token]) - lse), best.map { TokenLogprob(id: $0.0, logprob: Float(Double($0.1) - lse)) })
     }
 }

@@ -30,6 +30,8 @@ public struct GenerationStep: Sendable {
     public let token: Int?
     public let text: String
     public let finishReason: FinishReason?
+    /// The sampled token's log-probability and the top alternatives, when `Generator.logprobs` is set.
+    public var logprobs: TokenLogprobs? = nil
 }
 
 public enum GenerationError: Error, Equatable, CustomStringConvertible {
@@ -59,6 +61,9 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
     public let promptTokens: [Int]
     public private(set) var generated: [Int] = []
     public private(set) var finishReason: FinishReason?
+    /// When set, each step with a sampled token carries its log-probability and this many most likely
+    /// alternatives (0: the chosen token only), computed from the raw logits before sampling.
+    public var logprobs: Int?
     let parameters: GenerateParameters
     var sampler: SamplerChain
     var detokenizer: StreamingDetokenizer
@@ -123,22 +128,25 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
         } else {
             token = sampler.sample(logits: session.logits, history: history)
         }
+        let logprobs = self.logprobs.map { n in
+            session.logits.withUnsafeBufferPointer { TokenLogprobs(logits: $0, chosen: token, top: n) }
+        }
         generated.append(token)
         history.append(token)
         if endOfGeneration.contains(token) {
-            return finish(.stop, token: token, text: "")
+            return finish(.stop, token: token, text: "", logprobs: logprobs)
         }
         let (emit, stopped) = stops.append(detokenizer.append(token))
-        if stopped { return finish(.stop, token: token, text: emit) }
+        if stopped { return finish(.stop, token: token, text: emit, logprobs: logprobs) }
         // The sampled token is emitted without being fed back; feeding it needs one free position.
         if generated.count >= parameters.maxTokens || session.tokens.count >= session.contextLength {
-            return finish(.length, token: token, text: emit)
+            return finish(.length, token: token, text: emit, logprobs: logprobs)
         }
         try session.append(token)
-        return GenerationStep(token: token, text: emit, finishReason: nil)
+        return GenerationStep(token: token, text: emit, finishReason: nil, logprobs: logprobs)
     }
 
-    private func finish(_ reason: FinishReason, token: Int?, text: String) -> GenerationStep {
+    private func finish(_ reason: FinishReason, token: Int?, text: String, logprobs: TokenLogprobs? = nil) -> GenerationStep {
         finishReason = reason
         var tail = text
         if !stops.isStopped {
@@ -146,7 +154,7 @@ public final class Generator: AsyncSequence, AsyncIteratorProtocol, @unchecked S
             tail += emit
             if !stopped { tail += stops.finish() }
         }
-        return GenerationStep(token: token, text: tail, finishReason: reason)
+        return GenerationStep(token: token, text: tail, finishReason: reason, logprobs: logprobs)
     }
 
     public func makeAsyncIterator() -> Generator { self }

@@ -1,7 +1,7 @@
 /// A full sampling step: processors in order, then one selector, over a reused working set.
 ///
 /// Built from `SamplingParameters` it follows llama.cpp's default order,
-/// penalties -> top-k -> top-p -> min-p -> temperature -> draw, leaving out processors whose
+/// logit bias -> penalties -> top-k -> top-p -> min-p -> temperature -> draw, leaving out processors whose
 /// parameter is at its "off" value. Temperature 0 means greedy: only the penalties run, then argmax,
 /// as in llama.cpp. Any other order (e.g. transformers' temperature -> top-k -> top-p -> min-p) can be
 /// built with `init(processors:selector:)`.
@@ -29,6 +29,7 @@ public struct SamplerChain: Sendable {
         try parameters.validate()
         let p = parameters
         var chain: [any LogitProcessor] = []
+        if !p.logitBias.isEmpty { chain.append(LogitBias(p.logitBias)) }
         if p.repeatLastN != 0 {
             let lastN = p.repeatLastN
             if p.repeatPenalty != 1 { chain.append(RepetitionPenalty(penalty: p.repeatPenalty, lastN: lastN)) }

@@ -39,6 +39,9 @@ public struct SamplingParameters: Sendable, Codable, Equatable {
     public var frequencyPenalty: Float = 0
     /// Nil: a fresh random seed per chain (readable afterwards as `SamplerChain.seed`).
     public var seed: UInt64? = nil
+    /// Token id -> bias added to its logit before every other step (OpenAI's `logit_bias`);
+    /// biases must not be NaN; -infinity bans a token.
+    public var logitBias: [Int: Float] = [:]
 
     public init(
         temperature: Float = 0.8,
@@ -49,7 +52,8 @@ public struct SamplingParameters: Sendable, Codable, Equatable {
         repeatLastN: Int = 64,
         presencePenalty: Float = 0,
         frequencyPenalty: Float = 0,
-        seed: UInt64? = nil
+        seed: UInt64? = nil,
+        logitBias: [Int: Float] = [:]
     ) {
         self.temperature = temperature
         self.topK = topK
@@ -60,6 +64,7 @@ public struct SamplingParameters: Sendable, Codable, Equatable {
         self.presencePenalty = presencePenalty
         self.frequencyPenalty = frequencyPenalty
         self.seed = seed
+        self.logitBias = logitBias
     }
 
     /// Greedy decoding with no penalties.
@@ -75,6 +80,7 @@ public struct SamplingParameters: Sendable, Codable, Equatable {
         case presencePenalty = "presence_penalty"
         case frequencyPenalty = "frequency_penalty"
         case seed
+        case logitBias = "logit_bias"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -89,7 +95,8 @@ public struct SamplingParameters: Sendable, Codable, Equatable {
             repeatLastN: try c.decodeIfPresent(Int.self, forKey: .repeatLastN) ?? d.repeatLastN,
             presencePenalty: try c.decodeIfPresent(Float.self, forKey: .presencePenalty) ?? d.presencePenalty,
             frequencyPenalty: try c.decodeIfPresent(Float.self, forKey: .frequencyPenalty) ?? d.frequencyPenalty,
-            seed: try c.decodeIfPresent(UInt64.self, forKey: .seed)
+            seed: try c.decodeIfPresent(UInt64.self, forKey: .seed),
+            logitBias: try c.decodeIfPresent([Int: Float].self, forKey: .logitBias) ?? [:]
         )
         try validate()
     }
@@ -114,5 +121,8 @@ public struct SamplingParameters: Sendable, Codable, Equatable {
         }
         guard presencePenalty.isFinite else { throw fail("presencePenalty", presencePenalty, "a finite number") }
         guard frequencyPenalty.isFinite else { throw fail("frequencyPenalty", frequencyPenalty, "a finite number") }
+        for (id, bias) in logitBias.sorted(by: { $0.key < $1.key }) where bias.isNaN || bias == .infinity {
+            throw fail("logitBias[\(id)]", bias, "a number or -infinity (a ban)")
+        }
     }
 }
