@@ -46,12 +46,18 @@ public final class LanternModel: @unchecked Sendable {
     public let loaded: LoadedModel
     public let engine: Engine
 
-    public init(loaded: LoadedModel, options: LoadOptions) throws {
+    public convenience init(loaded: LoadedModel, options: LoadOptions) throws {
+        try self.init(loaded: loaded, engineOptions: EngineOptions(maxSequences: max(1, options.parallel),
+                                                                   contextLength: options.contextLength))
+    }
+
+    /// With the engine's sizes given in full (slots, context per sequence, token budget, queue).
+    public init(loaded: LoadedModel, engineOptions: EngineOptions) throws {
         self.loaded = loaded
+        var o = engineOptions
         let model = try loaded.model
-        engine = try Engine(model: model, tokenizer: loaded.tokenizer,
-                            options: EngineOptions(maxSequences: max(1, options.parallel),
-                                                   contextLength: min(options.contextLength, model.maxContextLength)))
+        o.contextLength = min(o.contextLength, model.maxContextLength)
+        engine = try Engine(model: model, tokenizer: loaded.tokenizer, options: o)
     }
 
     /// Opens a model off the caller's thread (mapping, tokenizer and template parsing take a moment).

@@ -59,20 +59,20 @@ struct Serve: AsyncParsableCommand {
                        gpuLayers.map { _ in "--n-gpu-layers" }, flashAttn.map { _ in "--flash-attn" },
                        contBatching ? "--cont-batching" : nil, mlock ? "--mlock" : nil, noMmap ? "--no-mmap" : nil].compactMap { $0 }
         if !ignored.isEmpty { stderr("note: \(ignored.joined(separator: ", ")) ignored: they have no meaning for Lantern on the CPU") }
-        if parallel > 1 { stderr("note: this backend runs one sequence at a time; --parallel \(parallel) requests wait in the queue") }
         let server: OpenAIServer
         do {
             let loaded: LoadedModel
             if let model { loaded = try LoadedModel(path: model, threads: threads, precision: activations) }
             else { loaded = try LoadedModel.openDefault(threads: threads, precision: activations) { stderr($0) } }
             let embedder = try embeddingModel.map { try LoadedModel(path: $0, threads: threads, precision: activations) }
-            let backend = try SerialBackend(model: loaded, embeddingModel: embedder, contextLength: ctxSize,
-                                            maxWaiting: max(maxQueue, parallel - 1))
+            // As llama-server: --ctx-size is shared by the --parallel slots.
+            let backend = try EngineBackend(model: loaded, embeddingModel: embedder, name: nil, parallel: parallel,
+                                            contextLength: max(1, ctxSize / parallel), maxWaiting: maxQueue, threads: threads)
             server = OpenAIServer(backend: backend, configuration: ServerConfiguration(
                 host: host, port: port, apiKey: apiKey, alias: alias,
                 defaults: RequestDefaults(maxTokens: nPredict, temperature: temp, seed: seed < 0 ? nil : UInt64(seed)),
                 maxBodyBytes: maxBodyBytes))
-            stderr("model \(backend.modelName): context \(backend.contextLength), \(threads) threads")
+            stderr("model \(backend.modelName): \(parallel) slots of \(backend.contextLength) positions, \(threads) threads")
         } catch {
             stderr("error: \(error)")
             throw ExitCode.failure

@@ -24,6 +24,11 @@ public struct TokenLogprobs: Sendable, Equatable {
     /// The `count` most likely tokens, most likely first (ties: lower id first).
     public var top: [TokenLogprob]
 
+    public init(chosen: TokenLogprob, top: [TokenLogprob]) {
+        self.chosen = chosen
+        self.top = top
+    }
+
     /// Log-softmax of the raw `logits` (before penalties, bias or truncation: the model's own
     /// distribution, as the OpenAI API reports it) at `chosen`, plus the `top` best tokens.
     /// NaN logits count as -infinity, as in `Candidates`.
