@@ -89,7 +89,8 @@ public enum Kernels {
                               precision: ActivationPrecision = activationPrecision) {
         precondition(tokens >= 0)
         guard tokens > 0, w.rows > 0 else { return }
-        var args = MatmulArguments(w: w, x: x, y: y, tokens: tokens, act: nil)
+        var args = MatmulArguments(dtype: w.dtype.kernelCode, rows: w.rows, cols: w.cols, data: w.data, rowBytes: w.rowBytes,
+                                   x: x, y: y, tokens: tokens, act: nil)
         if w.dtype.isQuantized {
             args.act = workspace.q8Activations(tokens: tokens, cols: w.cols, levels: precision.rawValue)
             withUnsafeMutablePointer(to: &args) { args in
@@ -106,8 +107,13 @@ public enum Kernels {
     }
 
     /// Arguments of one matmul, on the caller's stack, for the pool's allocation-free chunk functions.
+    /// Only plain values and pointers: copying it in every worker takes no reference count (a shared
+    /// `owner` retained and released by both threads per chunk made their cores fight over one cache line).
     private struct MatmulArguments {
-        let w: WeightMatrix
+        let dtype: Int32
+        let rows: Int, cols: Int
+        let data: UnsafeRawPointer    // row 0 of the weights
+        let rowBytes: Int
         let x: UnsafePointer<Float>    // [tokens, w.cols]
         let y: UnsafeMutablePointer<Float>    // [tokens, w.rows]
         let tokens: Int
@@ -117,7 +123,7 @@ public enum Kernels {
     /// Quantizes activation rows lo..<hi of a matmul (one or two levels).
     private static let quantizeChunk: ThreadPool.ChunkFunction = { context, lo, hi in
         let a = context!.assumingMemoryBound(to: MatmulArguments.self).pointee
-        let act = a.act!, cols = a.w.cols, nb = act.blocksPerRow
+        let act = a.act!, cols = a.cols, nb = act.blocksPerRow
         for t in lo..<hi {
             if let qs2 = act.qs2, let d2 = act.d2 {
                 lt_quantize_q8x2(a.x + t * cols, Int64(cols), act.qs + t * cols, act.d + t * nb,
@@ -131,9 +137,9 @@ public enum Kernels {
     /// Output rows of row tiles lo..<hi of a matmul, for all tokens.
     private static let matmulChunk: ThreadPool.ChunkFunction = { context, lo, hi in
         let a = context!.assumingMemoryBound(to: MatmulArguments.self).pointee
-        let w = a.w
-        let r0 = lo * rowTile, r1 = min(w.rows, hi * rowTile)
-        let cols = w.cols, nb = cols / 32
+        let r0 = lo * rowTile, r1 = min(a.rows, hi * rowTile)
+        let cols = a.cols, nb = cols / 32, rows = a.rows
+        let w0 = a.data + r0 * a.rowBytes
         // Tokens in blocks whose activations stay in L2 (~192 KiB) while the thread's weight rows stream
         // past them once per block; without it every 4-row weight tile re-read all activation rows from
         // L3 or memory (a 1,000-token encoder batch). Each output is computed exactly as before.
@@ -141,19 +147,19 @@ public enum Kernels {
         var t0 = 0
         while t0 < a.tokens {
             let nt = Int64(min(block, a.tokens - t0))
-            let y = a.y + t0 * w.rows + r0
+            let y = a.y + t0 * rows + r0
             if let act = a.act {
                 if let qs2 = act.qs2, let d2 = act.d2 {
-                    lt_qgemm_x2(w.dtype.kernelCode, Int64(cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
+                    lt_qgemm_x2(a.dtype, Int64(cols), w0, Int64(a.rowBytes), Int64(r1 - r0),
                                 act.qs + t0 * cols, act.d + t0 * nb, qs2 + t0 * cols, d2 + t0 * nb, act.s + t0 * nb,
-                                nt, y, Int64(w.rows))
+                                nt, y, Int64(rows))
                 } else {
-                    lt_qgemm(w.dtype.kernelCode, Int64(cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
-                             act.qs + t0 * cols, act.d + t0 * nb, act.s + t0 * nb, nt, y, Int64(w.rows))
+                    lt_qgemm(a.dtype, Int64(cols), w0, Int64(a.rowBytes), Int64(r1 - r0),
+                             act.qs + t0 * cols, act.d + t0 * nb, act.s + t0 * nb, nt, y, Int64(rows))
                 }
             } else {
-                lt_fgemm(w.dtype.kernelCode, Int64(cols), w.row(r0), Int64(w.rowBytes), Int64(r1 - r0),
-                         a.x + t0 * cols, nt, y, Int64(w.rows))
+                lt_fgemm(a.dtype, Int64(cols), w0, Int64(a.rowBytes), Int64(r1 - r0),
+                         a.x + t0 * cols, nt, y, Int64(rows))
             }
             t0 += Int(nt)
         }
