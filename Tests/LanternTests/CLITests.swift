@@ -232,7 +232,7 @@ struct CLI {
         let badIDs = try CLI.run(["detokenize", "--tokenizer", fixturePath("tokenizers/unigram/tokenizer.json"), "--tokens", "1,x"])
         #expect(badIDs.status != 0 && badIDs.stderr.contains("'x'"))
         let both = try CLI.run(["tokenize", "--tokenizer", fixturePath("tokenizers/unigram/tokenizer.json"),
-                                "--model", "/tmp/x.gguf", "hi"])
+                                "--model", fixturePath("gpt2"), "hi"])
         #expect(both.status != 0)
     }
 }
