@@ -34,10 +34,10 @@ public struct BertConfiguration: Sendable, Decodable, Equatable {
         heads = try c.decode(Int.self, forKey: .heads)
         intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
         vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
-        maxPositions = try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 512
-        typeVocabularySize = try c.decodeIfPresent(Int.self, forKey: .typeVocabularySize) ?? 2
-        layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-12
-        activation = try c.decodeIfPresent(String.self, forKey: .activation) ?? "gelu"
+        maxPositions = try c.value(Int.self, .maxPositions, or: 512)
+        typeVocabularySize = try c.value(Int.self, .typeVocabularySize, or: 2)
+        layerNormEps = try c.value(Float.self, .layerNormEps, or: 1e-12)
+        activation = try c.value(String.self, .activation, or: "gelu")
         if let type = try c.decodeIfPresent(String.self, forKey: .positionType), type != "absolute" {
             throw ModelError.invalidConfiguration("position_embedding_type '\(type)' is not supported")
         }

@@ -26,13 +26,13 @@ public struct BloomConfiguration: Sendable, Decodable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? c.decode(Int.self, forKey: .nEmbed)
+        hiddenSize = try c.value(Int.self, .hiddenSize, or: c.decode(Int.self, forKey: .nEmbed))
         layers = try c.decode(Int.self, forKey: .layers)
         heads = try c.decode(Int.self, forKey: .heads)
         vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
-        layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-5
-        residualAfterNorm = try c.decodeIfPresent(Bool.self, forKey: .residualAfterNorm) ?? false
-        maxContextLength = try c.decodeIfPresent(Int.self, forKey: .seqLength) ?? 2048
+        layerNormEps = try c.value(Float.self, .layerNormEps, or: 1e-5)
+        residualAfterNorm = try c.value(Bool.self, .residualAfterNorm, or: false)
+        maxContextLength = try c.value(Int.self, .seqLength, or: 2048)
         try ConfigurationLimits.check([("hidden_size", hiddenSize, 1 << 16), ("n_layer", layers, 1 << 10), ("n_head", heads, 1 << 10),
                                       ("vocab_size", vocabularySize, 1 << 22), ("seq_length", maxContextLength, 1 << 20)])
         guard hiddenSize % heads == 0 else { throw ModelError.invalidConfiguration("hidden_size \(hiddenSize) is not a multiple of n_head \(heads)") }

@@ -33,11 +33,11 @@ public struct GPT2Configuration: Sendable, Decodable, Equatable {
         heads = try c.decode(Int.self, forKey: .heads)
         innerSize = try c.decodeIfPresent(Int.self, forKey: .innerSize)
         vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
-        maxPositions = try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 1024
-        layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-5
-        activation = try c.decodeIfPresent(String.self, forKey: .activation) ?? "gelu_new"
-        scaleAttentionWeights = try c.decodeIfPresent(Bool.self, forKey: .scaleAttentionWeights) ?? true
-        scaleByInverseLayerIndex = try c.decodeIfPresent(Bool.self, forKey: .scaleByInverseLayerIndex) ?? false
+        maxPositions = try c.value(Int.self, .maxPositions, or: 1024)
+        layerNormEps = try c.value(Float.self, .layerNormEps, or: 1e-5)
+        activation = try c.value(String.self, .activation, or: "gelu_new")
+        scaleAttentionWeights = try c.value(Bool.self, .scaleAttentionWeights, or: true)
+        scaleByInverseLayerIndex = try c.value(Bool.self, .scaleByInverseLayerIndex, or: false)
         try ConfigurationLimits.check([("n_embd", hiddenSize, 1 << 16), ("n_layer", layers, 1 << 10), ("n_head", heads, 1 << 10),
                                       ("vocab_size", vocabularySize, 1 << 22), ("n_positions", maxPositions, 1 << 20),
                                       ("n_inner", innerSize ?? 4 * hiddenSize, 1 << 18)])

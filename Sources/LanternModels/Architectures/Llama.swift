@@ -57,20 +57,20 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
         layers = try c.decode(Int.self, forKey: .layers)
         heads = try c.decode(Int.self, forKey: .heads)
-        kvHeads = try c.decodeIfPresent(Int.self, forKey: .kvHeads) ?? heads
-        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? (hiddenSize / max(heads, 1))
+        kvHeads = try c.value(Int.self, .kvHeads, or: heads)
+        headDim = try c.value(Int.self, .headDim, or: (hiddenSize / max(heads, 1)))
         vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
-        rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
+        rmsNormEps = try c.value(Float.self, .rmsNormEps, or: 1e-6)
         let rope = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
-        ropeBase = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? rope?.rope_theta ?? 10000
+        ropeBase = try c.value(Double.self, .ropeTheta, or: rope?.rope_theta ?? 10000)
         // Scaled RoPE variants (linear, dynamic, yarn, llama3) change every angle; refuse rather than run wrong.
         let scaling = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeScaling)
         for type in [rope?.rope_type, scaling?.rope_type, scaling?.type].compactMap({ $0 }) where type != "default" {
             throw ModelError.invalidConfiguration("RoPE scaling type '\(type)' is not supported")
         }
         ropeDimensions = headDim
-        maxContextLength = try c.decodeIfPresent(Int.self, forKey: .maxContextLength) ?? 2048
-        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
+        maxContextLength = try c.value(Int.self, .maxContextLength, or: 2048)
+        tieWordEmbeddings = try c.value(Bool.self, .tieWordEmbeddings, or: false)
         try validate()
     }
 

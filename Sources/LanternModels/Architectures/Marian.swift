@@ -23,8 +23,8 @@ public struct MarianConfiguration: Sendable, Decodable, Equatable {
     public init(from decoder: any Decoder) throws {
         shared = try PostNormSeq2SeqConfiguration(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        shareEncoderDecoderEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .shareEncoderDecoderEmbeddings) ?? true
-        decoderVocabularySize = try c.decodeIfPresent(Int.self, forKey: .decoderVocabularySize) ?? shared.vocabularySize
+        shareEncoderDecoderEmbeddings = try c.value(Bool.self, .shareEncoderDecoderEmbeddings, or: true)
+        decoderVocabularySize = try c.value(Int.self, .decoderVocabularySize, or: shared.vocabularySize)
         // Separate source and target vocabularies (a few opus-mt pairs) need their own embeddings; not yet.
         guard shareEncoderDecoderEmbeddings, decoderVocabularySize == shared.vocabularySize else {
             throw ModelError.invalidConfiguration("Marian with separate encoder and decoder embeddings is not supported")

@@ -42,21 +42,21 @@ public struct T5Configuration: Sendable, Decodable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? 512
-        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? 64
-        feedForward = try c.decodeIfPresent(Int.self, forKey: .feedForward) ?? 2048
-        encoderLayers = try c.decodeIfPresent(Int.self, forKey: .encoderLayers) ?? 6
-        decoderLayers = try c.decodeIfPresent(Int.self, forKey: .decoderLayers) ?? encoderLayers
-        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? 8
-        buckets = try c.decodeIfPresent(Int.self, forKey: .buckets) ?? 32
-        maxDistance = try c.decodeIfPresent(Int.self, forKey: .maxDistance) ?? 128
-        layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-6
+        hiddenSize = try c.value(Int.self, .hiddenSize, or: 512)
+        headDim = try c.value(Int.self, .headDim, or: 64)
+        feedForward = try c.value(Int.self, .feedForward, or: 2048)
+        encoderLayers = try c.value(Int.self, .encoderLayers, or: 6)
+        decoderLayers = try c.value(Int.self, .decoderLayers, or: encoderLayers)
+        heads = try c.value(Int.self, .heads, or: 8)
+        buckets = try c.value(Int.self, .buckets, or: 32)
+        maxDistance = try c.value(Int.self, .maxDistance, or: 128)
+        layerNormEps = try c.value(Float.self, .layerNormEps, or: 1e-6)
         vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
-        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? true
-        scaleDecoderOutputs = try c.decodeIfPresent(Bool.self, forKey: .scaleDecoderOutputs) ?? tieWordEmbeddings
-        maxPositions = try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 512
+        tieWordEmbeddings = try c.value(Bool.self, .tieWordEmbeddings, or: true)
+        scaleDecoderOutputs = try c.value(Bool.self, .scaleDecoderOutputs, or: tieWordEmbeddings)
+        maxPositions = try c.value(Int.self, .maxPositions, or: 512)
         // "relu", "gated-gelu", "gated-silu", ...: transformers reads "gated-gelu" as gelu_new.
-        let projection = try c.decodeIfPresent(String.self, forKey: .feedForwardProjection) ?? "relu"
+        let projection = try c.value(String.self, .feedForwardProjection, or: "relu")
         let parts = projection.split(separator: "-").map(String.init)
         guard (parts.count == 1 || (parts.count == 2 && parts[0] == "gated")),
               let act = Activation(huggingFace: projection == "gated-gelu" ? "gelu_new" : parts[parts.count - 1]) else {

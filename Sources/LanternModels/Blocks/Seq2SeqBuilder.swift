@@ -35,22 +35,22 @@ public struct PostNormSeq2SeqConfiguration: Sendable, Decodable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? 1024
-        encoderLayers = try c.decodeIfPresent(Int.self, forKey: .encoderLayers) ?? 12
-        decoderLayers = try c.decodeIfPresent(Int.self, forKey: .decoderLayers) ?? 12
-        encoderHeads = try c.decodeIfPresent(Int.self, forKey: .encoderHeads) ?? 16
-        decoderHeads = try c.decodeIfPresent(Int.self, forKey: .decoderHeads) ?? 16
-        encoderFeedForward = try c.decodeIfPresent(Int.self, forKey: .encoderFeedForward) ?? 4096
-        decoderFeedForward = try c.decodeIfPresent(Int.self, forKey: .decoderFeedForward) ?? 4096
+        hiddenSize = try c.value(Int.self, .hiddenSize, or: 1024)
+        encoderLayers = try c.value(Int.self, .encoderLayers, or: 12)
+        decoderLayers = try c.value(Int.self, .decoderLayers, or: 12)
+        encoderHeads = try c.value(Int.self, .encoderHeads, or: 16)
+        decoderHeads = try c.value(Int.self, .decoderHeads, or: 16)
+        encoderFeedForward = try c.value(Int.self, .encoderFeedForward, or: 4096)
+        decoderFeedForward = try c.value(Int.self, .decoderFeedForward, or: 4096)
         vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
-        maxPositions = try c.decodeIfPresent(Int.self, forKey: .maxPositions) ?? 1024
-        let name = try c.decodeIfPresent(String.self, forKey: .activation) ?? "gelu"
+        maxPositions = try c.value(Int.self, .maxPositions, or: 1024)
+        let name = try c.value(String.self, .activation, or: "gelu")
         guard let activation = Activation(huggingFace: name) else {
             throw ModelError.invalidConfiguration("activation_function '\(name)' is not supported")
         }
         self.activation = activation
         scaleEmbedding = try c.decodeIfPresent(Bool.self, forKey: .scaleEmbedding)
-        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? true
+        tieWordEmbeddings = try c.value(Bool.self, .tieWordEmbeddings, or: true)
         try validate()
     }
 

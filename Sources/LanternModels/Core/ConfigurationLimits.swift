@@ -8,3 +8,11 @@ enum ConfigurationLimits {
         }
     }
 }
+
+extension KeyedDecodingContainer {
+    /// The value at `key`, or `fallback` when the checkpoint's config leaves it out (a present value of the
+    /// wrong type is still an error naming the key). The one rule every typed configuration decodes by.
+    func value<T: Decodable>(_ type: T.Type, _ key: Key, or fallback: @autoclosure () throws -> T) throws -> T {
+        try decodeIfPresent(type, forKey: key) ?? fallback()
+    }
+}
