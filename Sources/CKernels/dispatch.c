@@ -188,15 +188,8 @@ void lt_softmax_f32(float *x, int64_t n) { lt_softmax_f32_at(active_level(), x, 
 
 void lt_attend_f32_at(int level, const float *q, const float *k, const float *v, int64_t stride, int64_t n,
                       int64_t hd, float scale, float *scores, float *out) {
-#if defined(__x86_64__)
-    if (clamp_level(level) >= 1) { lt_attend_f32_avx2(q, k, v, stride, n, hd, scale, scores, out); return; }
-#endif
-    (void)level;
-    for (int64_t j = 0; j < n; j++) scores[j] = lt_dot_f32_scalar(q, k + j * stride, hd) * scale;
-    lt_softmax_f32_at(0, scores, n);
-    for (int64_t d = 0; d < hd; d++) out[d] = 0;
-    for (int64_t j = 0; j < n; j++)
-        for (int64_t d = 0; d < hd; d++) out[d] += scores[j] * v[j * stride + d];
+    // Contiguous keys, no bias: the general kernel with no block table.
+    lt_attend_ext_f32_at(level, q, k, v, NULL, n > 0 ? n : 1, stride, n, hd, scale, 0.0f, NULL, scores, out);
 }
 
 void lt_attend_f32(const float *q, const float *k, const float *v, int64_t stride, int64_t n,

@@ -53,8 +53,6 @@ float lt_dot_f32_scalar(const float *a, const float *b, int64_t n);
     void lt_swiglu_f32_##isa(float *gate, const float *up, int64_t n); \
     void lt_gelu_f32_##isa(float *x, int64_t n); \
     void lt_softmax_f32_##isa(float *x, int64_t n); \
-    void lt_attend_f32_##isa(const float *q, const float *k, const float *v, int64_t stride, int64_t n, \
-                             int64_t hd, float scale, float *scores, float *out); \
     void lt_attend_ext_f32_##isa(const float *q, const float *k, const float *v, const int32_t *table, \
                                  int64_t block, int64_t stride, int64_t n, int64_t hd, float scale, \
                                  float slope, const float *bias, float *scores, float *out);

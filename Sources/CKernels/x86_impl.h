@@ -920,14 +920,6 @@ LT_TARGET void FN(lt_softmax_f32)(float *x, int64_t n) {
     for (; k < n; k++) x[k] *= 1.0f / sum;
 }
 
-LT_TARGET void FN(lt_attend_f32)(const float *q, const float *k, const float *v, int64_t stride, int64_t n,
-                                 int64_t hd, float scale, float *scores, float *out) {
-    for (int64_t j = 0; j < n; j++) scores[j] = FN(lt_dot_f32)(q, k + j * stride, hd) * scale;
-    FN(lt_softmax_f32)(scores, n);
-    memset(out, 0, (size_t)hd * sizeof(float));
-    for (int64_t j = 0; j < n; j++) FN(lt_axpy_f32)(scores[j], v + j * stride, out, hd);
-}
-
 LT_TARGET void FN(lt_attend_ext_f32)(const float *q, const float *k, const float *v, const int32_t *table,
                                      int64_t block, int64_t stride, int64_t n, int64_t hd, float scale,
                                      float slope, const float *bias, float *scores, float *out) {
