@@ -1,5 +1,6 @@
 """Converts the tiny fixture folders Tests/Fixtures/{gpt2,bloom,bert,t5} to GGUF with llama.cpp's own
-convert_hf_to_gguf.py, writing Tests/Fixtures/<name>/model.gguf (f32) and gpt2/model-f16.gguf.
+convert_hf_to_gguf.py, writing Tests/Fixtures/<name>/model.gguf (f32) and gpt2/model-f16.gguf, and the tiny LLaMA with scaled RoPE
+as Tests/Fixtures/rope-scaling/{llama3,linear}.gguf.
 
 The converter is llama.cpp's, unmodified, from the llama-cpp-python 0.3.36 source package:
     pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36
@@ -16,7 +17,7 @@ converter asks for, never touching the fixture:
     the tokens are made up, the Swift tests feed token ids, and only tensors and hyper-parameters are
     compared;
   - gpt2's config gets "n_ctx" (= n_positions), which the converter reads and transformers 5 no longer
-    writes.
+    writes; the llama copies get the rope_parameters of the RoPE scaling reference.
 The converter refuses a BPE/WordPiece tokenizer whose pre-tokenizer hash it does not know (the
 invented ones here); the script therefore sets the converter's get_vocab_base_pre to answer a fixed
 `tokenizer.ggml.pre` name. Nothing else in the converter is changed.
@@ -33,7 +34,7 @@ FIXTURES = os.path.join(REPO, "Tests", "Fixtures")
 LLAMA_CPP = os.environ.get("LLAMA_CPP_DIR", os.path.expanduser(
     "~/.cache/llamacpp-0.3.36/llama_cpp_python-0.3.36/vendor/llama.cpp"))
 TEXT = json.load(open(os.path.join(FIXTURES, "tokenizers", "strings.json"))) * 4
-PRE = {"gpt2": "gpt-2", "bloom": "bloom", "bert": "jina-v2-en"}
+PRE = {"gpt2": "gpt-2", "bloom": "bloom", "bert": "jina-v2-en", "llama": "gpt-2"}
 
 
 def byte_level_bpe(folder, vocab_size, eos):
@@ -72,7 +73,7 @@ def sentencepiece_unigram(folder, vocab_size):
     os.remove(os.path.join(folder, "spiece.vocab"))
 
 
-def convert(name, outtype, outfile):
+def convert(name, outtype, outfile, rope=None):
     src = os.path.join(FIXTURES, name)
     with tempfile.TemporaryDirectory() as tmp:
         for f in ("config.json", "model.safetensors", "generation_config.json"):
@@ -89,6 +90,10 @@ def convert(name, outtype, outfile):
             wordpiece(tmp, config["vocab_size"])
         elif name == "t5":
             sentencepiece_unigram(tmp, min(config["vocab_size"], 200))
+        elif name == "llama":
+            config["rope_parameters"] = rope
+            json.dump(config, open(os.path.join(tmp, "config.json"), "w"))
+            byte_level_bpe(tmp, config["vocab_size"], "</s>")
         run_converter(name, tmp, outtype, outfile)
 
 
@@ -116,3 +121,12 @@ if __name__ == "__main__":
         out = os.path.join(FIXTURES, name, file)
         convert(name, outtype, out)
         print(f"{out}: {os.path.getsize(out)} bytes")
+    # The tiny LLaMA with the scaled RoPE of Tests/Fixtures/rope-scaling/reference.json (make that first
+    # with tools/make_rope_scaling_fixture.py): llama3 comes out as rope_freqs.weight, linear as
+    # llama.rope.scaling.type/factor.
+    if not only or "llama" in only:
+        reference = json.load(open(os.path.join(FIXTURES, "rope-scaling", "reference.json")))
+        for variant in ("llama3", "linear"):
+            out = os.path.join(FIXTURES, "rope-scaling", variant + ".gguf")
+            convert("llama", "f32", out, rope=reference["variants"][variant]["rope_parameters"])
+            print(f"{out}: {os.path.getsize(out)} bytes")

@@ -82,6 +82,21 @@ import LanternFormats
         #expect(allcloseExcess(unscaled[...], v.logits[...], rtol: 1e-4) > 2e-2)
     }
 
+    /// The same models converted by llama.cpp's convert_hf_to_gguf.py (`tools/make_gguf_fixtures.py`):
+    /// llama3 arrives as the rope_freqs.weight tensor, linear as llama.rope.scaling.type/factor.
+    @Test(arguments: ["llama3", "linear"]) func ggufConversionsMatchTransformers(_ name: String) throws {
+        let v = try #require(Self.reference.variants[name])
+        let file = try GGUFFile(path: fixturePath("rope-scaling") + "/\(name).gguf")
+        let config = try LlamaConfiguration(gguf: file)
+        #expect(config.ropeScaling == (name == "linear" ? .linear(factor: 2.5) : nil))
+        #expect(file.contains("rope_freqs.weight") == (name == "llama3"))
+        let m = try Llama.load(gguf: file, compute: ComputeOptions(threads: 2))
+        #expect(Self.relativeError(try #require(m.stack.ropes.first).inverseFrequencies, v.inverseFrequencies) <= 1e-6)
+        let ids = Self.reference.ids
+        let logits = try m.forward(ids, cache: try m.makeCache(capacity: 32), rows: .all)
+        #expect(allcloseExcess(logits[...], v.logits[...], rtol: 1e-4) <= 2e-3)
+    }
+
     /// Known points of the llama3 rule (Llama 3.1: factor 8, low 1, high 4, original 8192, base
     /// 500000, head_dim 128): the first frequencies (wavelength < 2048) stay, the last (> 8192) are
     /// divided by 8, and the factors rise monotonically in between.
