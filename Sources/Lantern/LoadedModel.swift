@@ -60,7 +60,7 @@ public final class LoadedModel: @unchecked Sendable {
             folder = nil
             generationConfig = nil
             architecture = try ModelRegistry.architecture(of: file)
-            network = .decoder(try ModelRegistry.load(gguf: file, architecture: architecture, compute: compute))
+            network = try ModelRegistry.loadNetwork(gguf: file, architecture: architecture, compute: compute)
             tokenizer = try ByteLevelBPETokenizer(gguf: file.metadata)
             hasTokenizer = true
             chatTemplate = file.metadata["tokenizer.chat_template"]?.string.map { source in

@@ -11,6 +11,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case workspaceMismatch
     case invalidBatch(String)
     case outOfKVBlocks(needed: Int)
+    /// A RoPE scaling type Lantern does not implement (yarn, dynamic, longrope, ...), by name.
+    case unsupportedRoPEScaling(String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .workspaceMismatch: return "the workspace was made for a smaller model; make it with this model's makeWorkspace"
         case let .invalidBatch(s): return "invalid batch: \(s)"
         case let .outOfKVBlocks(n): return "the KV cache pool has no free blocks (\(n) more needed); finish or cancel a sequence first"
+        case let .unsupportedRoPEScaling(t): return "RoPE scaling type '\(t)' is not supported (linear and llama3 are)"
         }
     }
 }

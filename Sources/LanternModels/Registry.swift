@@ -68,4 +68,20 @@ public enum ModelRegistry {
         default: throw ModelError.unsupportedArchitecture(architecture)
         }
     }
+
+    /// `general.architecture` values of the core's other families that `loadNetwork(gguf:)` builds
+    /// (llama.cpp's converter writes them); the decoder-only families above go through `load(gguf:)`.
+    public static let ggufCoreFamilies: Set<String> = ["gpt2", "bloom", "bert", "t5"]
+
+    /// Builds the network any supported GGUF file describes: an encoder (bert), an encoder-decoder
+    /// (t5) or a decoder (gpt2, bloom, and every architecture `load(gguf:)` knows).
+    public static func loadNetwork(gguf file: GGUFFile, architecture: String, compute: ComputeOptions) throws -> Network {
+        switch architecture {
+        case "gpt2": return .decoder(try GPT2.load(gguf: file, compute: compute))
+        case "bloom": return .decoder(try Bloom.load(gguf: file, compute: compute))
+        case "bert": return .encoder(try Bert.load(gguf: file, compute: compute))
+        case "t5": return .encoderDecoder(try T5.load(gguf: file, compute: compute))
+        default: return .decoder(try load(gguf: file, architecture: architecture, compute: compute))
+        }
+    }
 }

@@ -108,12 +108,19 @@ import LanternFormats
         }
     }
 
-    @Test func scaledRopeIsRefusedNotRunWrong() throws {
-        #expect(throws: ModelError.invalidConfiguration("RoPE scaling type 'llama3' is not supported")) {
-            try config(["rope_parameters": ["rope_theta": 500000.0, "rope_type": "llama3"]])
+    @Test func unimplementedRopeScalingIsRefusedNotRunWrong() throws {
+        #expect(throws: ModelError.unsupportedRoPEScaling("yarn")) {
+            try config(["rope_parameters": ["rope_theta": 500000.0, "rope_type": "yarn", "factor": 4.0]])
         }
-        #expect(throws: ModelError.invalidConfiguration("RoPE scaling type 'linear' is not supported")) {
-            try config(["rope_scaling": ["type": "linear", "factor": 2.0]])
+        #expect(throws: ModelError.unsupportedRoPEScaling("dynamic")) {
+            try config(["rope_scaling": ["type": "dynamic", "factor": 2.0]])
+        }
+        #expect(throws: ModelError.unsupportedRoPEScaling("longrope")) {
+            try config(["rope_scaling": ["rope_type": "longrope", "factor": 2.0]])
+        }
+        #expect(throws: ModelError.invalidConfiguration("RoPE scaling 'llama3' needs 'low_freq_factor'")) {
+            try config(["rope_scaling": ["rope_type": "llama3", "factor": 8.0, "high_freq_factor": 4.0,
+                                         "original_max_position_embeddings": 8192]])
         }
     }
 

@@ -38,6 +38,27 @@ public struct GPT2Configuration: Sendable, Decodable, Equatable {
         activation = try c.value(String.self, .activation, or: "gelu_new")
         scaleAttentionWeights = try c.value(Bool.self, .scaleAttentionWeights, or: true)
         scaleByInverseLayerIndex = try c.value(Bool.self, .scaleByInverseLayerIndex, or: false)
+        try validate()
+    }
+
+    /// Reads `gpt2.*` keys of a GGUF file. llama.cpp's GPT-2 is always GELU (tanh) with scaled
+    /// attention; the vocabulary size is the token table's.
+    public init(gguf file: GGUFFile) throws {
+        let h = GGUFHyperparameters(file, architecture: "gpt2")
+        hiddenSize = try h.int("embedding_length")
+        layers = try h.int("block_count")
+        heads = try h.int("attention.head_count")
+        innerSize = try h.int("feed_forward_length", default: 4 * hiddenSize)
+        vocabularySize = try h.vocabularySize()
+        maxPositions = try h.int("context_length")
+        layerNormEps = Float(try h.double("attention.layer_norm_epsilon", default: 1e-5))
+        activation = "gelu_new"
+        scaleAttentionWeights = true
+        scaleByInverseLayerIndex = false
+        try validate()
+    }
+
+    func validate() throws {
         try ConfigurationLimits.check([("n_embd", hiddenSize, 1 << 16), ("n_layer", layers, 1 << 10), ("n_head", heads, 1 << 10),
                                       ("vocab_size", vocabularySize, 1 << 22), ("n_positions", maxPositions, 1 << 20),
                                       ("n_inner", innerSize ?? 4 * hiddenSize, 1 << 18)])
@@ -52,36 +73,75 @@ public struct GPT2Configuration: Sendable, Decodable, Equatable {
 // MARK: - Model
 
 public enum GPT2 {
+    /// From a Hugging Face folder (Conv1D weights stored [in, out]).
     public static func load(config c: GPT2Configuration, store: any WeightStore, compute: ComputeOptions) throws -> DecoderModel {
-        let load = TensorLoader(store)
         let p = store.contains("transformer.wte.weight") ? "transformer." : ""
+        return try build(c, store: store, names: .huggingFace(prefix: p), compute: compute)
+    }
+
+    /// From a GGUF file `general.architecture` "gpt2" (llama.cpp's converter stores every weight [out, in]).
+    public static func load(gguf file: GGUFFile, compute: ComputeOptions) throws -> DecoderModel {
+        try build(try GPT2Configuration(gguf: file), store: file, names: .gguf, compute: compute)
+    }
+
+    static func build(_ c: GPT2Configuration, store: any WeightStore, names: GPT2Names, compute: ComputeOptions) throws -> DecoderModel {
+        let load = TensorLoader(store)
         let d = c.hiddenSize, hd = d / c.heads, inner = c.innerSize ?? 4 * d
         let act = Activation(huggingFace: c.activation) ?? .geluTanh
-        let wte = try load.matrix("\(p)wte.weight", rows: c.vocabularySize, cols: d)    // [vocab, d]
-        let wpe = try load.matrix("\(p)wpe.weight", rows: c.maxPositions, cols: d)      // [positions, d]
+        func linear(_ name: String, out: Int, in n: Int) throws -> Linear {
+            names.transposed ? try load.linearTransposed(name + ".weight", out: out, in: n, bias: name + ".bias")
+                             : try load.linear(name + ".weight", out: out, in: n, bias: name + ".bias")
+        }
+        func norm(_ name: String) throws -> Norm { try load.layerNorm(name + ".weight", bias: name + ".bias", dim: d, eps: c.layerNormEps) }
+        let wte = try load.matrix(names.tokens, rows: c.vocabularySize, cols: d)       // [vocab, d]
+        let wpe = try load.matrix(names.positions, rows: c.maxPositions, cols: d)      // [positions, d]
         let blocks = try (0..<c.layers).map { i in
-            let b = "\(p)h.\(i)."
-            let qkv = try load.linearTransposed(b + "attn.c_attn.weight", out: 3 * d, in: d, bias: b + "attn.c_attn.bias")
+            let qkv = try linear(names.qkv(i), out: 3 * d, in: d)
             let parts = load.split(qkv.weight, bias: qkv.bias, parts: [d, d, d])   // rows [q | k | v]
             return TransformerBlock(
                 placement: .pre,
-                attentionNorm: try load.layerNorm(b + "ln_1.weight", bias: b + "ln_1.bias", dim: d, eps: c.layerNormEps),
+                attentionNorm: try norm(names.attentionNorm(i)),
                 attention: Attention(q: parts[0].retaining(qkv), k: parts[1].retaining(qkv), v: parts[2].retaining(qkv),
-                                     o: try load.linearTransposed(b + "attn.c_proj.weight", out: d, in: d, bias: b + "attn.c_proj.bias"),
+                                     o: try linear(names.attentionOutput(i), out: d, in: d),
                                      heads: c.heads, kvHeads: c.heads, headDim: hd,
                                      scale: c.scaleAttentionWeights ? nil : 1),
-                feedForwardNorm: try load.layerNorm(b + "ln_2.weight", bias: b + "ln_2.bias", dim: d, eps: c.layerNormEps),
-                feedForward: FeedForward(.plain(
-                    up: try load.linearTransposed(b + "mlp.c_fc.weight", out: inner, in: d, bias: b + "mlp.c_fc.bias"),
-                    down: try load.linearTransposed(b + "mlp.c_proj.weight", out: d, in: inner, bias: b + "mlp.c_proj.bias")),
-                    activation: act))
+                feedForwardNorm: try norm(names.feedForwardNorm(i)),
+                feedForward: FeedForward(.plain(up: try linear(names.up(i), out: inner, in: d),
+                                                down: try linear(names.down(i), out: d, in: inner)), activation: act))
         }
-        let finalNorm = try load.layerNorm("\(p)ln_f.weight", bias: "\(p)ln_f.bias", dim: d, eps: c.layerNormEps)
-        load.ignore("lm_head.weight")   // tied: a copy of wte when present
-        try load.checkAllUsed(ignoring: { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") })
+        let finalNorm = try norm(names.finalNorm)
+        load.ignore(names.output)   // tied: a copy of the token table when present
+        try load.checkAllUsed(ignoring: names.ignorable)
         let stack = TransformerStack(embeddings: Embeddings(tokens: wte, positions: .learned(wpe, offset: 0)),
                                      blocks: blocks, finalNorm: finalNorm)
         return DecoderModel(architecture: "gpt2", stack: stack, head: LMHead(projection: Linear(wte)),
                             maxContextLength: c.maxPositions, compute: compute, store: store)
     }
+}
+
+// MARK: - Checkpoint names
+
+/// Tensor names of the two layouts; layer names are prefixes of `.weight` / `.bias`.
+struct GPT2Names: Sendable {
+    typealias Name = @Sendable (Int) -> String
+    let tokens: String, positions: String, finalNorm: String, output: String
+    let attentionNorm: Name, qkv: Name, attentionOutput: Name, feedForwardNorm: Name, up: Name, down: Name
+    /// Hugging Face's Conv1D keeps weights [in, out]; llama.cpp's converter transposes them to [out, in].
+    let transposed: Bool
+    let ignorable: @Sendable (String) -> Bool
+
+    static func huggingFace(prefix p: String) -> GPT2Names {
+        GPT2Names(tokens: "\(p)wte.weight", positions: "\(p)wpe.weight", finalNorm: "\(p)ln_f", output: "lm_head.weight",
+                  attentionNorm: { "\(p)h.\($0).ln_1" }, qkv: { "\(p)h.\($0).attn.c_attn" },
+                  attentionOutput: { "\(p)h.\($0).attn.c_proj" }, feedForwardNorm: { "\(p)h.\($0).ln_2" },
+                  up: { "\(p)h.\($0).mlp.c_fc" }, down: { "\(p)h.\($0).mlp.c_proj" }, transposed: true,
+                  // the causal-mask buffers older checkpoints saved
+                  ignorable: { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") })
+    }
+
+    static let gguf = GPT2Names(
+        tokens: "token_embd.weight", positions: "position_embd.weight", finalNorm: "output_norm", output: "output.weight",
+        attentionNorm: { "blk.\($0).attn_norm" }, qkv: { "blk.\($0).attn_qkv" }, attentionOutput: { "blk.\($0).attn_output" },
+        feedForwardNorm: { "blk.\($0).ffn_norm" }, up: { "blk.\($0).ffn_up" }, down: { "blk.\($0).ffn_down" },
+        transposed: false, ignorable: { _ in false })
 }

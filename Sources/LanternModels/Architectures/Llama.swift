@@ -22,6 +22,9 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
     public var ropeDimensions: Int
     public var maxContextLength: Int
     public var tieWordEmbeddings: Bool
+    /// Long-context RoPE stretching from config.json's `rope_scaling` / `rope_parameters` or GGUF's
+    /// `rope.scaling.*` (llama3-style factors in a GGUF come as the `rope_freqs.weight` tensor instead).
+    public var ropeScaling: RopeScaling?
 
     enum CodingKeys: String, CodingKey {
         case hiddenSize = "hidden_size", intermediateSize = "intermediate_size", layers = "num_hidden_layers"
@@ -31,11 +34,33 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         case tieWordEmbeddings = "tie_word_embeddings", ropeScaling = "rope_scaling"
     }
 
-    struct RopeParameters: Decodable { var rope_theta: Double?; var rope_type: String?; var type: String? }
+    /// `rope_scaling` (transformers 4) or `rope_parameters` (transformers 5, which folds the scaling in).
+    struct RopeParameters: Decodable {
+        var rope_theta: Double?, rope_type: String?, type: String?
+        var factor: Double?, low_freq_factor: Double?, high_freq_factor: Double?, original_max_position_embeddings: Int?
+
+        var kind: String { rope_type ?? type ?? "default" }
+
+        func scaling() throws(ModelError) -> RopeScaling? {
+            func need<T>(_ v: T?, _ key: String) throws(ModelError) -> T {
+                guard let v else { throw .invalidConfiguration("RoPE scaling '\(kind)' needs '\(key)'") }
+                return v
+            }
+            switch kind {
+            case "default": return nil
+            case "linear": return .linear(factor: try need(factor, "factor"))
+            case "llama3":
+                return .llama3(factor: try need(factor, "factor"), lowFrequencyFactor: try need(low_freq_factor, "low_freq_factor"),
+                               highFrequencyFactor: try need(high_freq_factor, "high_freq_factor"),
+                               originalContextLength: try need(original_max_position_embeddings, "original_max_position_embeddings"))
+            default: throw .unsupportedRoPEScaling(kind)
+            }
+        }
+    }
 
     public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int, kvHeads: Int, headDim: Int,
                 vocabularySize: Int, rmsNormEps: Float, ropeBase: Double, maxContextLength: Int,
-                tieWordEmbeddings: Bool) throws(ModelError) {
+                tieWordEmbeddings: Bool, ropeScaling: RopeScaling? = nil) throws(ModelError) {
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
         self.layers = layers
@@ -48,6 +73,7 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         self.ropeDimensions = headDim
         self.maxContextLength = maxContextLength
         self.tieWordEmbeddings = tieWordEmbeddings
+        self.ropeScaling = ropeScaling
         try validate()
     }
 
@@ -63,11 +89,10 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         rmsNormEps = try c.value(Float.self, .rmsNormEps, or: 1e-6)
         let rope = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
         ropeBase = try c.value(Double.self, .ropeTheta, or: rope?.rope_theta ?? 10000)
-        // Scaled RoPE variants (linear, dynamic, yarn, llama3) change every angle; refuse rather than run wrong.
+        // linear and llama3 scaling are computed here; the others (dynamic, yarn, longrope) change
+        // angles or attention in ways not implemented: refused rather than run wrong.
         let scaling = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeScaling)
-        for type in [rope?.rope_type, scaling?.rope_type, scaling?.type].compactMap({ $0 }) where type != "default" {
-            throw ModelError.invalidConfiguration("RoPE scaling type '\(type)' is not supported")
-        }
+        ropeScaling = try [scaling, rope].compactMap { $0 }.first { $0.kind != "default" }?.scaling()
         ropeDimensions = headDim
         maxContextLength = try c.value(Int.self, .maxContextLength, or: 2048)
         tieWordEmbeddings = try c.value(Bool.self, .tieWordEmbeddings, or: false)
@@ -87,8 +112,10 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         rmsNormEps = Float(try h.double("attention.layer_norm_rms_epsilon", default: 1e-5))
         ropeBase = try h.double("rope.freq_base", default: 10000)
         ropeDimensions = try h.int("rope.dimension_count", default: headDim)
-        if let type = try h.string("rope.scaling.type"), type != "none" {
-            throw ModelError.invalidConfiguration("RoPE scaling type '\(type)' is not supported")
+        switch try h.string("rope.scaling.type") {
+        case nil, "none"?: ropeScaling = nil
+        case "linear"?: ropeScaling = .linear(factor: try file.double(h.key("rope.scaling.factor")))
+        case let type?: throw ModelError.unsupportedRoPEScaling(type)
         }
         maxContextLength = try h.int("context_length", default: 2048)
         tieWordEmbeddings = !file.contains("output.weight")
@@ -116,6 +143,7 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
             throw .invalidConfiguration("RoPE dimensions \(ropeDimensions) must be even and at most head_dim \(headDim)")
         }
         guard rmsNormEps > 0, ropeBase > 0 else { throw .invalidConfiguration("rms_norm_eps and rope_theta must be positive") }
+        try ropeScaling?.validate()
     }
 }
 
@@ -164,9 +192,14 @@ public enum Llama {
         } else {
             output = try load.linear(names.output, out: c.vocabularySize, in: d)
         }
-        // llama3-style long-context RoPE: per-frequency divisors stored with the weights (GGUF).
-        let factors = load.has("rope_freqs.weight")
+        // llama3-style long-context RoPE: per-frequency divisors stored with the weights (GGUF), or
+        // computed from the configuration's scaling; both apply when a file has both.
+        var factors = load.has("rope_freqs.weight")
             ? try load.floats("rope_freqs.weight", shape: [c.ropeDimensions / 2]) : nil
+        if let scaling = c.ropeScaling {
+            let computed = scaling.frequencyFactors(dimensions: c.ropeDimensions, base: c.ropeBase)
+            factors = factors.map { zip($0, computed).map { $0 * $1 } } ?? computed
+        }
         try load.checkAllUsed(ignoring: names.ignorable)
         let rope = RotaryEmbedding(dimensions: c.ropeDimensions, base: c.ropeBase, pairing: pairing, frequencyFactors: factors)
         let stack = TransformerStack(embeddings: Embeddings(tokens: embedding), blocks: blocks, finalNorm: finalNorm, ropes: [rope])

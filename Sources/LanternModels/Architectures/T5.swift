@@ -67,6 +67,39 @@ public struct T5Configuration: Sendable, Decodable, Equatable {
         try validate()
     }
 
+    /// Reads `t5.*` keys of a GGUF file. GGUF does not record what llama.cpp fixes: the relative
+    /// distance limit (128) and the feed-forward (gated GELU-tanh when `ffn_gate` tensors exist, else
+    /// ReLU). A tied head (no `output.weight`, or one equal to the token table) scales the decoder
+    /// output by d_model^-0.5 as transformers' T5 does.
+    public init(gguf file: GGUFFile) throws {
+        let h = GGUFHyperparameters(file, architecture: "t5")
+        hiddenSize = try h.int("embedding_length")
+        heads = try h.int("attention.head_count")
+        headDim = try h.int("attention.key_length", default: hiddenSize / max(heads, 1))
+        guard try h.int("attention.value_length", default: headDim) == headDim else {
+            throw ModelError.invalidConfiguration("t5.attention.value_length differs from key_length")
+        }
+        feedForward = try h.int("feed_forward_length")
+        encoderLayers = try h.int("block_count")
+        decoderLayers = try h.int("decoder_block_count", default: encoderLayers)
+        buckets = try h.int("attention.relative_buckets_count", default: 32)
+        maxDistance = 128
+        layerNormEps = Float(try h.double("attention.layer_norm_rms_epsilon", default: 1e-6))
+        vocabularySize = try h.vocabularySize()
+        gated = file.contains("enc.blk.0.ffn_gate.weight")
+        activation = gated ? .geluTanh : .relu
+        if file.contains("output.weight") {
+            let output = try file.tensor("output.weight"), table = try file.tensor("token_embd.weight")
+            tieWordEmbeddings = output.dtype == table.dtype && output.byteCount == table.byteCount
+                && memcmp(output.data, table.data, output.byteCount) == 0
+        } else {
+            tieWordEmbeddings = true
+        }
+        scaleDecoderOutputs = tieWordEmbeddings
+        maxPositions = try h.int("context_length", default: 512)
+        try validate()
+    }
+
     func validate() throws(ModelError) {
         let sizes = [("d_model", hiddenSize, 1 << 16), ("d_kv", headDim, 1 << 12), ("d_ff", feedForward, 1 << 18),
                      ("num_layers", encoderLayers, 1 << 10), ("num_decoder_layers", decoderLayers, 1 << 10),
@@ -92,53 +125,116 @@ public enum T5 {
     public static func load(folder: ModelFolder, compute: ComputeOptions) throws -> EncoderDecoderModel {
         guard ["t5", "mt5"].contains(folder.modelType) else { throw ModelError.unsupportedArchitecture(folder.modelType) }
         let c = try JSONDecoder().decode(T5Configuration.self, from: folder.configData)
-        let load = TensorLoader(folder.weights)
+        return try build(c, store: folder.weights, names: .huggingFace, architecture: folder.modelType,
+                         specialTokens: try Seq2SeqSpecialTokens.read(folder), compute: compute)
+    }
+
+    /// From a GGUF file `general.architecture` "t5" (llama.cpp's `enc.` / `dec.` names). Special
+    /// tokens come from `t5.decoder_start_token_id` and the tokenizer's eos / padding ids.
+    public static func load(gguf file: GGUFFile, compute: ComputeOptions) throws -> EncoderDecoderModel {
+        let c = try T5Configuration(gguf: file)
+        func id(_ key: String) throws -> Int? { file.metadata[key] == nil ? nil : try file.int(key) }
+        let pad = try id("tokenizer.ggml.padding_token_id")
+        let start = try id("t5.decoder_start_token_id") ?? pad ?? 0
+        let special = Seq2SeqSpecialTokens(decoderStart: start, eos: try id("tokenizer.ggml.eos_token_id").map { [$0] } ?? [], pad: pad)
+        return try build(c, store: file, names: .gguf, architecture: "t5", specialTokens: special, compute: compute)
+    }
+
+    static func build(_ c: T5Configuration, store: any WeightStore, names: T5Names, architecture: String,
+                      specialTokens: Seq2SeqSpecialTokens, compute: ComputeOptions) throws -> EncoderDecoderModel {
+        let load = TensorLoader(store)
         let d = c.hiddenSize, inner = c.heads * c.headDim
-        let shared = try load.matrix("shared.weight", rows: c.vocabularySize, cols: d)   // [vocab, d]
-        func norm(_ name: String) throws -> Norm { try load.rmsNorm(name + ".layer_norm.weight", dim: d, eps: c.layerNormEps) }
-        func linear(_ name: String, out: Int, in n: Int) throws -> Linear { try load.linear(name + ".weight", out: out, in: n) }
-        func attention(_ p: String, position: PositionScheme, mask: AttentionMask) throws -> Attention {
-            Attention(q: try linear(p + ".q", out: inner, in: d), k: try linear(p + ".k", out: inner, in: d),
-                      v: try linear(p + ".v", out: inner, in: d), o: try linear(p + ".o", out: d, in: inner),
+        let shared = try load.matrix(names.shared, rows: c.vocabularySize, cols: d)   // [vocab, d]
+        func norm(_ name: String) throws -> Norm { try load.rmsNorm(name, dim: d, eps: c.layerNormEps) }
+        func linear(_ name: String, out: Int, in n: Int) throws -> Linear { try load.linear(name, out: out, in: n) }
+        func attention(_ p: T5Names.Part, position: PositionScheme, mask: AttentionMask) throws -> Attention {
+            Attention(q: try linear(p("q"), out: inner, in: d), k: try linear(p("k"), out: inner, in: d),
+                      v: try linear(p("v"), out: inner, in: d), o: try linear(p("o"), out: d, in: inner),
                       heads: c.heads, kvHeads: c.heads, headDim: c.headDim, scale: 1, position: position, mask: mask)
         }
-        func feedForward(_ p: String) throws -> FeedForward {
+        func feedForward(_ p: T5Names.Part) throws -> FeedForward {
             let kind: FeedForward.Kind = c.gated
-                ? .gated(gate: try linear(p + ".wi_0", out: c.feedForward, in: d), up: try linear(p + ".wi_1", out: c.feedForward, in: d),
-                         down: try linear(p + ".wo", out: d, in: c.feedForward))
-                : .plain(up: try linear(p + ".wi", out: c.feedForward, in: d), down: try linear(p + ".wo", out: d, in: c.feedForward))
+                ? .gated(gate: try linear(p("gate"), out: c.feedForward, in: d), up: try linear(p("gatedUp"), out: c.feedForward, in: d),
+                         down: try linear(p("down"), out: d, in: c.feedForward))
+                : .plain(up: try linear(p("up"), out: c.feedForward, in: d), down: try linear(p("down"), out: d, in: c.feedForward))
             return FeedForward(kind, activation: c.activation)
         }
-        func stack(_ prefix: String, layers: Int, decoder: Bool) throws -> TransformerStack {
+        func stack(_ s: T5Names.Stack, layers: Int) throws -> TransformerStack {
+            let decoder = s == .decoder
             // [buckets, heads], read once and shared by every layer of the stack.
-            let weight = try load.floats(prefix + ".block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                                         shape: [c.buckets, c.heads])
+            let weight = try load.floats(names.relativeBias(s), shape: [c.buckets, c.heads])
             let bias = RelativePositionBias(weight: weight, heads: c.heads, buckets: c.buckets, maxDistance: c.maxDistance,
                                             bidirectional: !decoder, span: c.maxPositions)
             let blocks = try (0..<layers).map { i in
-                let p = "\(prefix).block.\(i).layer"
-                let ff = decoder ? "\(p).2" : "\(p).1"
-                return TransformerBlock(
-                    placement: .pre, attentionNorm: try norm(p + ".0"),
-                    attention: try attention(p + ".0.SelfAttention", position: .relative(bias), mask: decoder ? .causal : .bidirectional),
-                    crossNorm: decoder ? try norm(p + ".1") : nil,
-                    crossAttention: decoder ? try attention(p + ".1.EncDecAttention", position: .none, mask: .bidirectional) : nil,
-                    feedForwardNorm: try norm(ff), feedForward: try feedForward(ff + ".DenseReluDense"))
+                TransformerBlock(
+                    placement: .pre, attentionNorm: try norm(names.selfNorm(s, i)),
+                    attention: try attention(names.selfAttention(s, i), position: .relative(bias), mask: decoder ? .causal : .bidirectional),
+                    crossNorm: decoder ? try norm(names.crossNorm(i)) : nil,
+                    crossAttention: decoder ? try attention(names.crossAttention(i), position: .none, mask: .bidirectional) : nil,
+                    feedForwardNorm: try norm(names.feedForwardNorm(s, i)), feedForward: try feedForward(names.feedForward(s, i)))
             }
-            load.ignore(prefix + ".embed_tokens.weight")   // a copy of shared.weight when present
-            let finalNorm = try load.rmsNorm(prefix + ".final_layer_norm.weight", dim: d, eps: c.layerNormEps)
-            return TransformerStack(embeddings: Embeddings(tokens: shared), blocks: blocks, finalNorm: finalNorm)
+            names.copiesOfShared(s).forEach(load.ignore)   // copies of the shared table when present
+            return TransformerStack(embeddings: Embeddings(tokens: shared), blocks: blocks, finalNorm: try norm(names.finalNorm(s)))
         }
-        let encoder = try stack("encoder", layers: c.encoderLayers, decoder: false)
-        let decoder = try stack("decoder", layers: c.decoderLayers, decoder: true)
+        let encoder = try stack(.encoder, layers: c.encoderLayers)
+        let decoder = try stack(.decoder, layers: c.decoderLayers)
         // A separate lm_head wins whenever the file has one (transformers 5 writes tie_word_embeddings
         // true even for untied v1.1 checkpoints).
-        let projection = load.has("lm_head.weight") ? try linear("lm_head", out: c.vocabularySize, in: d) : Linear(shared)
+        let projection = load.has(names.output) ? try load.linear(names.output, out: c.vocabularySize, in: d) : Linear(shared)
         try load.checkAllUsed()
         return try EncoderDecoderModel(
-            architecture: folder.modelType, encoder: encoder, decoder: decoder,
+            architecture: architecture, encoder: encoder, decoder: decoder,
             head: LMHead(projection: projection, inputScale: c.scaleDecoderOutputs ? 1 / Float(d).squareRoot() : 1),
-            specialTokens: try Seq2SeqSpecialTokens.read(folder), maxContextLength: c.maxPositions,
-            maxSourceLength: c.maxPositions, compute: compute, store: folder.weights)
+            specialTokens: specialTokens, maxContextLength: c.maxPositions,
+            maxSourceLength: c.maxPositions, compute: compute, store: store)
     }
+}
+
+// MARK: - Checkpoint names
+
+/// Tensor names of the two layouts. A `Part` maps a projection's role (q, k, v, o; gate, gatedUp,
+/// up, down) to its full tensor name.
+struct T5Names: Sendable {
+    enum Stack: Sendable { case encoder, decoder }
+    typealias Part = @Sendable (String) -> String
+    let shared: String, output: String
+    let relativeBias: @Sendable (Stack) -> String, finalNorm: @Sendable (Stack) -> String
+    let copiesOfShared: @Sendable (Stack) -> [String]
+    let selfNorm: @Sendable (Stack, Int) -> String, selfAttention: @Sendable (Stack, Int) -> Part
+    let crossNorm: @Sendable (Int) -> String, crossAttention: @Sendable (Int) -> Part
+    let feedForwardNorm: @Sendable (Stack, Int) -> String, feedForward: @Sendable (Stack, Int) -> Part
+
+    static let huggingFace: T5Names = {
+        @Sendable func stack(_ s: Stack) -> String { s == .encoder ? "encoder" : "decoder" }
+        @Sendable func layer(_ s: Stack, _ i: Int, _ k: Int) -> String { "\(stack(s)).block.\(i).layer.\(k)" }
+        let ff = ["gate": "wi_0", "gatedUp": "wi_1", "up": "wi", "down": "wo"]
+        return T5Names(
+            shared: "shared.weight", output: "lm_head.weight",
+            relativeBias: { "\(stack($0)).block.0.layer.0.SelfAttention.relative_attention_bias.weight" },
+            finalNorm: { "\(stack($0)).final_layer_norm.weight" }, copiesOfShared: { ["\(stack($0)).embed_tokens.weight"] },
+            selfNorm: { "\(layer($0, $1, 0)).layer_norm.weight" },
+            selfAttention: { s, i in { "\(layer(s, i, 0)).SelfAttention.\($0).weight" } },
+            crossNorm: { "\(layer(.decoder, $0, 1)).layer_norm.weight" },
+            crossAttention: { i in { "\(layer(.decoder, i, 1)).EncDecAttention.\($0).weight" } },
+            feedForwardNorm: { "\(layer($0, $1, $0 == .decoder ? 2 : 1)).layer_norm.weight" },
+            feedForward: { s, i in { "\(layer(s, i, s == .decoder ? 2 : 1)).DenseReluDense.\(ff[$0] ?? $0).weight" } })
+    }()
+
+    /// llama.cpp's layout: `enc.blk.N.*`, `dec.blk.N.*`, cross-attention as `dec.blk.N.cross_attn_*`;
+    /// both wi (v1.0) and wi_1 (gated) are `ffn_up`.
+    static let gguf: T5Names = {
+        @Sendable func stack(_ s: Stack) -> String { s == .encoder ? "enc" : "dec" }
+        let attn = ["q": "q", "k": "k", "v": "v", "o": "o"]
+        let ff = ["gate": "ffn_gate", "gatedUp": "ffn_up", "up": "ffn_up", "down": "ffn_down"]
+        return T5Names(
+            shared: "token_embd.weight", output: "output.weight",
+            relativeBias: { "\(stack($0)).blk.0.attn_rel_b.weight" }, finalNorm: { "\(stack($0)).output_norm.weight" },
+            copiesOfShared: { _ in [] },
+            selfNorm: { "\(stack($0)).blk.\($1).attn_norm.weight" },
+            selfAttention: { s, i in { "\(stack(s)).blk.\(i).attn_\(attn[$0] ?? $0).weight" } },
+            crossNorm: { "dec.blk.\($0).cross_attn_norm.weight" },
+            crossAttention: { i in { "dec.blk.\(i).cross_attn_\(attn[$0] ?? $0).weight" } },
+            feedForwardNorm: { "\(stack($0)).blk.\($1).ffn_norm.weight" },
+            feedForward: { s, i in { "\(stack(s)).blk.\(i).\(ff[$0] ?? $0).weight" } })
+    }()
 }

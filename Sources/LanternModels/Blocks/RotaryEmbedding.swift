@@ -66,3 +66,45 @@ public struct RotaryEmbedding: Sendable, Equatable {
         }
     }
 }
+
+/// How a checkpoint stretches RoPE past the context it was first trained on, as per-frequency
+/// divisors of theta_i (`RotaryEmbedding.frequencyFactors`).
+public enum RopeScaling: Sendable, Equatable {
+    /// Every position divided by `factor` (transformers' and llama.cpp's "linear"): every frequency
+    /// divided by it.
+    case linear(factor: Double)
+    /// Llama 3.1's rule (transformers' "llama3"): with wavelength 2π/theta_i, frequencies whose
+    /// wavelength is below original/highFrequencyFactor stay, those above original/lowFrequencyFactor
+    /// are divided by `factor`, and those between are interpolated with
+    /// smooth = (original / wavelength - low) / (high - low):
+    /// theta' = (1 - smooth) * theta / factor + smooth * theta.
+    case llama3(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalContextLength: Int)
+
+    /// The divisor of each of the `dimensions / 2` frequencies theta_i = base^(-2i/d).
+    public func frequencyFactors(dimensions: Int, base: Double) -> [Float] {
+        (0..<(dimensions / 2)).map { i in
+            switch self {
+            case let .linear(factor): return Float(factor)
+            case let .llama3(factor, low, high, original):
+                let theta = 1 / pow(base, Double(2 * i) / Double(dimensions))
+                let wavelength = 2 * Double.pi / theta
+                let old = Double(original)
+                if wavelength < old / high { return 1 }
+                if wavelength > old / low { return Float(factor) }
+                let smooth = (old / wavelength - low) / (high - low)
+                return Float(1 / ((1 - smooth) / factor + smooth))
+            }
+        }
+    }
+
+    func validate() throws(ModelError) {
+        switch self {
+        case let .linear(factor):
+            guard factor > 0, factor.isFinite else { throw .invalidConfiguration("RoPE linear scaling factor must be positive, found \(factor)") }
+        case let .llama3(factor, low, high, original):
+            guard factor > 0, factor.isFinite, low > 0, high > low, original > 0 else {
+                throw .invalidConfiguration("llama3 RoPE scaling needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0 (found \(factor), \(low), \(high), \(original))")
+            }
+        }
+    }
+}

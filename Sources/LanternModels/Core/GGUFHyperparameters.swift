@@ -26,4 +26,17 @@ struct GGUFHyperparameters {
     func string(_ k: String) throws(FormatError) -> String? {
         file.metadata[key(k)] == nil ? nil : try file.string(key(k))
     }
+
+    func bool(_ k: String, default value: Bool) throws(FormatError) -> Bool {
+        guard let v = file.metadata[key(k)] else { return value }
+        guard let b = v.bool else { throw .invalidMetadata(path: file.path, key: key(k), reason: "expected a bool, found \(v.typeName)") }
+        return b
+    }
+
+    /// Rows of the token table (llama.cpp's converters pad the vocabulary to the model's), else
+    /// `<arch>.vocab_size`, else the tokenizer's token count.
+    func vocabularySize(table: String = "token_embd.weight") throws(FormatError) -> Int {
+        if let rows = file.info(table)?.shape.first { return rows }
+        return try int("vocab_size", default: file.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0)
+    }
 }
