@@ -101,8 +101,13 @@ enum LlamaCppTokenRules {
         let named = endOfTurnTexts.union(endOfMessageTexts).union(fimPrefixTexts).union(fimSuffixTexts)
             .union(fimMiddleTexts).union(fimPadTexts).union(fimRepositoryTexts).union(fimSeparatorTexts)
             .union(endOfGenerationTexts).union(alwaysRenderedTexts)
+        // Every listed text starts with '<', '[', '_' or U+2581 and is at most 32 bytes long: a cheap
+        // filter before hashing (Gemma has 262,144 tokens).
         var found: [(id: Int, text: String)] = []
-        for (id, text) in texts.enumerated() where text.utf8.count <= 32 && named.contains(text) {
+        for (id, text) in texts.enumerated() {
+            let utf8 = text.utf8
+            guard utf8.count <= 32, let first = utf8.first,
+                  first == 0x3C || first == 0x5B || first == 0x5F || first == 0xE2, named.contains(text) else { continue }
             found.append((id, text))
         }
 
