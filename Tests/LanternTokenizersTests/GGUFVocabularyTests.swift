@@ -172,3 +172,17 @@ enum RealVocabulary {
         return stride(from: 0, to: digits.count - 1, by: 2).compactMap { UInt8(String(decoding: digits[$0...($0 + 1)], as: UTF8.self), radix: 16) }
     }
 }
+
+@Suite struct GGUFTokenizerChoice {
+    /// The facade names the value it cannot handle (llama.cpp also has "bert", "t5", "rwkv" ...).
+    @Test func unknownModelIsATypedError() throws {
+        #expect(throws: TokenizerError.unsupportedModel("t5")) {
+            try LoadedModel.tokenizer(gguf: ["tokenizer.ggml.model": .string("t5")])
+        }
+        #expect(throws: TokenizerError.missingKey("tokenizer.ggml.model")) { try LoadedModel.tokenizer(gguf: [:]) }
+        #expect(throws: TokenizerError.wrongType(key: "tokenizer.ggml.model", expected: "str", found: "u32")) {
+            try LoadedModel.tokenizer(gguf: ["tokenizer.ggml.model": .uint32(1)])
+        }
+        #expect(try LoadedModel.tokenizer(gguf: TinySPM.metadata(spacePrefix: true)) is SentencePieceTokenizer)
+    }
+}
