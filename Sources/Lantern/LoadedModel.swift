@@ -61,7 +61,7 @@ public final class LoadedModel: @unchecked Sendable {
             generationConfig = nil
             architecture = try ModelRegistry.architecture(of: file)
             network = try ModelRegistry.loadNetwork(gguf: file, architecture: architecture, compute: compute)
-            tokenizer = try ByteLevelBPETokenizer(gguf: file.metadata)
+            tokenizer = try Self.tokenizer(gguf: file.metadata)
             hasTokenizer = true
             chatTemplate = file.metadata["tokenizer.chat_template"]?.string.map { source in
                 Result { try ChatTemplate(source) }
@@ -69,6 +69,19 @@ public final class LoadedModel: @unchecked Sendable {
         }
         guard tokenizer.vocabularySize <= network.model.vocabularySize else {
             throw LanternError.vocabularyMismatch(path: path, tokenizer: tokenizer.vocabularySize, model: network.model.vocabularySize)
+        }
+    }
+
+    /// The tokenizer a GGUF file's metadata describes, chosen by `tokenizer.ggml.model` as llama.cpp
+    /// does: "gpt2" is byte-level BPE, "llama" is SentencePiece; any other value is
+    /// `TokenizerError.unsupportedModel` naming it.
+    public static func tokenizer(gguf metadata: [String: GGUFValue]) throws(TokenizerError) -> any Tokenizer {
+        guard let value = metadata["tokenizer.ggml.model"] else { throw .missingKey("tokenizer.ggml.model") }
+        switch value.string {
+        case "gpt2": return try ByteLevelBPETokenizer(gguf: metadata)
+        case "llama": return try SentencePieceTokenizer(gguf: metadata)
+        case let other?: throw .unsupportedModel(other)
+        case nil: throw .wrongType(key: "tokenizer.ggml.model", expected: "str", found: value.typeName)
         }
     }
 

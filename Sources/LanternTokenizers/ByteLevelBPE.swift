@@ -29,33 +29,45 @@ public final class ByteLevelBPETokenizer: Tokenizer {
     private let merges: [UInt64: UInt64]
     /// Raw bytes of normal tokens -> id; only for pre-tokenizers with llama.cpp's `ignore_merges`.
     private let wholeWordID: [[UInt8]: Int32]
-    /// Control, user-defined and unknown tokens matched in text, longest first (ties: lower id first).
-    private let specials: [(id: Int, bytes: [UInt8], type: TokenType)]
+    /// Control, user-defined and unknown tokens matched in text.
+    private let specials: SpecialTokenMatcher
 
-    /// Texts of control tokens llama.cpp treats as end-of-generation whatever the eos key says.
+    /// Texts of control tokens that end generation whatever the eos key says, for vocabularies that
+    /// do not come from GGUF (tokenizer.json); `init(gguf:)` uses llama.cpp's rules instead
+    /// (`LlamaCppTokenRules`).
     static let endOfGenerationTexts: Set<String> = [
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
         "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
     ]
 
     /// Builds the tokenizer from GGUF metadata (`tokenizer.ggml.*` keys), as llama.cpp does for
-    /// `tokenizer.ggml.model == "gpt2"`. A missing `tokenizer.ggml.pre` means llama.cpp's "default".
+    /// `tokenizer.ggml.model == "gpt2"`, including its text-based special-token rules
+    /// (`LlamaCppTokenRules`: e.g. Qwen's ordinary `</s>` becomes a control token that ends generation).
+    /// A missing `tokenizer.ggml.pre` means llama.cpp's "default".
     public convenience init(gguf metadata: [String: GGUFValue]) throws(TokenizerError) {
         let meta = MetadataReader(metadata)
         let model = try meta.string("tokenizer.ggml.model")
         guard model == "gpt2" else { throw .unsupportedModel(model) }
         let preName = try meta.optionalString("tokenizer.ggml.pre") ?? "default"
         let pre = try PreTokenizer(name: preName)
+        let vocabulary = try meta.strings("tokenizer.ggml.tokens")
+        let rawTypes = try meta.optionalInts("tokenizer.ggml.token_type") ?? []
+        guard rawTypes.isEmpty || rawTypes.count == vocabulary.count else {
+            throw .countMismatch(key: "tokenizer.ggml.token_type", count: rawTypes.count, expected: vocabulary.count)
+        }
+        let ids = try GGUFSpecialTokenIDs(meta, vocabularySize: vocabulary.count)
+        var types = rawTypes.isEmpty ? [TokenType](repeating: .normal, count: vocabulary.count)
+            : rawTypes.map { TokenType(rawValue: $0) ?? .normal }
+        let eog = LlamaCppTokenRules.apply(texts: vocabulary, types: &types, ids: ids)
         try self.init(
-            vocabulary: try meta.strings("tokenizer.ggml.tokens"),
+            vocabulary: vocabulary,
             merges: try meta.strings("tokenizer.ggml.merges"),
-            tokenTypes: try meta.optionalInts("tokenizer.ggml.token_type") ?? [],
+            tokenTypes: types.map(\.rawValue),
             preTokenizer: preName,
-            bosID: try meta.optionalInt("tokenizer.ggml.bos_token_id"),
-            eosID: try meta.optionalInt("tokenizer.ggml.eos_token_id"),
+            bosID: ids.bos,
+            eosID: ids.eos,
             addBOS: try meta.optionalBool("tokenizer.ggml.add_bos_token") ?? pre.addsBOSByDefault,
-            extraEndOfGenerationIDs: [try meta.optionalInt("tokenizer.ggml.eot_token_id"),
-                                      try meta.optionalInt("tokenizer.ggml.eom_token_id")].compactMap { $0 })
+            endOfGenerationIDs: eog)
     }
 
     /// - Parameters:
@@ -65,8 +77,11 @@ public final class ByteLevelBPETokenizer: Tokenizer {
     ///   - tokenTypes: `TokenType` raw values by id; empty means all normal. Unknown values count as normal.
     ///   - preTokenizer: a `tokenizer.ggml.pre` name (see `PreTokenizer.init(name:)`).
     ///   - extraEndOfGenerationIDs: eot / eom ids besides eos.
+    ///   - endOfGenerationIDs: the complete end-of-generation set; nil means eos, the extra ids and
+    ///     the control tokens whose text is in `endOfGenerationTexts`.
     public init(vocabulary: [String], merges mergeList: [String], tokenTypes: [Int], preTokenizer: String,
-                bosID: Int?, eosID: Int?, addBOS: Bool, extraEndOfGenerationIDs: [Int] = []) throws(TokenizerError) {
+                bosID: Int?, eosID: Int?, addBOS: Bool, extraEndOfGenerationIDs: [Int] = [],
+                endOfGenerationIDs: Set<Int>? = nil) throws(TokenizerError) {
         let n = vocabulary.count
         guard n > 0 else { throw .emptyVocabulary }
         guard n < Int(Int32.max) else { throw .countMismatch(key: "tokenizer.ggml.tokens", count: n, expected: Int(Int32.max)) }
@@ -76,7 +91,7 @@ public final class ByteLevelBPETokenizer: Tokenizer {
         for (key, id) in [("bos_token_id", bosID), ("eos_token_id", eosID)] {
             if let id, !(0..<n).contains(id) { throw .tokenIDOutOfRange(key: "tokenizer.ggml." + key, id: id, vocabularySize: n) }
         }
-        for id in extraEndOfGenerationIDs where !(0..<n).contains(id) {
+        for id in extraEndOfGenerationIDs + (endOfGenerationIDs ?? []) where !(0..<n).contains(id) {
             throw .tokenIDOutOfRange(key: "tokenizer.ggml.eot_token_id / eom_token_id", id: id, vocabularySize: n)
         }
         let pre = try PreTokenizer(name: preTokenizer)
@@ -135,19 +150,22 @@ public final class ByteLevelBPETokenizer: Tokenizer {
         }
         wholeWordID = whole
 
-        var special: [(id: Int, bytes: [UInt8], type: TokenType)] = []
-        for id in 0..<n where types[id].isLiteralText && !vocabulary[id].isEmpty {
-            special.append((id, Array(vocabulary[id].utf8), types[id]))
+        var special: [(id: Int, bytes: [UInt8], alwaysMatched: Bool)] = []
+        for id in 0..<n where types[id].isLiteralText {
+            special.append((id, Array(vocabulary[id].utf8), types[id] == .userDefined))
         }
-        special.sort { $0.bytes.count != $1.bytes.count ? $0.bytes.count > $1.bytes.count : $0.id < $1.id }
-        specials = special
+        specials = SpecialTokenMatcher(special)
 
-        var eog = Set(extraEndOfGenerationIDs)
-        if let eosID { eog.insert(eosID) }
-        for text in Self.endOfGenerationTexts {
-            if let id = idForText[text] { eog.insert(Int(id)) }
+        if let endOfGenerationIDs {
+            self.endOfGenerationIDs = endOfGenerationIDs
+        } else {
+            var eog = Set(extraEndOfGenerationIDs)
+            if let eosID { eog.insert(eosID) }
+            for text in Self.endOfGenerationTexts {
+                if let id = idForText[text] { eog.insert(Int(id)) }
+            }
+            self.endOfGenerationIDs = eog
         }
-        endOfGenerationIDs = eog
     }
 
     // MARK: - Tokenizer
@@ -211,42 +229,9 @@ public final class ByteLevelBPETokenizer: Tokenizer {
 
     // MARK: - Special tokens
 
-    enum Fragment: Equatable { case special(Int), text(Range<Int>) }
-
-    /// llama.cpp's `tokenizer_st_partition`: for each special token, longest first, every occurrence
-    /// in the still-raw text becomes a token and splits the text around it. Control and unknown
-    /// tokens take part only with `parseSpecial`; user-defined ones always do (like HF added tokens).
+    /// llama.cpp's `tokenizer_st_partition` (see `SpecialTokenMatcher`).
     func partition(_ bytes: [UInt8], parseSpecial: Bool) -> [Fragment] {
-        var fragments: [Fragment] = bytes.isEmpty ? [] : [.text(0..<bytes.count)]
-        var next: [Fragment] = []
-        for special in specials where parseSpecial || special.type == .userDefined {
-            let needle = special.bytes
-            var found = false
-            next.removeAll(keepingCapacity: true)
-            for fragment in fragments {
-                guard case .text(let range) = fragment, range.count >= needle.count else {
-                    next.append(fragment)
-                    continue
-                }
-                var start = range.lowerBound
-                var i = range.lowerBound
-                let last = range.upperBound - needle.count
-                while i <= last {
-                    if bytes[i] == needle[0] && bytes[i..<(i + needle.count)].elementsEqual(needle) {
-                        if i > start { next.append(.text(start..<i)) }
-                        next.append(.special(special.id))
-                        found = true
-                        i += needle.count
-                        start = i
-                    } else {
-                        i += 1
-                    }
-                }
-                if start < range.upperBound { next.append(.text(start..<range.upperBound)) }
-            }
-            if found { swap(&fragments, &next) }
-        }
-        return fragments
+        specials.partition(bytes, parseSpecial: parseSpecial)
     }
 
     // MARK: - BPE

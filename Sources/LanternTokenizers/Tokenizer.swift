@@ -6,7 +6,10 @@
 /// - `encode` never fails: any `String` is valid UTF-8 and byte-level models cover every byte.
 /// - `decode` never traps: ids outside `0..<vocabularySize` are skipped (they contribute no text).
 /// - `decode(ids)` equals the concatenation of `tokenBytes` of the rendered ids, decoded as UTF-8
-///   with U+FFFD for ill-formed sequences; `StreamingDetokenizer` relies on this.
+///   with U+FFFD for ill-formed sequences; `StreamingDetokenizer` relies on this. One exception,
+///   llama.cpp's: a SentencePiece tokenizer with `addsSpacePrefix` drops one leading space of the
+///   first token in `decode` (the space its encoder added), while `tokenBytes` and so streaming
+///   keep it (llama.cpp's `token_to_piece`, which its own streaming output uses).
 public protocol Tokenizer: Sendable {
     var vocabularySize: Int { get }
     var bosTokenID: Int? { get }
@@ -74,7 +77,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .missingKey(let k): return "tokenizer metadata key '\(k)' is missing"
         case .wrongType(let k, let e, let f): return "tokenizer metadata key '\(k)' has type \(f), expected \(e)"
-        case .unsupportedModel(let m): return "tokenizer model '\(m)' is not supported (expected 'gpt2', byte-level BPE)"
+        case .unsupportedModel(let m):
+            return "tokenizer model '\(m)' is not supported (GGUF tokenizer.ggml.model: 'gpt2' byte-level BPE or 'llama' SentencePiece)"
         case .unsupportedPreTokenizer(let p):
             return "pre-tokenizer '\(p)' is not supported; known: \(PreTokenizer.knownNames.sorted().joined(separator: ", "))"
         case .badMerge(let i, let e): return "merge #\(i) '\(e)' is not two tokens separated by a space"

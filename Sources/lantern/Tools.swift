@@ -69,7 +69,8 @@ func parseTokenIDs(_ list: String, allowEmpty: Bool = false) throws -> [Int] {
 }
 
 /// The tokenizer of `--tokenizer FILE.json`, else of `--model PATH`: a folder holding tokenizer.json
-/// (or a BERT vocab.txt), else a model file opened as usual (GGUF: its own vocabulary).
+/// (or a BERT vocab.txt), else a GGUF file's own vocabulary (read from its metadata alone, so any
+/// architecture's file works), else the default model.
 func loadTokenizer(file: String?, modelOptions: ModelOptions) throws -> any Tokenizer {
     if let file {
         guard modelOptions.model == nil else { throw ValidationError("give --tokenizer or --model, not both") }
@@ -85,6 +86,9 @@ func loadTokenizer(file: String?, modelOptions: ModelOptions) throws -> any Toke
             return try WordPieceTokenizer.bert(directory: dir)
         }
         throw ValidationError("\(path) holds neither tokenizer.json nor vocab.txt")
+    }
+    if let path = modelOptions.model, FileManager.default.fileExists(atPath: path) {
+        return try LoadedModel.tokenizer(gguf: GGUFFile(path: path).metadata)
     }
     return try modelOptions.load().tokenizer
 }

@@ -336,3 +336,28 @@ struct CLI {
         #expect(n < 200, "\(cancelled)")
     }
 }
+
+/// `lantern tokenize --model FILE.gguf` with the two other catalog models: BOS exactly when the file's
+/// metadata asks for it (Gemma yes, Qwen no), ids as llama.cpp's greedy references tokenized the prompts.
+@Suite(.serialized) struct CLIGGUFTokenizerTests {
+    @Test(arguments: ["gemma3-270m", "qwen2.5-0.5b"]) func tokenizeAddsBOSPerMetadata(_ name: String) throws {
+        let entry = try #require(ModelCatalog.entry(named: name))
+        let path: String
+        do {
+            path = try ModelFetcher().ensure(entry).path
+        } catch {
+            try Test.cancel("\(name) could not be fetched: \(error)")
+        }
+        let text = try String(contentsOfFile: referencePath("\(name)-greedy-llamacpp.jsonl"), encoding: .utf8)
+        let first = try #require(text.split(separator: "\n").first)
+        let ref = try JSONDecoder().decode(GreedyReference.self, from: Data(first.utf8))
+        let r = try CLI.run(["tokenize", "--model", path, "--format", "json", ref.prompt])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try CLI.json(r.stdout)["tokens"] as? [Int] == ref.prompt_ids)
+        #expect(ref.prompt_ids.first == 2 || name != "gemma3-270m")    // Gemma's BOS, Qwen none
+        let d = try CLI.run(["detokenize", "--model", path, "--tokens", ref.greedy_ids.map(String.init).joined(separator: ","),
+                             "--format", "json"])
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(try CLI.json(d.stdout)["text"] as? String == ref.text)
+    }
+}
