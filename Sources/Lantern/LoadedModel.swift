@@ -61,8 +61,7 @@ public final class LoadedModel: @unchecked Sendable {
             generationConfig = nil
             architecture = try ModelRegistry.architecture(of: file)
             network = .decoder(try ModelRegistry.load(gguf: file, architecture: architecture, compute: compute))
-            tokenizer = try ByteLevelBPETokenizer(gguf: file.metadata)
-            hasTokenizer = true
+            (tokenizer, hasTokenizer) = try Self.ggufTokenizer(file, vocabularySize: network.model.vocabularySize)
             chatTemplate = file.metadata["tokenizer.chat_template"]?.string.map { source in
                 Result { try ChatTemplate(source) }
             }
@@ -70,6 +69,16 @@ public final class LoadedModel: @unchecked Sendable {
         guard tokenizer.vocabularySize <= network.model.vocabularySize else {
             throw LanternError.vocabularyMismatch(path: path, tokenizer: tokenizer.vocabularySize, model: network.model.vocabularySize)
         }
+    }
+
+    /// The GGUF vocabulary's tokenizer; a vocabulary kind Lantern cannot tokenize yet (SentencePiece
+    /// `llama`: Gemma) gives a tokenizer that knows no text, so the model still runs on token ids
+    /// (`--tokens`, bench, perplexity of given ids).
+    static func ggufTokenizer(_ file: GGUFFile, vocabularySize: Int) throws -> (any Tokenizer, Bool) {
+        if let model = file.metadata["tokenizer.ggml.model"]?.string, model != "gpt2" {
+            return (NoTextTokenizer(vocabularySize: vocabularySize, eos: file.metadata["tokenizer.ggml.eos_token_id"]?.int), false)
+        }
+        return (try ByteLevelBPETokenizer(gguf: file.metadata), true)
     }
 
     /// The model that generates with a KV cache (decoder-only, or the decoder of an encoder-decoder).
