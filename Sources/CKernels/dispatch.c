@@ -189,7 +189,7 @@ void lt_softmax_f32(float *x, int64_t n) { lt_softmax_f32_at(active_level(), x, 
 void lt_attend_f32_at(int level, const float *q, const float *k, const float *v, int64_t stride, int64_t n,
                       int64_t hd, float scale, float *scores, float *out) {
     // Contiguous keys, no bias: the general kernel with no block table.
-    lt_attend_ext_f32_at(level, q, k, v, NULL, n > 0 ? n : 1, stride, n, hd, scale, 0.0f, NULL, scores, out);
+    lt_attend_ext_f32_at(level, q, k, v, NULL, n > 0 ? n : 1, stride, 0, n, hd, scale, 0.0f, NULL, scores, out);
 }
 
 void lt_attend_f32(const float *q, const float *k, const float *v, int64_t stride, int64_t n,
@@ -198,31 +198,32 @@ void lt_attend_f32(const float *q, const float *k, const float *v, int64_t strid
 }
 
 void lt_attend_ext_f32_at(int level, const float *q, const float *k, const float *v, const int32_t *table,
-                          int64_t block, int64_t stride, int64_t n, int64_t hd, float scale, float slope,
-                          const float *bias, float *scores, float *out) {
+                          int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                          float slope, const float *bias, float *scores, float *out) {
     if (block <= 0) block = n > 0 ? n : 1;
+    if (first < 0) first = 0;
 #if defined(__x86_64__)
     if (clamp_level(level) >= 1) {
-        lt_attend_ext_f32_avx2(q, k, v, table, block, stride, n, hd, scale, slope, bias, scores, out);
+        lt_attend_ext_f32_avx2(q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out);
         return;
     }
 #endif
     (void)level;
-    for (int64_t j = 0; j < n; j++) {
+    for (int64_t j = first; j < n; j++) {
         const int64_t row = table ? (int64_t)table[j / block] * block + j % block : j;
         float sc = lt_dot_f32_scalar(q, k + row * stride, hd) * scale + slope * (float)j;
-        scores[j] = bias ? sc + bias[j] : sc;
+        scores[j - first] = bias ? sc + bias[j] : sc;
     }
-    lt_softmax_f32_at(0, scores, n);
+    lt_softmax_f32_at(0, scores, n - first);
     for (int64_t d = 0; d < hd; d++) out[d] = 0;
-    for (int64_t j = 0; j < n; j++) {
+    for (int64_t j = first; j < n; j++) {
         const int64_t row = table ? (int64_t)table[j / block] * block + j % block : j;
-        for (int64_t d = 0; d < hd; d++) out[d] += scores[j] * v[row * stride + d];
+        for (int64_t d = 0; d < hd; d++) out[d] += scores[j - first] * v[row * stride + d];
     }
 }
 
 void lt_attend_ext_f32(const float *q, const float *k, const float *v, const int32_t *table, int64_t block,
-                       int64_t stride, int64_t n, int64_t hd, float scale, float slope, const float *bias,
-                       float *scores, float *out) {
-    lt_attend_ext_f32_at(active_level(), q, k, v, table, block, stride, n, hd, scale, slope, bias, scores, out);
+                       int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, float slope,
+                       const float *bias, float *scores, float *out) {
+    lt_attend_ext_f32_at(active_level(), q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out);
 }

@@ -921,23 +921,26 @@ LT_TARGET void FN(lt_softmax_f32)(float *x, int64_t n) {
 }
 
 LT_TARGET void FN(lt_attend_ext_f32)(const float *q, const float *k, const float *v, const int32_t *table,
-                                     int64_t block, int64_t stride, int64_t n, int64_t hd, float scale,
-                                     float slope, const float *bias, float *scores, float *out) {
-    for (int64_t b0 = 0; b0 < n; b0 += block) {
+                                     int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd,
+                                     float scale, float slope, const float *bias, float *scores, float *out) {
+    // Keys first..<n; scores[j - first] holds key j.
+    for (int64_t b0 = first - first % block; b0 < n; b0 += block) {
         const int64_t base = table ? (int64_t)table[b0 / block] * block : b0;
+        const int64_t lo = first > b0 ? first - b0 : 0;
         const int64_t m = n - b0 < block ? n - b0 : block;
-        for (int64_t i = 0; i < m; i++) {
+        for (int64_t i = lo; i < m; i++) {
             const int64_t j = b0 + i;
             float sc = FN(lt_dot_f32)(q, k + (base + i) * stride, hd) * scale + slope * (float)j;
-            scores[j] = bias ? sc + bias[j] : sc;
+            scores[j - first] = bias ? sc + bias[j] : sc;
         }
     }
-    FN(lt_softmax_f32)(scores, n);
+    FN(lt_softmax_f32)(scores, n - first);
     memset(out, 0, (size_t)hd * sizeof(float));
-    for (int64_t b0 = 0; b0 < n; b0 += block) {
+    for (int64_t b0 = first - first % block; b0 < n; b0 += block) {
         const int64_t base = table ? (int64_t)table[b0 / block] * block : b0;
+        const int64_t lo = first > b0 ? first - b0 : 0;
         const int64_t m = n - b0 < block ? n - b0 : block;
-        for (int64_t i = 0; i < m; i++) FN(lt_axpy_f32)(scores[b0 + i], v + (base + i) * stride, out, hd);
+        for (int64_t i = lo; i < m; i++) FN(lt_axpy_f32)(scores[b0 + i - first], v + (base + i) * stride, out, hd);
     }
 }
 

@@ -61,8 +61,7 @@ public final class LoadedModel: @unchecked Sendable {
             generationConfig = nil
             architecture = try ModelRegistry.architecture(of: file)
             network = try ModelRegistry.loadNetwork(gguf: file, architecture: architecture, compute: compute)
-            tokenizer = try Self.tokenizer(gguf: file.metadata)
-            hasTokenizer = true
+            (tokenizer, hasTokenizer) = try Self.ggufTokenizer(file, vocabularySize: network.model.vocabularySize)
             chatTemplate = file.metadata["tokenizer.chat_template"]?.string.map { source in
                 Result { try ChatTemplate(source) }
             }
@@ -82,6 +81,17 @@ public final class LoadedModel: @unchecked Sendable {
         case "llama": return try SentencePieceTokenizer(gguf: metadata)
         case let other?: throw .unsupportedModel(other)
         case nil: throw .wrongType(key: "tokenizer.ggml.model", expected: "str", found: value.typeName)
+        }
+    }
+
+    /// The GGUF vocabulary's tokenizer; a vocabulary kind Lantern cannot tokenize yet (WordPiece `bert`,
+    /// Unigram `t5`) gives a tokenizer that knows no text, so the model still runs on token ids
+    /// (`--tokens`, bench, perplexity of given ids) and text input is a clear error.
+    static func ggufTokenizer(_ file: GGUFFile, vocabularySize: Int) throws -> (any Tokenizer, Bool) {
+        do {
+            return (try tokenizer(gguf: file.metadata), true)
+        } catch .unsupportedModel {
+            return (NoTextTokenizer(vocabularySize: vocabularySize, eos: file.metadata["tokenizer.ggml.eos_token_id"]?.int), false)
         }
     }
 

@@ -29,10 +29,10 @@ public enum Network: Sendable {
 /// Maps a checkpoint's architecture name to the model type that runs it.
 public enum ModelRegistry {
     /// `general.architecture` values of GGUF files Lantern can run.
-    public static let ggufArchitectures: Set<String> = ["llama"]
+    public static let ggufArchitectures: Set<String> = ["llama", "qwen2", "gemma3"].union(ggufCoreFamilies)
 
     /// `model_type` values of Hugging Face folders Lantern can run.
-    public static let folderModelTypes: Set<String> = ["llama", "gpt2", "bloom", "bert", "t5", "mt5", "bart", "marian"]
+    public static let folderModelTypes: Set<String> = ["llama", "qwen2", "gpt2", "bloom", "bert", "t5", "mt5", "bart", "marian"]
 
     /// Builds the network a Hugging Face folder describes (config.json + safetensors), decoding the
     /// typed configuration of its `model_type`; an unknown type is an error naming it.
@@ -46,6 +46,7 @@ public enum ModelRegistry {
         }
         switch folder.modelType {
         case "llama": return .decoder(try Llama.load(config: config(LlamaConfiguration.self), store: folder.weights, compute: compute))
+        case "qwen2": return .decoder(try Qwen2.load(config: config(Qwen2Configuration.self), store: folder.weights, compute: compute))
         case "gpt2": return .decoder(try GPT2.load(config: config(GPT2Configuration.self), store: folder.weights, compute: compute))
         case "bloom": return .decoder(try Bloom.load(config: config(BloomConfiguration.self), store: folder.weights, compute: compute))
         case "bert": return .encoder(try Bert.load(config: config(BertConfiguration.self), store: folder.weights, compute: compute))
@@ -65,6 +66,8 @@ public enum ModelRegistry {
     public static func load(gguf file: GGUFFile, architecture: String, compute: ComputeOptions) throws -> DecoderModel {
         switch architecture {
         case "llama": return try Llama.load(gguf: file, architecture: architecture, compute: compute)
+        case "qwen2": return try Qwen2.load(gguf: file, compute: compute)
+        case "gemma3": return try Gemma3.load(gguf: file, compute: compute)
         default: throw ModelError.unsupportedArchitecture(architecture)
         }
     }

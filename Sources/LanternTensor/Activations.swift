@@ -71,39 +71,42 @@ extension Kernels {
         }
     }
 
-    /// One attention head over `count` keys that may sit in a paged cache, with an additive bias
+    /// One attention head over keys `first..<count` that may sit in a paged cache, with an additive bias
     /// (see `lt_attend_ext_f32`): key j is row `table[j / block] * block + j % block` (row j without a
     /// table) of `keys`/`values`, rows `stride` floats apart; score j = scale * q.k_j + slope * j + bias[j].
-    /// q, out: [headDim]; scores: caller scratch of `count` floats, holding the probabilities afterwards.
+    /// `first` > 0 is a sliding window: earlier keys are not read. q, out: [headDim]; scores: caller
+    /// scratch of `count - first` floats, holding the probabilities afterwards.
     @inline(__always)
     public static func attend(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                              table: UnsafePointer<Int32>?, block: Int, stride: Int, count: Int, headDim: Int,
-                              scale: Float, slope: Float, bias: UnsafePointer<Float>?,
+                              table: UnsafePointer<Int32>?, block: Int, stride: Int, first: Int = 0, count: Int,
+                              headDim: Int, scale: Float, slope: Float, bias: UnsafePointer<Float>?,
                               scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        lt_attend_ext_f32(q, keys, values, table, Int64(block), Int64(stride), Int64(count), Int64(headDim),
+        precondition(first >= 0 && first < max(count, 1), "attention window start \(first) outside 0..<\(count)")
+        lt_attend_ext_f32(q, keys, values, table, Int64(block), Int64(stride), Int64(first), Int64(count), Int64(headDim),
                           scale, slope, bias, scores, out)
     }
 }
 
 extension Reference {
-    /// Plain twin of `Kernels.attend`, in double precision for the softmax.
+    /// Plain twin of `Kernels.attend`, in double precision for the softmax: keys first..<count (a
+    /// sliding window starts after 0); the others get no weight.
     public static func attend(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                              table: UnsafePointer<Int32>?, block: Int, stride: Int, count: Int, headDim: Int,
-                              scale: Float, slope: Float, bias: UnsafePointer<Float>?,
+                              table: UnsafePointer<Int32>?, block: Int, stride: Int, first: Int = 0, count: Int,
+                              headDim: Int, scale: Float, slope: Float, bias: UnsafePointer<Float>?,
                               into out: UnsafeMutablePointer<Float>) {
         func row(_ j: Int) -> Int { table.map { Int($0[j / block]) * block + j % block } ?? j }
-        var s = [Double](repeating: 0, count: count)
-        for j in 0..<count {
+        var s = [Double](repeating: -Double.infinity, count: count)
+        for j in first..<count {
             var d: Double = 0
             for i in 0..<headDim { d += Double(q[i]) * Double(keys[row(j) * stride + i]) }
             s[j] = d * Double(scale) + Double(slope) * Double(j) + Double(bias?[j] ?? 0)
         }
         let m = s.max() ?? 0
         var total: Double = 0
-        for j in 0..<count { s[j] = exp(s[j] - m); total += s[j] }
+        for j in first..<count { s[j] = exp(s[j] - m); total += s[j] }
         for i in 0..<headDim {
             var acc: Double = 0
-            for j in 0..<count { acc += s[j] / total * Double(values[row(j) * stride + i]) }
+            for j in first..<count { acc += s[j] / total * Double(values[row(j) * stride + i]) }
             out[i] = Float(acc)
         }
     }

@@ -376,9 +376,10 @@ func floatKernelsMatchReferenceOnEveryLevel(_ dtype: DType) {
     #expect(Kernels.ActivationPrecision.allCases.map(\.rawValue) == [1, 2])   // levels, as the workspace uses them
 }
 
-/// The paged attention kernel with ALiBi slope and additive bias against its double-precision twin, on
-/// every instruction-set level: block tables in shuffled order, partial last blocks, no table, odd head
-/// sizes. |error| <= 2e-5 * max|v| + 1e-6 per output (a convex combination of value rows).
+/// The paged attention kernel with ALiBi slope, additive bias and a sliding-window start against its
+/// double-precision twin, on every instruction-set level: block tables in shuffled order, partial last
+/// blocks, no table, odd head sizes, windows starting inside a block, on a block edge and at the last key.
+/// |error| <= 2e-5 * max|v| + 1e-6 per output (a convex combination of value rows).
 @Test func pagedBiasedAttentionMatchesReference() {
     var rng = SeededRandom(seed: 57)
     for (headDim, stride, block) in [(64, 128, 16), (13, 13, 4), (16, 48, 1)] {
@@ -389,25 +390,50 @@ func floatKernelsMatchReferenceOnEveryLevel(_ dtype: DType) {
             let q = randomFloats(headDim, rng: &rng, scale: 2)
             let keys = randomFloats(rows * stride, rng: &rng, scale: 2), values = randomFloats(rows * stride, rng: &rng)
             let bias = randomFloats(count, rng: &rng, scale: 3)
-            for (useTable, slope, useBias) in [(true, Float(0), false), (true, -0.25, false), (true, 0, true), (false, 0.5, true)] {
-                var slow = [Float](repeating: .nan, count: headDim)
-                table.withUnsafeBufferPointer { t in
-                    bias.withUnsafeBufferPointer { b in
-                        Reference.attend(query: q, keys: keys, values: values, table: useTable ? t.baseAddress : nil, block: block,
-                                         stride: stride, count: count, headDim: headDim, scale: 0.125, slope: slope,
-                                         bias: useBias ? b.baseAddress : nil, into: &slow)
-                        for level in supportedLevels {
-                            var fast = [Float](repeating: .nan, count: headDim), scores = [Float](repeating: 0, count: count)
-                            lt_attend_ext_f32_at(Int32(level), q, keys, values, useTable ? t.baseAddress : nil, Int64(block),
-                                                 Int64(stride), Int64(count), Int64(headDim), 0.125, slope,
-                                                 useBias ? b.baseAddress : nil, &scores, &fast)
-                            #expect(zip(fast, slow).allSatisfy { abs($0 - $1) <= 2e-5 + 1e-6 },
-                                    "level \(level) hd \(headDim) n \(count) table \(useTable) slope \(slope) bias \(useBias)")
-                            #expect(abs(scores.reduce(0, +) - 1) <= 1e-5)
+            let firsts = Array(Set([0, count / 3, min(block, count - 1), count - 1])).sorted()
+            for first in firsts {
+                for (useTable, slope, useBias) in [(true, Float(0), false), (true, -0.25, false), (true, 0, true), (false, 0.5, true)] {
+                    var slow = [Float](repeating: .nan, count: headDim)
+                    table.withUnsafeBufferPointer { t in
+                        bias.withUnsafeBufferPointer { b in
+                            Reference.attend(query: q, keys: keys, values: values, table: useTable ? t.baseAddress : nil, block: block,
+                                             stride: stride, first: first, count: count, headDim: headDim, scale: 0.125, slope: slope,
+                                             bias: useBias ? b.baseAddress : nil, into: &slow)
+                            for level in supportedLevels {
+                                var fast = [Float](repeating: .nan, count: headDim)
+                                var scores = [Float](repeating: .nan, count: count - first)
+                                lt_attend_ext_f32_at(Int32(level), q, keys, values, useTable ? t.baseAddress : nil, Int64(block),
+                                                     Int64(stride), Int64(first), Int64(count), Int64(headDim), 0.125, slope,
+                                                     useBias ? b.baseAddress : nil, &scores, &fast)
+                                #expect(zip(fast, slow).allSatisfy { abs($0 - $1) <= 2e-5 + 1e-6 },
+                                        "level \(level) hd \(headDim) n \(count) first \(first) table \(useTable) slope \(slope) bias \(useBias)")
+                                #expect(abs(scores.reduce(0, +) - 1) <= 1e-5)
+                            }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// A window that starts at key `first` equals attention over a cache holding only keys first..<n:
+/// the kernel reads nothing before the window (keys there are NaN) and ALiBi/bias stay indexed by j.
+@Test func slidingWindowIgnoresKeysBeforeIt() {
+    var rng = SeededRandom(seed: 58)
+    let hd = 8, n = 21, first = 13
+    let q = randomFloats(hd, rng: &rng, scale: 2)
+    var keys = randomFloats(n * hd, rng: &rng, scale: 2), values = randomFloats(n * hd, rng: &rng)
+    for i in 0..<(first * hd) { keys[i] = .nan; values[i] = .nan }
+    let tail = Array(keys[(first * hd)...]), tailValues = Array(values[(first * hd)...])
+    for level in supportedLevels {
+        var windowed = [Float](repeating: 0, count: hd), alone = [Float](repeating: 0, count: hd)
+        var s1 = [Float](repeating: 0, count: n - first), s2 = [Float](repeating: 0, count: n - first)
+        lt_attend_ext_f32_at(Int32(level), q, keys, values, nil, 4, Int64(hd), Int64(first), Int64(n), Int64(hd), 0.3, 0,
+                             nil, &s1, &windowed)
+        lt_attend_ext_f32_at(Int32(level), q, tail, tailValues, nil, 4, Int64(hd), 0, Int64(n - first), Int64(hd), 0.3, 0,
+                             nil, &s2, &alone)
+        #expect(windowed.allSatisfy { $0.isFinite })
+        #expect(zip(windowed, alone).allSatisfy { abs($0 - $1) <= 1e-6 }, "level \(level)")
     }
 }

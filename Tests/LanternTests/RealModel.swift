@@ -13,6 +13,18 @@ enum RealModel {
     }
 
     static func get() throws -> LoadedModel { try loaded.get() }
+
+    /// A catalog model's cached file, fetched on first use; a test that cannot get it is cancelled (skipped)
+    /// with the reason, never passed.
+    static func file(_ name: String) throws -> String {
+        do {
+            var fetcher = ModelFetcher()
+            fetcher.progress = { FileHandle.standardError.write(Data(("[lantern tests] " + $0 + "\n").utf8)) }
+            return try fetcher.ensure(try #require(ModelCatalog.entry(named: name))).path
+        } catch {
+            try Test.cancel("\(name) could not be fetched: \(error)")
+        }
+    }
 }
 
 /// `Tests/Fixtures/<relative>`, found from this source file (no bundle resources needed).
@@ -30,8 +42,8 @@ struct GreedyReference: Decodable {
     let greedy_ids: [Int]
     let text: String
 
-    static func all() throws -> [GreedyReference] {
-        let text = try String(contentsOfFile: referencePath("smollm2-greedy-llamacpp.jsonl"), encoding: .utf8)
+    static func all(_ model: String = "smollm2") throws -> [GreedyReference] {
+        let text = try String(contentsOfFile: referencePath("\(model)-greedy-llamacpp.jsonl"), encoding: .utf8)
         return try text.split(separator: "\n").map { try JSONDecoder().decode(GreedyReference.self, from: Data($0.utf8)) }
     }
 }
@@ -43,8 +55,27 @@ struct FloatLogprobs: Decodable {
     struct Case: Decodable { let prompt: String; let tokens: [Int]; let positions: [Position] }
     let cases: [Case]
 
-    static func load() throws -> FloatLogprobs {
-        try JSONDecoder().decode(FloatLogprobs.self, from: Data(contentsOf: URL(fileURLWithPath: referencePath("smollm2-float-logprobs.json"))))
+    static func load(_ model: String = "smollm2") throws -> FloatLogprobs {
+        try JSONDecoder().decode(FloatLogprobs.self, from: Data(contentsOf: URL(fileURLWithPath: referencePath("\(model)-float-logprobs.json"))))
+    }
+}
+
+/// llama.cpp's own scores against the float reference, per case (`<model>-llamacpp-scores.json`).
+struct LlamaCppScores: Decodable {
+    struct Case: Decodable { let prompt: String; let mean_kl: Double; let max_kl: Double; let top1_agreement: Double }
+    let cases: [Case]
+
+    static func load(_ model: String) throws -> LlamaCppScores {
+        try JSONDecoder().decode(LlamaCppScores.self, from: Data(contentsOf: URL(fileURLWithPath: referencePath("\(model)-llamacpp-scores.json"))))
+    }
+}
+
+/// llama.cpp's perplexity of text/apache-2.0.txt at context 512 (`<model>-perplexity.json`).
+struct PerplexityReference: Decodable {
+    let context: Int, n_tokens: Int, chunks: Int, scored: Int, add_bos: Bool, ppl: Double
+
+    static func load(_ model: String) throws -> PerplexityReference {
+        try JSONDecoder().decode(PerplexityReference.self, from: Data(contentsOf: URL(fileURLWithPath: referencePath("\(model)-perplexity.json"))))
     }
 }
 

@@ -110,19 +110,21 @@ void lt_attend_f32(const float *q, const float *k, const float *v, int64_t strid
 void lt_attend_f32_at(int level, const float *q, const float *k, const float *v, int64_t stride, int64_t n,
                       int64_t hd, float scale, float *scores, float *out);
 
-/// Attention of one head over n keys that may live in a paged cache, with an additive bias:
+/// Attention of one head over keys first..<n that may live in a paged cache, with an additive bias:
 ///   row(j) = table ? table[j / block] * block + j % block : j        (table: block ids of a sequence)
-///   scores[j] = scale * dot(q, k + row(j) * stride) + slope * j + (bias ? bias[j] : 0)
-///   softmax over j < n; out[0..<hd] = sum_j scores[j] * (v + row(j) * stride)[0..<hd].
+///   scores[j - first] = scale * dot(q, k + row(j) * stride) + slope * j + (bias ? bias[j] : 0)
+///   softmax over first <= j < n; out[0..<hd] = sum_j scores[j - first] * (v + row(j) * stride)[0..<hd].
 /// `slope` is ALiBi's per-head slope (0 for none: a per-query constant does not change a softmax, so
-/// slope * j equals slope * (j - i)); `bias` is n floats such as a T5 relative-position row. No score
-/// matrix is built: masks are the caller's choice of n. `scores` (n floats) holds the probabilities after.
+/// slope * j equals slope * (j - i)); `bias` is n floats (indexed by absolute j) such as a T5
+/// relative-position row. `first` > 0 is a sliding window (Gemma, Mistral): keys before it are not read.
+/// No score matrix is built: masks are the caller's choice of first and n. Requires 0 <= first < n.
+/// `scores` (n - first floats) holds the probabilities after.
 void lt_attend_ext_f32(const float *q, const float *k, const float *v, const int32_t *table, int64_t block,
-                       int64_t stride, int64_t n, int64_t hd, float scale, float slope, const float *bias,
-                       float *scores, float *out);
+                       int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, float slope,
+                       const float *bias, float *scores, float *out);
 void lt_attend_ext_f32_at(int level, const float *q, const float *k, const float *v, const int32_t *table,
-                          int64_t block, int64_t stride, int64_t n, int64_t hd, float scale, float slope,
-                          const float *bias, float *scores, float *out);
+                          int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                          float slope, const float *bias, float *scores, float *out);
 
 /*
  * Tiny atomics on plain 64-bit words for ThreadPool. Swift's `Synchronization.Atomic` needs macOS 15

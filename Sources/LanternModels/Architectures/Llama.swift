@@ -163,9 +163,11 @@ public enum Llama {
         try build(config, store: store, names: .huggingFace, pairing: .halves, architecture: "llama", compute: compute)
     }
 
+    /// - Parameter qkvBias: q, k and v carry biases (`<name>.bias` beside each weight: Qwen2).
     static func build(_ c: LlamaConfiguration, store: any WeightStore, names: LlamaNames, pairing: RotaryEmbedding.Pairing,
-                      architecture: String, compute: ComputeOptions) throws -> DecoderModel {
+                      qkvBias: Bool = false, architecture: String, compute: ComputeOptions) throws -> DecoderModel {
         let load = TensorLoader(store)
+        func bias(_ weight: String) -> String? { qkvBias ? String(weight.dropLast("weight".count)) + "bias" : nil }
         let embedding = try load.matrix(names.embedding, rows: c.vocabularySize, cols: c.hiddenSize)
         let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim, d = c.hiddenSize
         let blocks = try (0..<c.layers).map { i in
@@ -173,9 +175,9 @@ public enum Llama {
                 placement: .pre,
                 attentionNorm: try load.rmsNorm(names.attentionNorm(i), dim: d, eps: c.rmsNormEps),
                 attention: Attention(
-                    q: try load.linear(names.q(i), out: qDim, in: d),
-                    k: try load.linear(names.k(i), out: kvDim, in: d),
-                    v: try load.linear(names.v(i), out: kvDim, in: d),
+                    q: try load.linear(names.q(i), out: qDim, in: d, bias: bias(names.q(i))),
+                    k: try load.linear(names.k(i), out: kvDim, in: d, bias: bias(names.k(i))),
+                    v: try load.linear(names.v(i), out: kvDim, in: d, bias: bias(names.v(i))),
                     o: try load.linear(names.o(i), out: d, in: qDim),
                     heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, position: .rope(table: 0)),
                 feedForwardNorm: try load.rmsNorm(names.mlpNorm(i), dim: d, eps: c.rmsNormEps),

@@ -26,10 +26,14 @@ public struct Attention: Sendable {
     public let mask: AttentionMask
     /// Per-head RMSNorm of queries and keys before RoPE (Gemma 3, Qwen 3).
     public let queryNorm: Norm?, keyNorm: Norm?
+    /// Sliding-window attention (Gemma 3's local layers, Mistral): a causal query at position p sees
+    /// keys p - window + 1 ... p only. nil: every earlier key.
+    public let window: Int?
 
     public init(q: Linear, k: Linear, v: Linear, o: Linear, heads: Int, kvHeads: Int, headDim: Int,
                 scale: Float? = nil, position: PositionScheme = .none, mask: AttentionMask = .causal,
-                queryNorm: Norm? = nil, keyNorm: Norm? = nil) {
+                queryNorm: Norm? = nil, keyNorm: Norm? = nil, window: Int? = nil) {
+        precondition(window.map { $0 > 0 } ?? true, "a sliding window holds at least one key")
         self.q = q; self.k = k; self.v = v; self.o = o
         self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
         self.scale = scale ?? 1 / Float(headDim).squareRoot()
@@ -37,6 +41,7 @@ public struct Attention: Sendable {
         self.mask = mask
         self.queryNorm = queryNorm
         self.keyNorm = keyNorm
+        self.window = window
     }
 
     var shape: WorkspaceShape {
@@ -102,7 +107,7 @@ public struct Attention: Sendable {
         var job = AttentionJob(q: ws.q, out: ws.attn, rowPosition: ws.rowPosition, rowSequence: ws.rowSequence,
                                sequences: ws.sequences, heads: heads, group: heads / kvHeads, headDim: headDim,
                                rowSize: kvHeads * headDim, scale: scale, causal: mask == .causal && !cross,
-                               cross: cross, slopes: nil, relative: nil)
+                               cross: cross, window: cross ? 0 : (window ?? 0), slopes: nil, relative: nil)
         switch position {
         case let .alibi(slopes) where !cross:
             slopes.withUnsafeBufferPointer { s in
@@ -135,6 +140,8 @@ struct AttentionJob {
     let heads: Int, group: Int, headDim: Int, rowSize: Int
     let scale: Float
     let causal: Bool, cross: Bool
+    /// Keys a causal row sees at most (0: all).
+    let window: Int
     var slopes: UnsafePointer<Float>?
     var relative: Unmanaged<RelativePositionBias>?
 }
@@ -161,10 +168,11 @@ private let attendChunk: ThreadPool.ChunkFunction = { context, lo, hi in
             continue
         }
         let n = job.causal ? p + 1 : s.visible
+        let first = job.causal && job.window > 0 ? max(0, n - job.window) : 0
         let bias = job.relative.map { $0.takeUnretainedValue().row(head: h, query: p) }
         Kernels.attend(query: job.q + item * hd, keys: s.keys + g * hd, values: s.values + g * hd,
                        table: UnsafePointer(s.table), block: s.blockSize,
-                       stride: job.rowSize, count: n, headDim: hd, scale: job.scale,
+                       stride: job.rowSize, first: first, count: n, headDim: hd, scale: job.scale,
                        slope: job.slopes?[h] ?? 0, bias: bias, scores: scores, into: job.out + item * hd)
     }
 }
