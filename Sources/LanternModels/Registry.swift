@@ -29,7 +29,7 @@ public enum Network: Sendable {
 /// Maps a checkpoint's architecture name to the model type that runs it.
 public enum ModelRegistry {
     /// `general.architecture` values of GGUF files Lantern can run.
-    public static let ggufArchitectures: Set<String> = ["llama", "qwen2", "gemma3"].union(ggufCoreFamilies)
+    public static let ggufArchitectures: Set<String> = Set(["llama", "qwen2", "gemma3"]).union(ggufCoreFamilies)
 
     /// `model_type` values of Hugging Face folders Lantern can run.
     public static let folderModelTypes: Set<String> = ["llama", "qwen2", "gpt2", "bloom", "bert", "t5", "mt5", "bart", "marian"]

@@ -29,6 +29,29 @@ import LanternModels
         return try Gemma3.load(config: config, store: file, compute: compute)
     }
 
+    /// Through the facade: the file's own SentencePiece tokenizer (BOS added, as its metadata says).
+    static let facade: Result<LoadedModel, any Error> = Result {
+        try LoadedModel(path: try RealModel.file("gemma3-270m"), threads: 2, precision: .environmentDefault)
+    }
+
+    /// Perplexity of the Apache license at context 512 within 1% of llama.cpp's: the text tokenized by
+    /// Lantern's SentencePiece tokenizer (same token count as llama.cpp), the first token of every window
+    /// replaced by BOS, as llama.cpp's perplexity tool does for a model that adds BOS.
+    @Test func perplexityMatchesLlamaCpp() throws {
+        _ = try RealModel.file("gemma3-270m")
+        let loaded = try Self.facade.get()
+        let reference = try PerplexityReference.load("gemma3-270m")
+        #expect(reference.add_bos && loaded.tokenizer.addsBOS)
+        let text = try String(contentsOfFile: referencePath("text/apache-2.0.txt"), encoding: .utf8)
+        let ids = loaded.tokenizer.encode(text, parseSpecial: false, addBOS: reference.add_bos)
+        #expect(ids.count == reference.n_tokens)
+        let result = try Perplexity.evaluate(try loaded.model, tokens: ids, context: reference.context,
+                                             bos: loaded.tokenizer.bosTokenID)
+        print("gemma3-270m perplexity \(result.perplexity) ± \(result.perplexity * result.standardError) (llama.cpp \(reference.ppl))")
+        #expect(result.windows == reference.chunks && result.scored == reference.scored)
+        #expect(abs(result.perplexity / reference.ppl - 1) <= 0.01, "perplexity \(result.perplexity) vs llama.cpp \(reference.ppl)")
+    }
+
     static func texts() throws -> [[Int]] { try GreedyReference.all("gemma3-270m").map { $0.prompt_ids + $0.greedy_ids } }
 
     /// The file's hyper-parameters as llama.cpp reads them: layers 5, 11 and 17 global (RoPE base 1e6),
