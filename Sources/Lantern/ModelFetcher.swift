@@ -254,8 +254,8 @@ public struct ModelFetcher: Sendable {
     }
 
     /// A private work folder inside the cache folder (same file system as the target, for rename). It
-    /// holds a `pid` file naming this process, so a later fetch can tell an interrupted one from a
-    /// running one.
+    /// holds a `pid` file naming this process and host, so a later fetch can tell an interrupted one
+    /// from a running one.
     private func makeWorkFolder() throws(FetchError) -> URL {
         let fm = FileManager.default
         let work: URL
@@ -263,7 +263,7 @@ public struct ModelFetcher: Sendable {
             try fm.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
             work = cacheDirectory.appendingPathComponent(".fetch-\(UUID().uuidString)")
             try fm.createDirectory(at: work, withIntermediateDirectories: false)
-            try Data("\(getpid())\n".utf8).write(to: work.appendingPathComponent("pid"))
+            try Data("\(getpid()) \(ProcessInfo.processInfo.hostName)\n".utf8).write(to: work.appendingPathComponent("pid"))
         } catch {
             throw .cacheNotWritable(path: cacheDirectory.path, reason: "\(error.localizedDescription)")
         }
@@ -295,19 +295,19 @@ public struct ModelFetcher: Sendable {
     }
 
     /// Deletes the work folders of interrupted (killed) fetches, so an aborted download does not leave its
-    /// partial file in the cache forever: those whose `pid` file names a process that no longer exists,
-    /// and those without a `pid` file (older versions) untouched for an hour. A folder whose process is
-    /// alive belongs to a fetch still running and is left alone, however long it takes.
+    /// partial file in the cache forever: those whose `pid` file names a process of this host that no
+    /// longer exists, and those of another host or without a `pid` file untouched for an hour. A folder
+    /// whose process is alive belongs to a fetch still running and is left alone, however long it takes.
     private func removeStaleFetches(except current: URL) {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: cacheDirectory.path) else { return }
+        let host = ProcessInfo.processInfo.hostName
         for name in names where name.hasPrefix(".fetch-") && name != current.lastPathComponent {
             let url = cacheDirectory.appendingPathComponent(name)
-            if let text = try? String(contentsOf: url.appendingPathComponent("pid"), encoding: .utf8) {
-                if let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
-                   kill(pid, 0) != 0, errno == ESRCH {
-                    try? fm.removeItem(at: url)
-                }
+            let owner = ((try? String(contentsOf: url.appendingPathComponent("pid"), encoding: .utf8)) ?? "")
+                .split(whereSeparator: \.isWhitespace)
+            if owner.count == 2, owner[1] == host, let pid = pid_t(owner[0]), pid > 0 {
+                if kill(pid, 0) != 0 && errno == ESRCH { try? fm.removeItem(at: url) }
             } else if let modified = (try? fm.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
                       Date().timeIntervalSince(modified) > 3600 {
                 try? fm.removeItem(at: url)
