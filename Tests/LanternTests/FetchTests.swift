@@ -88,7 +88,7 @@ import Testing
         let cache = root.appendingPathComponent("cache-missing")
         let fetcher = ModelFetcher(cacheDirectory: cache)
         var s = source(sha: goodSHA)
-        s.version = "9.9.9"
+        s.parts[0].version = "9.9.9"
         do {
             _ = try fetcher.ensure(s)
             Issue.record("expected an error")
