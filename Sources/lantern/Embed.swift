@@ -5,7 +5,7 @@ import LanternTensor
 
 /// Options of the encoder commands (embed, similarity, fill-mask).
 struct EncoderOptions: ParsableArguments {
-    @Option(name: .long, help: "A BERT-family model folder (config.json, model.safetensors, tokenizer.json or vocab.txt; modules.json and 1_Pooling/config.json choose pooling and normalisation). Default: all-MiniLM-L6-v2, fetched on first use.")
+    @Option(name: .long, help: "A BERT-family model folder (config.json, model.safetensors, tokenizer.json or vocab.txt; modules.json and 1_Pooling/config.json choose pooling and normalisation) or a catalog name (`lantern models`). Default: minilm-l6 (all-MiniLM-L6-v2), fetched on first use.")
     var model: String?
 
     @Option(name: .long, help: "Worker threads (default: all cores).")
@@ -24,8 +24,8 @@ struct EncoderOptions: ParsableArguments {
     func load() throws -> SentenceEmbedder {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         let q: DType? = quantize == .q8_0 ? .q8_0 : nil
-        if let model { return try SentenceEmbedder(path: model, threads: threads, quantizeWeights: q, precision: activations) }
-        return try SentenceEmbedder.openDefault(threads: threads, quantizeWeights: q, precision: activations) { line in stderr(line) }
+        let path = try resolveModel(model, default: ModelCatalog.defaultEmbeddingModel)
+        return try SentenceEmbedder(path: path, threads: threads, quantizeWeights: q, precision: activations)
     }
 }
 

@@ -7,7 +7,7 @@ struct LanternCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lantern",
         abstract: "Run transformer language models on the CPU.",
-        subcommands: [Generate.self, Chat.self, Tokenize.self, Detokenize.self, Forward.self, Inspect.self, Bench.self, RenderTemplate.self, Fetch.self, Embed.self, Similarity.self, FillMask.self, Serve.self],
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Detokenize.self, Forward.self, Inspect.self, Bench.self, RenderTemplate.self, Models.self, Fetch.self, Embed.self, Similarity.self, FillMask.self, Serve.self],
         defaultSubcommand: Generate.self)
 }
 
@@ -19,7 +19,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// Options every model-running command shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "GGUF model file (default: SmolLM2-135M-Instruct Q4_1, fetched on first use).")
+    @Option(name: .long, help: "GGUF file, model folder or catalog name (`lantern models`; fetched on first use). Default: smollm2-135m.")
     var model: String?
 
     @Option(name: .long, help: "Worker threads (default: all cores).")
@@ -28,11 +28,31 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (close to float32, default) or int8 (fastest, like llama.cpp).")
     var activations: ActivationPrecision = .environmentDefault
 
-    func load() throws -> LoadedModel {
+    /// The path `--model` names (the default model without it), fetched first if it is a catalog name.
+    func resolvedPath() throws -> String { try resolveModel(model, default: ModelCatalog.defaultModel) }
+
+    func load() throws -> LoadedModel { try load(path: resolvedPath()) }
+
+    func load(path: String) throws -> LoadedModel {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if let model { return try LoadedModel(path: model, threads: threads, precision: activations) }
-        return try LoadedModel.openDefault(threads: threads, precision: activations) { line in stderr(line) }
+        return try LoadedModel(path: path, threads: threads, precision: activations)
     }
+}
+
+/// The one place a command turns a model argument into a path: an existing file or folder as given,
+/// else a catalog name fetched into the cache on first use (progress on stderr), else a typed error
+/// listing the catalog. `nil` (no argument) means `defaultEntry`.
+func resolveModel(_ spec: String?, default defaultEntry: CatalogEntry) throws -> String {
+    var fetcher = ModelFetcher()
+    fetcher.progress = { stderr($0) }
+    return try fetcher.resolve(spec, default: defaultEntry).path
+}
+
+/// `resolveModel` for an argument that is always given (`lantern inspect PATH`).
+func resolveModel(_ spec: String) throws -> String {
+    var fetcher = ModelFetcher()
+    fetcher.progress = { stderr($0) }
+    return try fetcher.resolve(spec).path
 }
 
 func stderr(_ line: String) {

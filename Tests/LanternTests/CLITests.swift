@@ -17,11 +17,17 @@ struct CLI {
 
     struct Output { let status: Int32; let stdout: String; let stderr: String }
 
-    static func run(_ args: [String], stdin: String? = nil) throws -> Output {
+    /// `environment` entries replace (or add to) this process's environment; `directory` is the working folder.
+    static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:],
+                    directory: URL? = nil) throws -> Output {
         let bin = try #require(binary, "the lantern executable was not built beside the tests")
         let p = Process()
         p.executableURL = bin
         p.arguments = args
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        if let directory { p.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out
         p.standardError = err
