@@ -172,6 +172,20 @@ void lt_gelu_f32_at(int level, float *x, int64_t n) {
 
 void lt_gelu_f32(float *x, int64_t n) { lt_gelu_f32_at(active_level(), x, n); }
 
+void lt_gelu_tanh_f32_at(int level, float *x, const float *up, int64_t n) {
+#if defined(__x86_64__)
+    if (clamp_level(level) >= 1) { lt_gelu_tanh_f32_avx2(x, up, n); return; }
+#endif
+    (void)level;
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        const float g = v / (1.0f + expf(-2.0f * 0.79788456080286536f * (v + 0.044715f * v * v * v)));
+        x[i] = up ? g * up[i] : g;
+    }
+}
+
+void lt_gelu_tanh_f32(float *x, const float *up, int64_t n) { lt_gelu_tanh_f32_at(active_level(), x, up, n); }
+
 void lt_softmax_f32_at(int level, float *x, int64_t n) {
 #if defined(__x86_64__)
     if (clamp_level(level) >= 1) { lt_softmax_f32_avx2(x, n); return; }

@@ -52,6 +52,7 @@ float lt_dot_f32_scalar(const float *a, const float *b, int64_t n);
     float lt_sumsq_f32_##isa(const float *x, int64_t n); \
     void lt_swiglu_f32_##isa(float *gate, const float *up, int64_t n); \
     void lt_gelu_f32_##isa(float *x, int64_t n); \
+    void lt_gelu_tanh_f32_##isa(float *x, const float *up, int64_t n); \
     void lt_softmax_f32_##isa(float *x, int64_t n); \
     void lt_attend_ext_f32_##isa(const float *q, const float *k, const float *v, const int32_t *table, \
                                  int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, \

@@ -10,6 +10,9 @@
 #define LT_CAT(a, b) LT_CAT2(a, b)
 #define FN(name) LT_CAT(name, LT_ISA)
 #define LT_INLINE static inline __attribute__((always_inline)) LT_TARGET
+/// Register tiles index their accumulators by the row/token loop variables: the loops must unroll fully
+/// or the accumulators live on the stack (a store-forwarding round trip per multiply-add).
+#define LT_UNROLL _Pragma("clang loop unroll(full)")
 #ifndef LT_PREFETCH_BYTES
 /// How far ahead of the current weight byte the kernels prefetch. Tile rows are contiguous, so this is
 /// a linear distance into the coming row tiles; tuned on the 2-core AMD EPYC (Zen 4) dev machine.
@@ -225,13 +228,13 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
     const __m512i idx_w = withMin ? _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2) : idx_tok;
     __m512 acc[4][LT_TILE_T];
     float mins[withMin ? LT_MAX_NB512 : 1][4];   // [block][row]
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+    LT_UNROLL for (int i = 0; i < R; i++)
+        LT_UNROLL for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
 
     for (int64_t b = 0; b < nb; b += 2) {
         __m512i wv[4];
         __m512 dwv[4];
-        for (int i = 0; i < R; i++) {
+        LT_UNROLL for (int i = 0; i < R; i++) {
             const uint8_t *blkA = w + i * ldw + b * bb, *blkB = blkA + bb;
             _mm_prefetch((const char *)(blkA + LT_PREFETCH_BYTES), _MM_HINT_T0);
             _mm_prefetch((const char *)(blkB + LT_PREFETCH_BYTES), _MM_HINT_T0);
@@ -267,10 +270,10 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
                 }
             }
         }
-        for (int j = 0; j < T; j++) {
+        LT_UNROLL for (int j = 0; j < T; j++) {
             __m512i xv[2], base[2];
             __m512 dxv[2];
-            for (int l = 0; l < L; l++) {
+            LT_UNROLL for (int l = 0; l < L; l++) {
                 xv[l] = _mm512_loadu_si512((const void *)((l ? qs2 : qs) + j * n + b * 32));
                 if (dtype != LT_Q8_0) xv[l] = _mm512_shuffle_i64x2(xv[l], xv[l], _MM_SHUFFLE(3, 1, 2, 0));
                 dxv[l] = _mm512_permutexvar_ps(idx_tok, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)((l ? d2 : d) + j * nb + b)))));
@@ -279,7 +282,7 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
                 if (dtype == LT_Q5_0) base[l] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(16), xv[l]));
                 if (dtype == LT_Q8_0) base[l] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), xv[l]));
             }
-            for (int i = 0; i < R; i++) {
+            LT_UNROLL for (int i = 0; i < R; i++) {
                 const __m512i p = _mm512_dpbusd_epi32(base[0], wv[i], xv[0]);
                 if (L == 1) {
                     acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dwv[i], dxv[0]), acc[i][j]);
@@ -299,31 +302,31 @@ LT_INLINE void FN(qtile512)(const int dtype, const int L, const int R, const int
         const __m512i idx_s = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
         __m512 accw[LT_TILE_T];
         __m128 accm[LT_TILE_T];
-        for (int j = 0; j < T; j++) { accw[j] = _mm512_setzero_ps(); accm[j] = _mm_setzero_ps(); }
+        LT_UNROLL for (int j = 0; j < T; j++) { accw[j] = _mm512_setzero_ps(); accm[j] = _mm_setzero_ps(); }
         int64_t b = 0;
         for (; b + 4 <= nb; b += 4) {
             const __m512 mv = _mm512_loadu_ps(mins[b]);
-            for (int j = 0; j < T; j++) {
+            LT_UNROLL for (int j = 0; j < T; j++) {
                 const __m512 sv = _mm512_permutexvar_ps(idx_s, _mm512_castps128_ps512(_mm_loadu_ps(s + j * nb + b)));
                 accw[j] = _mm512_fmadd_ps(mv, sv, accw[j]);
             }
         }
         for (; b < nb; b++) {
             const __m128 mv = _mm_loadu_ps(mins[b]);
-            for (int j = 0; j < T; j++) accm[j] = _mm_fmadd_ps(mv, _mm_set1_ps(s[j * nb + b]), accm[j]);
+            LT_UNROLL for (int j = 0; j < T; j++) accm[j] = _mm_fmadd_ps(mv, _mm_set1_ps(s[j * nb + b]), accm[j]);
         }
-        for (int j = 0; j < T; j++) {
+        LT_UNROLL for (int j = 0; j < T; j++) {
             const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(accw[j]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(accw[j]), 1)));
             const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
             _mm_storeu_ps(minTerm[j], _mm_add_ps(q, accm[j]));
         }
     } else if (withMin) {
         for (int64_t b = 0; b < nb; b++)
-            for (int j = 0; j < T; j++)
-                for (int i = 0; i < R; i++) minTerm[j][i] += mins[b][i] * s[j * nb + b];
+            LT_UNROLL for (int j = 0; j < T; j++)
+                LT_UNROLL for (int i = 0; i < R; i++) minTerm[j][i] += mins[b][i] * s[j * nb + b];
     }
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]) + minTerm[j][i];
+    LT_UNROLL for (int i = 0; i < R; i++)
+        LT_UNROLL for (int j = 0; j < T; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]) + minTerm[j][i];
 }
 #endif
 
@@ -480,11 +483,11 @@ LT_INLINE void FN(qtile_k512)(const int dtype, const int L, const int R, const i
     const __m512i idx_pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     const __m512i idx_quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     __m512 acc[4][LT_TILE_T];
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+    LT_UNROLL for (int i = 0; i < R; i++)
+        LT_UNROLL for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
         float dsc[4][16], dmn[4][16];
-        for (int i = 0; i < R; i++) {
+        LT_UNROLL for (int i = 0; i < R; i++) {
             const uint8_t *blk = w + i * ldw + sb * bb;
             _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES), _MM_HINT_T0);
             _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 64), _MM_HINT_T0);
@@ -492,15 +495,15 @@ LT_INLINE void FN(qtile_k512)(const int dtype, const int L, const int R, const i
             if (bb > 192) _mm_prefetch((const char *)(blk + LT_PREFETCH_BYTES + 192), _MM_HINT_T0);
             FN(kscales)(dtype, blk, dsc[i], dmn[i]);
             if (dtype != LT_Q6_K)
-                for (int j = 0; j < T; j++)
+                LT_UNROLL for (int j = 0; j < T; j++)
                     acc[i][j] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(_mm256_loadu_ps(dmn[i])),
                                                  _mm512_zextps256_ps512(_mm256_loadu_ps(s + j * nb + sb * 8)), acc[i][j]);
         }
-        for (int c = 0; c < 4; c++) {
+        LT_UNROLL for (int c = 0; c < 4; c++) {
             const int64_t b = sb * 8 + 2 * c;
             __m512i wv[4];
             __m512 wsc[4];
-            for (int i = 0; i < R; i++) {
+            LT_UNROLL for (int i = 0; i < R; i++) {
                 const uint8_t *blk = w + i * ldw + sb * bb;
                 if (dtype == LT_Q6_K) {
                     const int h = c / 2, nib = c % 2;   // blocks 4h + 2 nib + {0, 1}
@@ -523,15 +526,15 @@ LT_INLINE void FN(qtile_k512)(const int dtype, const int L, const int R, const i
                     wsc[i] = _mm512_permutexvar_ps(idx_pair, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(dsc[i] + 2 * c)))));
                 }
             }
-            for (int j = 0; j < T; j++) {
+            LT_UNROLL for (int j = 0; j < T; j++) {
                 __m512i xv[2], base[2];
                 __m512 dxv[2];
-                for (int l = 0; l < L; l++) {
+                LT_UNROLL for (int l = 0; l < L; l++) {
                     xv[l] = _mm512_loadu_si512((const void *)((l ? qs2 : qs) + j * n + b * 32));
                     dxv[l] = _mm512_permutexvar_ps(idx_pair, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)((l ? d2 : d) + j * nb + b)))));
                     base[l] = dtype == LT_Q6_K ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(32), xv[l])) : zero;
                 }
-                for (int i = 0; i < R; i++) {
+                LT_UNROLL for (int i = 0; i < R; i++) {
                     const __m512i p = _mm512_dpbusd_epi32(base[0], wv[i], xv[0]);
                     if (L == 1) {
                         acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(wsc[i], dxv[0]), acc[i][j]);
@@ -544,8 +547,8 @@ LT_INLINE void FN(qtile_k512)(const int dtype, const int L, const int R, const i
             }
         }
     }
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]);
+    LT_UNROLL for (int i = 0; i < R; i++)
+        LT_UNROLL for (int j = 0; j < T; j++) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 #endif
 
@@ -868,6 +871,27 @@ LT_TARGET void FN(lt_swiglu_f32)(float *gate, const float *up, int64_t n) {
         _mm256_storeu_ps(gate + k, _mm256_mul_ps(sig, _mm256_loadu_ps(up + k)));
     }
     for (; k < n; k++) gate[k] = gate[k] / (1.0f + expf(-gate[k])) * up[k];
+}
+
+/// GELU's tanh approximation, optionally gated: x[i] = gelu_tanh(x[i]) (* up[i] when up is not NULL).
+/// 0.5 (1 + tanh u) = 1 / (1 + exp(-2u)) with u = sqrt(2/pi) (x + 0.044715 x^3), so one exp and one
+/// division per value; for very negative x, exp(-2u) clamps at exp(88) and the result is x / huge ~ -0.
+LT_TARGET void FN(lt_gelu_tanh_f32)(float *x, const float *up, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), c = _mm256_set1_ps(-2.0f * 0.79788456080286536f);
+    const __m256 c3 = _mm256_set1_ps(0.044715f);
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const __m256 v = _mm256_loadu_ps(x + k);
+        const __m256 inner = _mm256_fmadd_ps(_mm256_mul_ps(c3, v), _mm256_mul_ps(v, v), v);   // x + 0.044715 x^3
+        __m256 g = _mm256_div_ps(v, _mm256_add_ps(one, FN(exp)(_mm256_mul_ps(c, inner))));
+        if (up) g = _mm256_mul_ps(g, _mm256_loadu_ps(up + k));
+        _mm256_storeu_ps(x + k, g);
+    }
+    for (; k < n; k++) {
+        const float v = x[k];
+        const float g = v / (1.0f + expf(-2.0f * 0.79788456080286536f * (v + 0.044715f * v * v * v)));
+        x[k] = up ? g * up[k] : g;
+    }
 }
 
 /// Exact GELU through erfc(z) ~ t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-z^2), t = 1 / (1 + p z),

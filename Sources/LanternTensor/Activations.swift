@@ -37,17 +37,19 @@ public enum Activation: String, Sendable, CaseIterable {
 
 extension Kernels {
     /// In place: x[i] = act(x[i]) for `count` values.
-    /// Exact GELU uses the SIMD kernel (`lt_gelu_f32`, within 2e-7 * max(1, |x|) of the definition); the
-    /// others the scalar definitions.
+    /// Exact GELU uses the SIMD kernel (`lt_gelu_f32`, within 2e-7 * max(1, |x|) of the definition), the
+    /// tanh GELU `lt_gelu_tanh_f32`; the others the scalar definitions.
     public static func activate(_ act: Activation, _ x: UnsafeMutablePointer<Float>, count: Int) {
         if act == .gelu { lt_gelu_f32(x, Int64(count)); return }
+        if act == .geluTanh { lt_gelu_tanh_f32(x, nil, Int64(count)); return }
         for i in 0..<count { x[i] = act(x[i]) }
     }
 
-    /// In place: gate[i] = act(gate[i]) * up[i] (SwiGLU for silu, GeGLU for the GELUs). SiLU uses the SIMD
-    /// kernel, the others the scalar definitions.
+    /// In place: gate[i] = act(gate[i]) * up[i] (SwiGLU for silu, GeGLU for the GELUs). SiLU and the tanh
+    /// GELU use SIMD kernels, the others the scalar definitions.
     public static func gated(_ act: Activation, _ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
         if act == .silu { swiglu(gate, up, count: count); return }
+        if act == .geluTanh { lt_gelu_tanh_f32(gate, up, Int64(count)); return }
         for i in 0..<count { gate[i] = act(gate[i]) * up[i] }
     }
 
