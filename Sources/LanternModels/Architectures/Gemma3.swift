@@ -39,17 +39,18 @@ public struct Gemma3Configuration: Sendable, Equatable {
     /// i % n == n - 1), 6 by default; softcapping of attention or final logits (Gemma 2) is refused.
     public init(gguf file: GGUFFile) throws {
         let h = GGUFHyperparameters(file, architecture: "gemma3")
-        hiddenSize = try h.int("embedding_length")
-        intermediateSize = try h.int("feed_forward_length")
-        layers = try h.int("block_count")
-        heads = try h.int("attention.head_count")
-        kvHeads = try h.int("attention.head_count_kv", default: heads)
-        headDim = try h.int("attention.key_length", default: hiddenSize / max(heads, 1))
+        let shape = try h.decoderShape()
+        hiddenSize = shape.hiddenSize
+        intermediateSize = shape.intermediateSize
+        layers = shape.layers
+        heads = shape.heads
+        kvHeads = shape.kvHeads
+        headDim = shape.headDim
         let valueDim = try h.int("attention.value_length", default: headDim)
         guard valueDim == headDim else {
             throw ModelError.invalidConfiguration("gemma3 value length \(valueDim) differs from key length \(headDim)")
         }
-        vocabularySize = try h.int("vocab_size", default: file.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0)
+        vocabularySize = shape.vocabularySize
         rmsNormEps = Float(try h.double("attention.layer_norm_rms_epsilon", default: 1e-6))
         ropeBase = try h.double("rope.freq_base", default: 1_000_000)
         localRopeBase = try h.double("rope.freq_base_swa", default: 10_000)
@@ -90,14 +91,9 @@ public struct Gemma3Configuration: Sendable, Equatable {
     }
 
     func validate() throws(ModelError) {
-        try ConfigurationLimits.check([
-            ("hidden size", hiddenSize, 1 << 16), ("feed-forward size", intermediateSize, 1 << 18),
-            ("layer count", layers, 1 << 10), ("attention heads", heads, 1 << 10), ("key/value heads", kvHeads, 1 << 10),
-            ("head dimension", headDim, 1 << 12), ("vocabulary size", vocabularySize, 1 << 22),
-            ("context length", maxContextLength, 1 << 24), ("sliding window", slidingWindow ?? 1, 1 << 24)])
-        guard heads % kvHeads == 0 else {
-            throw .invalidConfiguration("\(heads) attention heads are not a multiple of \(kvHeads) key/value heads")
-        }
+        try DecoderShape.validate(hiddenSize: hiddenSize, intermediateSize: intermediateSize, layers: layers, heads: heads,
+                                  kvHeads: kvHeads, headDim: headDim, vocabularySize: vocabularySize,
+                                  maxContextLength: maxContextLength, extra: [("sliding window", slidingWindow ?? 1, 1 << 24)])
         guard headDim % 2 == 0 else { throw .invalidConfiguration("head_dim \(headDim) must be even for RoPE") }
         guard isLocal.count == layers else {
             throw .invalidConfiguration("sliding-window pattern covers \(isLocal.count) of \(layers) layers")

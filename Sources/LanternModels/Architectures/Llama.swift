@@ -102,13 +102,14 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
     /// Reads `<arch>.*` keys of a GGUF file (arch is `general.architecture`, "llama" here).
     public init(gguf file: GGUFFile, architecture arch: String = "llama") throws {
         let h = GGUFHyperparameters(file, architecture: arch)
-        hiddenSize = try h.int("embedding_length")
-        intermediateSize = try h.int("feed_forward_length")
-        layers = try h.int("block_count")
-        heads = try h.int("attention.head_count")
-        kvHeads = try h.int("attention.head_count_kv", default: heads)
-        headDim = try h.int("attention.key_length", default: hiddenSize / max(heads, 1))
-        vocabularySize = try h.int("vocab_size", default: file.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0)
+        let shape = try h.decoderShape()
+        hiddenSize = shape.hiddenSize
+        intermediateSize = shape.intermediateSize
+        layers = shape.layers
+        heads = shape.heads
+        kvHeads = shape.kvHeads
+        headDim = shape.headDim
+        vocabularySize = shape.vocabularySize
         rmsNormEps = Float(try h.double("attention.layer_norm_rms_epsilon", default: 1e-5))
         ropeBase = try h.double("rope.freq_base", default: 10000)
         ropeDimensions = try h.int("rope.dimension_count", default: headDim)
@@ -122,23 +123,10 @@ public struct LlamaConfiguration: Sendable, Decodable, Equatable {
         try validate()
     }
 
-    /// Upper bounds far above any real checkpoint; they keep corrupt metadata from overflowing products
-    /// or asking for absurd allocations before a tensor is even looked at.
-    var sizesAndLimits: [(name: String, value: Int, limit: Int)] {
-        [("hidden size", hiddenSize, 1 << 16), ("feed-forward size", intermediateSize, 1 << 18),
-         ("layer count", layers, 1 << 10), ("attention heads", heads, 1 << 10), ("key/value heads", kvHeads, 1 << 10),
-         ("head dimension", headDim, 1 << 12), ("vocabulary size", vocabularySize, 1 << 22),
-         ("context length", maxContextLength, 1 << 24), ("RoPE dimensions", ropeDimensions, 1 << 12)]
-    }
-
     func validate() throws(ModelError) {
-        for (name, v, limit) in sizesAndLimits {
-            guard v > 0 else { throw .invalidConfiguration("\(name) must be positive, found \(v)") }
-            guard v <= limit else { throw .invalidConfiguration("\(name) \(v) exceeds \(limit)") }
-        }
-        guard heads % kvHeads == 0 else {
-            throw .invalidConfiguration("\(heads) attention heads are not a multiple of \(kvHeads) key/value heads")
-        }
+        try DecoderShape.validate(hiddenSize: hiddenSize, intermediateSize: intermediateSize, layers: layers, heads: heads,
+                                  kvHeads: kvHeads, headDim: headDim, vocabularySize: vocabularySize,
+                                  maxContextLength: maxContextLength, extra: [("RoPE dimensions", ropeDimensions, 1 << 12)])
         guard ropeDimensions % 2 == 0, ropeDimensions <= headDim else {
             throw .invalidConfiguration("RoPE dimensions \(ropeDimensions) must be even and at most head_dim \(headDim)")
         }
