@@ -71,33 +71,22 @@ func printJSON(_ value: JSONValue) {
 
 /// `reportingErrors` for async bodies.
 func reportingErrors(format: OutputFormat, _ body: () async throws -> Void) async throws {
-    do {
-        try await body()
-    } catch let e as ExitCode {
-        throw e
-    } catch let e as ValidationError {
-        throw e
-    } catch {
-        let message = String(describing: error)
-        if format == .json { printJSON(.object([("error", .string(message))])) }
-        stderr("error: \(message)")
-        throw ExitCode.failure
-    }
+    do { try await body() } catch { try report(error, format: format) }
 }
 
 /// Runs `body`, turning any error into a message on stderr (or `{"error": ...}` on stdout for
 /// --format json) and a non-zero exit, never a crash.
 func reportingErrors(format: OutputFormat, _ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as ExitCode {
-        throw e
-    } catch let e as ValidationError {
-        throw e
-    } catch {
-        let message = String(describing: error)
-        if format == .json { printJSON(.object([("error", .string(message))])) }
-        stderr("error: \(message)")
-        throw ExitCode.failure
-    }
+    do { try body() } catch { try report(error, format: format) }
+}
+
+/// Exit codes and argument errors pass through to swift-argument-parser; anything else becomes the
+/// message and `ExitCode.failure`.
+private func report(_ error: any Error, format: OutputFormat) throws -> Never {
+    if let e = error as? ExitCode { throw e }
+    if let e = error as? ValidationError { throw e }
+    let message = String(describing: error)
+    if format == .json { printJSON(.object([("error", .string(message))])) }
+    stderr("error: \(message)")
+    throw ExitCode.failure
 }
