@@ -85,33 +85,11 @@ import LanternModels
     /// (one continuing a cached prefix) and two decoding, gives each sequence's logits within 1e-5 of
     /// running it alone.
     @Test func mixedBatchEqualsEachSequenceAlone() throws {
-        let model = try RealModel.get().model
         let refs = try GreedyReference.all()
         let texts = (0..<4).map { refs[$0 % refs.count].prompt_ids + refs[$0 % refs.count].greedy_ids }
-        let plans: [(prefix: Int, new: Int, output: OutputRows)] = [(0, 23, .all), (17, 1, .last), (6, 9, .all), (0, 1, .last)]
-        let pool = try model.makePool(blocks: 32, blockSize: 8)
-        var batch = ForwardBatch()
-        for (k, plan) in plans.enumerated() {
-            let seq = Array(texts[k][k..<(k + plan.prefix + plan.new)])
-            let cache = try KVCache(pool: pool, capacity: 64)
-            if plan.prefix > 0 { _ = try model.forward(Array(seq[..<plan.prefix]), cache: cache, rows: .last) }
-            batch.add(Array(seq[plan.prefix...]), startingAt: plan.prefix, cache: cache, output: plan.output)
-        }
-        let V = model.vocabularySize
-        var out = [Float](repeating: 0, count: batch.outputRowCount * V)
-        let ws = model.makeWorkspace(maxTokens: 64)
-        try out.withUnsafeMutableBufferPointer { try model.forward(batch, workspace: ws, output: .logits, into: $0.baseAddress!) }
-        var row = 0
-        for (k, plan) in plans.enumerated() {
-            let seq = Array(texts[k][k..<(k + plan.prefix + plan.new)])
-            let alone = try model.makeCache(capacity: 64)
-            if plan.prefix > 0 { _ = try model.forward(Array(seq[..<plan.prefix]), cache: alone, rows: .last) }
-            let want = try model.forward(Array(seq[plan.prefix...]), cache: alone, rows: plan.output)
-            var worst: Float = 0
-            for i in 0..<want.count { worst = max(worst, abs(out[row * V + i] - want[i])) }
-            #expect(worst <= 1e-5, "sequence \(k): max |batched - alone| = \(worst)")
-            row += want.count / V
-        }
+        try DecoderChecks.mixedBatchEqualsAlone(try RealModel.get().model, texts: texts,
+                                                plans: [(0, 0, 23, .all), (1, 17, 1, .last), (2, 6, 9, .all), (3, 0, 1, .last)],
+                                                tolerance: 1e-5)
     }
 
     @Test func sameSeedSameTokens() throws {
