@@ -32,6 +32,9 @@ void lt_quantize_q8x2_scalar(const float *x, int64_t n, int8_t *qs, float *d, in
 void lt_qgemm_scalar(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
                      const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                      int64_t ntokens, float *y, int64_t ldy);
+void lt_qgemm_r16_scalar(int dtype, int64_t n, const void *packed, int64_t nrows,
+                         const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                         int64_t ntokens, float *y, int64_t ldy);
 void lt_fgemm_scalar(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
                      const float *x, int64_t ntokens, float *y, int64_t ldy);
 void lt_dequantize_scalar(int dtype, const void *src, int64_t n, float *dst);

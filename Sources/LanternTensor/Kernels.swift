@@ -90,7 +90,7 @@ public enum Kernels {
         precondition(tokens >= 0)
         guard tokens > 0, w.rows > 0 else { return }
         var args = MatmulArguments(dtype: w.dtype.kernelCode, rows: w.rows, cols: w.cols, data: w.data, rowBytes: w.rowBytes,
-                                   x: x, y: y, tokens: tokens, act: nil)
+                                   packed: w.packed.map { UnsafeRawPointer($0.pointer) }, x: x, y: y, tokens: tokens, act: nil)
         if w.dtype.isQuantized {
             args.act = workspace.q8Activations(tokens: tokens, cols: w.cols, levels: precision.rawValue)
             withUnsafeMutablePointer(to: &args) { args in
@@ -102,7 +102,11 @@ public enum Kernels {
             }
         }
         withUnsafeMutablePointer(to: &args) { args in
-            pool.parallelFor((w.rows + rowTile - 1) / rowTile, context: args, matmulChunk)
+            if args.pointee.packed != nil {
+                pool.parallelFor(w.rows / packedRows, context: args, packedMatmulChunk)
+            } else {
+                pool.parallelFor((w.rows + rowTile - 1) / rowTile, context: args, matmulChunk)
+            }
         }
     }
 
@@ -114,6 +118,7 @@ public enum Kernels {
         let rows: Int, cols: Int
         let data: UnsafeRawPointer    // row 0 of the weights
         let rowBytes: Int
+        let packed: UnsafeRawPointer?  // the row-interleaved copy, when the matrix has one
         let x: UnsafePointer<Float>    // [tokens, w.cols]
         let y: UnsafeMutablePointer<Float>    // [tokens, w.rows]
         let tokens: Int
@@ -162,6 +167,27 @@ public enum Kernels {
                          a.x + t0 * cols, nt, y, Int64(rows))
             }
             t0 += Int(nt)
+        }
+    }
+
+    /// Rows per group of the row-interleaved layout (`lt_pack_r16`).
+    static let packedRows = 16
+
+    /// Output rows of packed row groups lo..<hi, for all tokens (the groups' bytes are contiguous).
+    private static let packedMatmulChunk: ThreadPool.ChunkFunction = { context, lo, hi in
+        let a = context!.assumingMemoryBound(to: MatmulArguments.self).pointee
+        let act = a.act!, cols = a.cols, nb = cols / 32, rows = a.rows
+        let groupBytes = Int(lt_pack_r16_bytes(a.dtype, Int64(cols), Int64(packedRows)))
+        let w0 = a.packed! + lo * groupBytes
+        let nrows = Int64((hi - lo) * packedRows)
+        let block = tokenBlock(cols: cols, bytesPerValue: act.qs2 == nil ? 1 : 2)
+        var t0 = 0
+        while t0 < a.tokens {
+            let nt = min(block, a.tokens - t0)
+            lt_qgemm_r16(a.dtype, Int64(cols), w0, nrows, act.qs + t0 * cols, act.d + t0 * nb,
+                         act.qs2.map { $0 + t0 * cols }, act.d2.map { $0 + t0 * nb }, act.s + t0 * nb,
+                         Int64(nt), a.y + t0 * rows + lo * packedRows, Int64(rows))
+            t0 += nt
         }
     }
 

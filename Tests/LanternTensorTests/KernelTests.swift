@@ -172,13 +172,19 @@ func matmulMatchesReference(_ dtype: DType) {
     let workspace = MatmulWorkspace()
     var totalError: [Kernels.ActivationPrecision: Double] = [.int8: 0, .int8x2: 0]
     let shapes = dtype.isKQuant ? [(1, 256), (5, 512), (13, 768), (37, 256), (3, 4864)]
-                                : [(1, 32), (5, 96), (13, 608), (37, 576), (3, 64)]
+                                : [(1, 32), (5, 96), (13, 608), (37, 576), (3, 64), (32, 160)]
     for (rows, cols) in shapes {
         let bytes = randomMatrixBytes(dtype, rows: rows, cols: cols, rng: &rng)
-        for tokens in 1...9 where tokens <= 3 || rows == 13 || rows == 37 {
+        for tokens in 1...9 where tokens <= 3 || rows == 13 || rows == 37 || rows == 32 {
             let x = randomFloats(tokens * cols, rng: &rng, scale: 2)
             bytes.withUnsafeBytes { raw in
-                let w = WeightMatrix(dtype: dtype, rows: rows, cols: cols, data: raw.baseAddress!)
+              // As stored, and (32 rows of a packable type on a CPU with the kernel) row-interleaved.
+              let stored = WeightMatrix(dtype: dtype, rows: rows, cols: cols, data: raw.baseAddress!)
+              let packed = stored.packedForMatmul()
+              if rows == 32 && [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0].contains(dtype) && PackedWeights.enabled {
+                  #expect(packed.packed != nil, "\(dtype) [32x\(cols)] was not packed")
+              }
+              for w in packed.packed == nil ? [stored] : [stored, packed] {
                 var expected = [Float](repeating: 0, count: tokens * rows)
                 Reference.matmul(w, x, tokens: tokens, &expected)
                 let row = UnsafeMutablePointer<Float>.allocate(capacity: cols); defer { row.deallocate() }
@@ -202,12 +208,12 @@ func matmulMatchesReference(_ dtype: DType) {
                             for t in 0..<tokens {
                                 let scale = x.withUnsafeBufferPointer { absDot(row, $0.baseAddress! + t * cols, count: cols) }
                                 let err = abs(y[t * rows + r] - expected[t * rows + r])
-                                let context = "\(dtype) \(precision) [\(rows)x\(cols)] tokens \(tokens) threads \(pool.threads) r \(r) t \(t)"
+                                let context = "\(dtype) \(precision) [\(rows)x\(cols)]\(w.packed == nil ? "" : " packed") tokens \(tokens) threads \(pool.threads) r \(r) t \(t)"
                                 guard dtype.isQuantized else {
                                     #expect(err <= 1e-5 * scale + 1e-6, "\(context): error \(err)")
                                     continue
                                 }
-                                if pool.threads == 1 { totalError[precision]! += Double(err) }
+                                if pool.threads == 1 && w.packed == nil { totalError[precision]! += Double(err) }
                                 let typical: Float = precision == .int8 ? 1e-2 : 1e-4
                                 #expect(err <= typical * scale + 1e-5, "\(context): error \(err) > typical bound")
                                 // The rigorous bounds: half a step of the last level per activation.
@@ -224,6 +230,7 @@ func matmulMatchesReference(_ dtype: DType) {
                         }
                     }
                 }
+              }
             }
         }
     }

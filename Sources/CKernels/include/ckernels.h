@@ -73,6 +73,44 @@ void lt_qgemm_x2_at(int level, int dtype, int64_t n, const void *w, int64_t ldw,
                     const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                     int64_t ntokens, float *y, int64_t ldy);
 
+/*
+ * Row-interleaved ("r16") quantized weights for Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0, repacked once at load.
+ * A [nrows, n] matrix (nrows % 16 == 0, n % 32 == 0) becomes nrows / 16 row groups, each nb = n / 32
+ * packed blocks in order; one packed block holds 32 values of 16 rows:
+ *   [0, 32)    16 f16 scales d_r
+ *   [32, 64)   16 f16 offsets m_r, so that value = d_r * u + m_r for the unsigned code u
+ *              (Q4_1 / Q5_1: their min; Q4_0: -8 d; Q5_0: -16 d; Q8_0: -128 d with u = q + 128)
+ *   4-/5-bit:  [64, 320) four 64-byte vectors k = 0..3; bytes 4r..4r+3 of vector k are bytes 4k..4k+3 of
+ *              row r's 16 nibble bytes (low nibbles values 4k..4k+3, high nibbles 16+4k..16+4k+3)
+ *   5-bit:     [320, 384) eight u64 masks, index 2k + h: bit 4r + j = bit 16h + 4k + j of row r's qh
+ *   8-bit:     [64, 576) eight 64-byte vectors k = 0..7; bytes 4r..4r+3 are row r's codes 4k..4k+3
+ * So one 512-bit load holds four consecutive codes of all 16 rows, and vpdpbusd against four activation
+ * bytes broadcast to every lane adds 16 rows' partial dots at once, with no horizontal sums. Packed
+ * blocks are 320 / 384 / 576 bytes for 16 rows against 288-320 / 352-384 / 544 as stored.
+ */
+/// Bytes of the packed form, or 0 when the type, n or nrows has none.
+int64_t lt_pack_r16_bytes(int dtype, int64_t n, int64_t nrows);
+/// Packs `nrows` rows (ldw bytes apart) into dst (lt_pack_r16_bytes bytes). Returns 0, leaving dst
+/// unspecified, when the matrix has no packed form or an implied offset (-8 d, -16 d, -128 d) is not
+/// exactly an f16 (a scale of several hundred: no real model has one), 1 otherwise.
+int lt_pack_r16(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows, void *dst);
+/// Row `row` of a packed matrix as n floats (the values the stored blocks encode).
+void lt_dequantize_r16(int dtype, int64_t n, const void *packed, int64_t row, float *dst);
+/// lt_qgemm / lt_qgemm_x2 (qs2 == NULL: one level) over packed weights; nrows % 16 == 0 and `packed`
+/// points at a row group. Per row, token and block: isum = exact integer dot of the codes with the
+/// activation bytes; one level: acc = fma(isum, d_w * d_x, acc); two levels: acc = fma(fma(isum2, d2_x,
+/// isum1 * d_x), d_w, acc); then acc = fma(m_w, s_x, acc). The SIMD path and the scalar twin take these
+/// steps in this order, so they agree bit for bit, and a token's result does not depend on the others.
+void lt_qgemm_r16(int dtype, int64_t n, const void *packed, int64_t nrows,
+                  const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                  int64_t ntokens, float *y, int64_t ldy);
+/// Level 3 runs the AVX-512 VNNI kernel where the CPU has it; anything else the scalar twin.
+void lt_qgemm_r16_at(int level, int dtype, int64_t n, const void *packed, int64_t nrows,
+                     const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                     int64_t ntokens, float *y, int64_t ldy);
+/// Whether lt_qgemm_r16 has a SIMD path on this CPU (otherwise packing would only slow matmuls down).
+int lt_qgemm_r16_fast(void);
+
 /// Same contract as lt_qgemm for F32 / F16 / BF16 weights against float activations x (row t at x + t * n).
 void lt_fgemm(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
               const float *x, int64_t ntokens, float *y, int64_t ldy);

@@ -11,8 +11,9 @@ public struct Linear: Sendable {
     public var inFeatures: Int { weight.cols }
     public var outFeatures: Int { weight.rows }
 
+    /// Quantized weights get their row-interleaved copy here, once at load (`WeightMatrix.packedForMatmul`).
     public init(_ weight: WeightMatrix, bias: [Float]? = nil) {
-        self.weight = weight
+        self.weight = weight.packedForMatmul()
         self.bias = bias
         self.storage = nil
     }

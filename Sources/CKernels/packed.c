@@ -1,0 +1,310 @@
+// Row-interleaved ("r16") quantized weights: the layout, the repacking, the scalar twin, and the
+// AVX-512 VNNI kernel. See ckernels.h for the contract.
+#include "kernels_internal.h"
+#include <math.h>
+#include <string.h>
+
+/// Kind of packed block: 0 = 4-bit (Q4_0, Q4_1), 1 = 5-bit (Q5_0, Q5_1: 4-bit plus high-bit masks),
+/// 2 = 8-bit (Q8_0); -1 when the type has no packed form.
+static inline int r16_kind(int dtype) {
+    switch (dtype) {
+    case LT_Q4_0: case LT_Q4_1: return 0;
+    case LT_Q5_0: case LT_Q5_1: return 1;
+    case LT_Q8_0: return 2;
+    default: return -1;
+    }
+}
+
+/// Bytes of one packed block (16 rows x 32 values): 16 f16 scales, 16 f16 offsets, the quant vectors,
+/// and for the 5-bit kind eight 64-bit masks of high bits.
+static inline int64_t r16_block_bytes(int kind) { return kind == 0 ? 320 : kind == 1 ? 384 : 576; }
+
+static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+/// f32 -> f16 when the value is exactly representable (normal or subnormal, or zero); 0 otherwise.
+static int f16_exact(float f, uint16_t *out) {
+    uint32_t bits; memcpy(&bits, &f, 4);
+    const uint16_t sign = (uint16_t)((bits >> 16) & 0x8000);
+    const float a = fabsf(f);
+    if (a == 0.0f) { *out = sign; return 1; }
+    if (!(a <= 65504.0f)) return 0;   // overflow or NaN
+    int e;
+    const float m = frexpf(a, &e);    // a = m * 2^e, m in [0.5, 1)
+    uint16_t h;
+    if (e >= -13) {                   // normal: a = 1.f * 2^(e-1), exponent field e - 1 + 15
+        const float frac = ldexpf(m * 2.0f - 1.0f, 10);   // 10 mantissa bits
+        if (frac != floorf(frac)) return 0;
+        h = (uint16_t)((uint16_t)((e - 1 + 15) << 10) | (uint16_t)frac);
+    } else {                          // subnormal: a = k * 2^-24
+        const float k = ldexpf(a, 24);
+        if (k != floorf(k) || k >= 1024.0f) return 0;
+        h = (uint16_t)k;
+    }
+    *out = (uint16_t)(sign | h);
+    return lt_f16_to_f32(*out) == f;
+}
+
+int64_t lt_pack_r16_bytes(int dtype, int64_t n, int64_t nrows) {
+    const int kind = r16_kind(dtype);
+    if (kind < 0 || n <= 0 || nrows <= 0 || n % 32 != 0 || nrows % 16 != 0) return 0;
+    return nrows / 16 * (n / 32) * r16_block_bytes(kind);
+}
+
+int lt_pack_r16(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows, void *dst) {
+    const int kind = r16_kind(dtype);
+    if (lt_pack_r16_bytes(dtype, n, nrows) == 0) return 0;
+    const int64_t nb = n / 32, bbp = r16_block_bytes(kind);
+    const int bb = lt_block_bytes(dtype);
+    // Offset the unsigned quant codes carry: value = d * u + m with m = -offset * d (Q4_1 / Q5_1 store m).
+    const float offset = dtype == LT_Q4_0 ? 8.0f : dtype == LT_Q5_0 ? 16.0f : dtype == LT_Q8_0 ? 128.0f : 0.0f;
+    const int hasMin = dtype == LT_Q4_1 || dtype == LT_Q5_1;
+    for (int64_t g = 0; g < nrows / 16; g++) {
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *out = (uint8_t *)dst + (g * nb + b) * bbp;
+            uint64_t masks[8] = {0};
+            for (int r = 0; r < 16; r++) {
+                const uint8_t *src = (const uint8_t *)w + (g * 16 + r) * ldw + b * bb;
+                const uint16_t dh = load_u16(src);
+                uint16_t mh;
+                if (hasMin) mh = load_u16(src + 2);
+                else if (!f16_exact(-offset * lt_f16_to_f32(dh), &mh)) return 0;
+                memcpy(out + 2 * r, &dh, 2);
+                memcpy(out + 32 + 2 * r, &mh, 2);
+                if (kind == 2) {
+                    for (int k = 0; k < 8; k++)
+                        for (int j = 0; j < 4; j++) out[64 + 64 * k + 4 * r + j] = (uint8_t)(src[2 + 4 * k + j] ^ 0x80);
+                } else {
+                    const uint8_t *q = src + (dtype == LT_Q4_0 ? 2 : dtype == LT_Q4_1 ? 4 : dtype == LT_Q5_0 ? 6 : 8);
+                    for (int k = 0; k < 4; k++) memcpy(out + 64 + 64 * k + 4 * r, q + 4 * k, 4);
+                    if (kind == 1) {
+                        uint32_t qh;
+                        memcpy(&qh, q - 4, 4);
+                        for (int k = 0; k < 4; k++)
+                            for (int h = 0; h < 2; h++)
+                                masks[2 * k + h] |= (uint64_t)((qh >> (16 * h + 4 * k)) & 0xF) << (4 * r);
+                    }
+                }
+            }
+            if (kind == 1) memcpy(out + 320, masks, 64);
+        }
+    }
+    return 1;
+}
+
+/// Unsigned code of value e (0..31) of row r (0..15) in packed block blk.
+static inline int r16_code(int kind, const uint8_t *blk, int r, int e) {
+    if (kind == 2) return blk[64 + 64 * (e / 4) + 4 * r + e % 4];
+    const int k = (e % 16) / 4, j = e % 4, h = e / 16;
+    const uint8_t byte = blk[64 + 64 * k + 4 * r + j];
+    int u = h ? byte >> 4 : byte & 0x0F;
+    if (kind == 1) {
+        uint64_t m; memcpy(&m, blk + 320 + 8 * (2 * k + h), 8);
+        u |= (int)((m >> (4 * r + j)) & 1) << 4;
+    }
+    return u;
+}
+
+void lt_dequantize_r16(int dtype, int64_t n, const void *packed, int64_t row, float *dst) {
+    const int kind = r16_kind(dtype);
+    const int64_t nb = n / 32, bbp = r16_block_bytes(kind);
+    const int r = (int)(row % 16);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = (const uint8_t *)packed + (row / 16 * nb + b) * bbp;
+        const float dw = lt_f16_to_f32(load_u16(blk + 2 * r)), mw = lt_f16_to_f32(load_u16(blk + 32 + 2 * r));
+        for (int e = 0; e < 32; e++) dst[b * 32 + e] = fmaf(dw, (float)r16_code(kind, blk, r, e), mw);
+    }
+}
+
+/// The reference: per row, token and block the exact integer dot, then the float steps in the order
+/// the SIMD kernel takes them (each an explicit fmaf or product), so the two agree bit for bit.
+void lt_qgemm_r16_scalar(int dtype, int64_t n, const void *packed, int64_t nrows,
+                         const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                         int64_t ntokens, float *y, int64_t ldy) {
+    const int kind = r16_kind(dtype);
+    const int64_t nb = n / 32, bbp = r16_block_bytes(kind);
+    for (int64_t g = 0; g < nrows / 16; g++)
+        for (int r = 0; r < 16; r++)
+            for (int64_t t = 0; t < ntokens; t++) {
+                float acc = 0;
+                for (int64_t b = 0; b < nb; b++) {
+                    const uint8_t *blk = (const uint8_t *)packed + (g * nb + b) * bbp;
+                    const float dw = lt_f16_to_f32(load_u16(blk + 2 * r)), mw = lt_f16_to_f32(load_u16(blk + 32 + 2 * r));
+                    const int8_t *x1 = qs + t * n + b * 32;
+                    int32_t i1 = 0, i2 = 0;
+                    for (int e = 0; e < 32; e++) {
+                        const int u = r16_code(kind, blk, r, e);
+                        i1 += u * x1[e];
+                        if (qs2) i2 += u * qs2[t * n + b * 32 + e];
+                    }
+                    const float dx = d[t * nb + b];
+                    if (qs2) {
+                        const float p1 = (float)i1 * dx;
+                        const float f = fmaf((float)i2, d2[t * nb + b], p1);
+                        acc = fmaf(f, dw, acc);
+                    } else {
+                        const float f = dw * dx;
+                        acc = fmaf((float)i1, f, acc);
+                    }
+                    acc = fmaf(mw, s[t * nb + b], acc);
+                }
+                y[t * ldy + g * 16 + r] = acc;
+            }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define R16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define R16_INLINE static inline __attribute__((always_inline)) R16_TARGET
+#define R16_UNROLL _Pragma("clang loop unroll(full)")
+#define R16_MAX_T 8
+
+/// 16 rows x T tokens over all nb blocks of one packed row group. Each 512-bit weight vector holds four
+/// consecutive codes of all 16 rows (one int32 lane per row), so vpdpbusd against four activation bytes
+/// broadcast to every lane adds 16 rows' partial dots at once: no horizontal sums, and each block's
+/// dot is a 16-row int32 vector that takes its scale in one FMA.
+R16_INLINE void r16_tile(const int kind, const int L, const int T, int64_t nb, int64_t n, const uint8_t *grp,
+                         const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                         float *y, int64_t ldy) {
+    const int64_t bbp = r16_block_bytes(kind);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), c10 = _mm512_set1_epi8(0x10);
+    __m512 acc[R16_MAX_T];
+    R16_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = grp + b * bbp;
+        _mm_prefetch((const char *)(blk + 4 * bbp), _MM_HINT_T0);
+        _mm_prefetch((const char *)(blk + 4 * bbp + 64), _MM_HINT_T0);
+        _mm_prefetch((const char *)(blk + 4 * bbp + 128), _MM_HINT_T0);
+        _mm_prefetch((const char *)(blk + 4 * bbp + 192), _MM_HINT_T0);
+        _mm_prefetch((const char *)(blk + 4 * bbp + 256), _MM_HINT_T0);
+        if (kind != 0) {
+            _mm_prefetch((const char *)(blk + 4 * bbp + 320), _MM_HINT_T0);
+            if (kind == 2) {
+                _mm_prefetch((const char *)(blk + 4 * bbp + 384), _MM_HINT_T0);
+                _mm_prefetch((const char *)(blk + 4 * bbp + 448), _MM_HINT_T0);
+                _mm_prefetch((const char *)(blk + 4 * bbp + 512), _MM_HINT_T0);
+            }
+        }
+        __m512i i1[R16_MAX_T], i2[R16_MAX_T];
+        R16_UNROLL for (int t = 0; t < T; t++) { i1[t] = _mm512_setzero_si512(); if (L == 2) i2[t] = _mm512_setzero_si512(); }
+        if (kind == 2) {
+            R16_UNROLL for (int k = 0; k < 8; k++) {
+                const __m512i wv = _mm512_loadu_si512((const void *)(blk + 64 + 64 * k));
+                R16_UNROLL for (int t = 0; t < T; t++) {
+                    int32_t x; memcpy(&x, qs + t * n + b * 32 + 4 * k, 4);
+                    i1[t] = _mm512_dpbusd_epi32(i1[t], wv, _mm512_set1_epi32(x));
+                    if (L == 2) {
+                        int32_t x2; memcpy(&x2, qs2 + t * n + b * 32 + 4 * k, 4);
+                        i2[t] = _mm512_dpbusd_epi32(i2[t], wv, _mm512_set1_epi32(x2));
+                    }
+                }
+            }
+        } else {
+            R16_UNROLL for (int k = 0; k < 4; k++) {
+                const __m512i raw = _mm512_loadu_si512((const void *)(blk + 64 + 64 * k));
+                __m512i lo = _mm512_and_si512(raw, m4);
+                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+                if (kind == 1) {
+                    uint64_t ml, mh;
+                    memcpy(&ml, blk + 320 + 16 * k, 8); memcpy(&mh, blk + 328 + 16 * k, 8);
+                    lo = _mm512_mask_add_epi8(lo, (__mmask64)ml, lo, c10);
+                    hi = _mm512_mask_add_epi8(hi, (__mmask64)mh, hi, c10);
+                }
+                R16_UNROLL for (int t = 0; t < T; t++) {
+                    int32_t xl, xh; memcpy(&xl, qs + t * n + b * 32 + 4 * k, 4); memcpy(&xh, qs + t * n + b * 32 + 16 + 4 * k, 4);
+                    i1[t] = _mm512_dpbusd_epi32(i1[t], lo, _mm512_set1_epi32(xl));
+                    i1[t] = _mm512_dpbusd_epi32(i1[t], hi, _mm512_set1_epi32(xh));
+                    if (L == 2) {
+                        memcpy(&xl, qs2 + t * n + b * 32 + 4 * k, 4); memcpy(&xh, qs2 + t * n + b * 32 + 16 + 4 * k, 4);
+                        i2[t] = _mm512_dpbusd_epi32(i2[t], lo, _mm512_set1_epi32(xl));
+                        i2[t] = _mm512_dpbusd_epi32(i2[t], hi, _mm512_set1_epi32(xh));
+                    }
+                }
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk));
+        const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + 32)));
+        R16_UNROLL for (int t = 0; t < T; t++) {
+            const __m512 dx = _mm512_set1_ps(d[t * nb + b]);
+            if (L == 2) {
+                const __m512 p1 = _mm512_mul_ps(_mm512_cvtepi32_ps(i1[t]), dx);
+                const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i2[t]), _mm512_set1_ps(d2[t * nb + b]), p1);
+                acc[t] = _mm512_fmadd_ps(f, dw, acc[t]);
+            } else {
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1[t]), _mm512_mul_ps(dw, dx), acc[t]);
+            }
+            acc[t] = _mm512_fmadd_ps(mw, _mm512_set1_ps(s[t * nb + b]), acc[t]);
+        }
+    }
+    R16_UNROLL for (int t = 0; t < T; t++) _mm512_storeu_ps(y + t * ldy, acc[t]);
+}
+
+R16_INLINE void r16_gemm(const int kind, const int L, int64_t n, const uint8_t *packed, int64_t nrows,
+                         const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                         int64_t ntokens, float *y, int64_t ldy) {
+    const int64_t nb = n / 32, gbytes = nb * r16_block_bytes(kind);
+#define R16_ARGS(t) nb, n, grp, qs + (t) * n, d + (t) * nb, L == 2 ? qs2 + (t) * n : qs2, L == 2 ? d2 + (t) * nb : d2, \
+    s + (t) * nb, y + (t) * ldy + g * 16, ldy
+    for (int64_t g = 0; g < nrows / 16; g++) {
+        const uint8_t *grp = packed + g * gbytes;
+        int64_t t = 0;
+        for (; t + R16_MAX_T <= ntokens; t += R16_MAX_T) r16_tile(kind, L, R16_MAX_T, R16_ARGS(t));
+        switch (ntokens - t) {
+        case 7: r16_tile(kind, L, 7, R16_ARGS(t)); break;
+        case 6: r16_tile(kind, L, 6, R16_ARGS(t)); break;
+        case 5: r16_tile(kind, L, 5, R16_ARGS(t)); break;
+        case 4: r16_tile(kind, L, 4, R16_ARGS(t)); break;
+        case 3: r16_tile(kind, L, 3, R16_ARGS(t)); break;
+        case 2: r16_tile(kind, L, 2, R16_ARGS(t)); break;
+        case 1: r16_tile(kind, L, 1, R16_ARGS(t)); break;
+        default: break;
+        }
+    }
+#undef R16_ARGS
+}
+
+R16_TARGET static void lt_qgemm_r16_vnni(int dtype, int64_t n, const void *packed, int64_t nrows,
+                                         const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
+                                         const float *s, int64_t ntokens, float *y, int64_t ldy) {
+    const uint8_t *p = (const uint8_t *)packed;
+    switch (r16_kind(dtype) * 2 + (qs2 ? 1 : 0)) {
+    case 0: r16_gemm(0, 1, n, p, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); break;
+    case 1: r16_gemm(0, 2, n, p, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); break;
+    case 2: r16_gemm(1, 1, n, p, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); break;
+    case 3: r16_gemm(1, 2, n, p, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); break;
+    case 4: r16_gemm(2, 1, n, p, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); break;
+    default: r16_gemm(2, 2, n, p, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); break;
+    }
+}
+#endif
+
+/// Cached lt_cpu_level(); -1 until first use (racing first calls compute the same value).
+static int r16_level = -1;
+
+static inline int r16_cpu_level(void) {
+    int level = __atomic_load_n(&r16_level, __ATOMIC_RELAXED);
+    if (level < 0) { level = lt_cpu_level(); __atomic_store_n(&r16_level, level, __ATOMIC_RELAXED); }
+    return level;
+}
+
+int lt_qgemm_r16_fast(void) {
+    return r16_cpu_level() >= 3;
+}
+
+void lt_qgemm_r16_at(int level, int dtype, int64_t n, const void *packed, int64_t nrows,
+                     const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                     int64_t ntokens, float *y, int64_t ldy) {
+#if defined(__x86_64__)
+    if (level >= 3 && r16_cpu_level() >= 3) {
+        lt_qgemm_r16_vnni(dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+        return;
+    }
+#endif
+    (void)level;
+    lt_qgemm_r16_scalar(dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+}
+
+void lt_qgemm_r16(int dtype, int64_t n, const void *packed, int64_t nrows,
+                  const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                  int64_t ntokens, float *y, int64_t ldy) {
+    lt_qgemm_r16_at(3, dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+}
