@@ -1,0 +1,199 @@
+import Foundation
+import Testing
+import Lantern
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The server under a client that goes away, on its own `lantern serve` (SmolLM2), driven over plain
+/// sockets so that a test can close one in the middle of a request.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ServerLimitsTests {
+    /// SmolLM2's end-of-generation and role tokens, banned so that a sequence runs to its limit.
+    static let noEnd = #"{"0": -100, "1": -100, "2": -100}"#
+
+    // MARK: - A client that disconnects cancels its non-streamed sequence
+
+    @Test(arguments: ["/v1/chat/completions", "/v1/completions"])
+    func disconnectingCancelsANonStreamedRequest(_ path: String) async throws {
+        let server = try LanternServe(["-c", "2048", "--parallel", "1", "--threads", "2"])
+        defer { server.stop() }
+        let body = path == "/v1/completions"
+            ? #"{"prompt": "Once upon a time", "max_tokens": 2000, "temperature": 0.8, "seed": 1, "logit_bias": \#(Self.noEnd)}"#
+            : #"{"messages": [{"role": "user", "content": "Tell me a long story."}], "max_tokens": 2000, "temperature": 0.8, "seed": 1, "logit_bias": \#(Self.noEnd)}"#
+        let connection = try HTTPConnection(port: server.port)
+        try connection.send(HTTPConnection.request("POST", path, body: body))
+        // Wait until it decodes (its cache holds more than the prompt's ~2 blocks of 16 positions), then
+        // hang up without reading a byte of the answer.
+        _ = try await server.waitForMetrics(timeout: 60) {
+            $0.value("lantern_requests_running") == 1 && $0.value("lantern_kv_blocks_used") ?? 0 >= 4
+        }
+        connection.close()
+        let start = Date()
+        let after = try await server.waitForMetrics(timeout: 30) { $0.value("lantern_requests_running") == 0 }
+        let seconds = Date().timeIntervalSince(start)
+        // 2,000 tokens take minutes on two cores: stopping within a few seconds means it was cancelled.
+        #expect(seconds < 5, "the sequence ran \(seconds) s after the client went away")
+        #expect(after.value("lantern_sequences_cancelled_total") == 1, "\(after.text)")
+        #expect(after.value("lantern_kv_blocks_used") == 0, "a cancelled sequence frees its blocks at once")
+        #expect(after.value("lantern_generated_tokens_total") == 0, "no sequence finished")
+        #expect(after.value("lantern_requests_waiting") == 0)
+        // A later request is answered as usual.
+        let next = try HTTPConnection.exchange(port: server.port, "POST", "/v1/completions",
+                                               body: #"{"prompt": "The capital of France is", "max_tokens": 4, "temperature": 0}"#)
+        #expect(next.status == 200, "\(next.body)")
+        let choice = try #require((try next.json()["choices"] as? [[String: Any]])?.first)
+        #expect(choice["finish_reason"] as? String == "length")
+        #expect(!(choice["text"] as? String ?? "").isEmpty)
+    }
+}
+
+/// A `lantern serve` on a free loopback port with SmolLM2 (cancelled when it cannot be fetched).
+struct LanternServe {
+    let process = Process()
+    let port: Int
+
+    init(_ arguments: [String]) throws {
+        let binary = try #require(ServerTests.lanternBinary, "the lantern executable was not built beside the tests")
+        let model: URL
+        do { model = try ModelFetcher().ensure(.defaultModel) } catch {
+            try Test.cancel("SmolLM2 could not be fetched: \(error)")
+        }
+        process.executableURL = binary
+        process.arguments = ["serve", "--model", model.path, "--host", "127.0.0.1", "--port", "0"] + arguments
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        do {
+            (port, _) = try ServerTests.waitForPort(err.fileHandleForReading, timeout: 120)
+        } catch {
+            process.terminate()
+            throw error
+        }
+        // Keep draining stderr so that the server never blocks on a full pipe.
+        err.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    struct Metrics {
+        let text: String
+        /// The value of an unlabelled sample.
+        func value(_ name: String) -> Int? {
+            for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+                return Double(line.dropFirst(name.count + 1)).map { Int($0) }
+            }
+            return nil
+        }
+    }
+
+    func metrics() throws -> Metrics {
+        Metrics(text: try HTTPConnection.exchange(port: port, "GET", "/metrics").body)
+    }
+
+    /// Polls /metrics every 50 ms until `ready` holds.
+    func waitForMetrics(timeout: TimeInterval, _ ready: (Metrics) -> Bool) async throws -> Metrics {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = try metrics()
+        while !ready(last) {
+            guard Date() < deadline else { throw ServerTests.SetupError(description: "/metrics did not reach the state in \(timeout) s:\n\(last.text)") }
+            try await Task.sleep(for: .milliseconds(50))
+            last = try metrics()
+        }
+        return last
+    }
+}
+
+/// One HTTP/1.1 exchange over a plain TCP socket: the tests need to close a connection mid-request,
+/// which URLSession does not promise.
+final class HTTPConnection {
+    private var fd: Int32
+
+    struct Reply {
+        var status: Int
+        var body: String
+        func json() throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], "not a JSON object: \(body)")
+        }
+    }
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ServerTests.SetupError(description: "socket() failed: \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { Glibc.close(fd); throw ServerTests.SetupError(description: "connect() to port \(port) failed: \(errno)") }
+    }
+
+    deinit { close() }
+
+    static func request(_ method: String, _ path: String, body: String? = nil) -> String {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        return head + "\r\n" + (body ?? "")
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw ServerTests.SetupError(description: "send() failed: \(errno)") }
+            sent += n
+        }
+    }
+
+    /// Reads until the server closes (every request says Connection: close).
+    func readToEnd() throws -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n >= 0 else { throw ServerTests.SetupError(description: "recv() failed: \(errno)") }
+            if n == 0 { return data }
+            data.append(contentsOf: buffer[..<n])
+        }
+    }
+
+    func close() {
+        guard fd >= 0 else { return }
+        Glibc.close(fd)
+        fd = -1
+    }
+
+    /// Sends one request and reads the whole reply (chunked bodies are joined).
+    static func exchange(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> Reply {
+        let c = try HTTPConnection(port: port)
+        defer { c.close() }
+        try c.send(request(method, path, body: body))
+        let raw = [UInt8](try c.readToEnd())
+        let crlf: [UInt8] = [13, 10]
+        func find(_ needle: [UInt8], from start: Int) -> Int? {
+            guard start <= raw.count - needle.count else { return nil }
+            return (start...(raw.count - needle.count)).first { Array(raw[$0..<($0 + needle.count)]) == needle }
+        }
+        guard let split = find(crlf + crlf, from: 0) else {
+            throw ServerTests.SetupError(description: "no HTTP head in: \(String(decoding: raw, as: UTF8.self))")
+        }
+        let head = String(decoding: raw[..<split], as: UTF8.self)
+        let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var body = Array(raw[(split + 4)...])
+        if head.lowercased().contains("transfer-encoding: chunked") {
+            var joined: [UInt8] = [], at = split + 4
+            while let line = find(crlf, from: at), let size = Int(String(decoding: raw[at..<line], as: UTF8.self), radix: 16), size > 0 {
+                joined += raw[(line + 2)..<(line + 2 + size)]
+                at = line + 2 + size + 2
+            }
+            body = joined
+        }
+        return Reply(status: status, body: String(decoding: body, as: UTF8.self))
+    }
+}
