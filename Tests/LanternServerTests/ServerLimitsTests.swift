@@ -5,8 +5,9 @@ import Lantern
 import Glibc
 #endif
 
-/// The server under a client that goes away, on its own `lantern serve` (SmolLM2), driven over plain
-/// sockets so that a test can close one in the middle of a request.
+/// The server under a client that goes away and a max_tokens the context cannot hold, each on its own
+/// `lantern serve` (SmolLM2), driven over plain sockets so that a test can close one in the middle of a
+/// request.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ServerLimitsTests {
     /// SmolLM2's end-of-generation and role tokens, banned so that a sequence runs to its limit.
     static let noEnd = #"{"0": -100, "1": -100, "2": -100}"#
@@ -44,6 +45,57 @@ import Glibc
         let choice = try #require((try next.json()["choices"] as? [[String: Any]])?.first)
         #expect(choice["finish_reason"] as? String == "length")
         #expect(!(choice["text"] as? String ?? "").isEmpty)
+    }
+
+    // MARK: - max_tokens is capped by the context
+
+    @Test func maxTokensIsCappedByTheContext() async throws {
+        let context = 64
+        let server = try LanternServe(["-c", "\(context)", "--threads", "2"])
+        defer { server.stop() }
+        let unit = [504, 3575, 282, 4649, 314]   // "The capital of France is"
+        func prompt(_ n: Int) -> String { "[" + (0..<n).map { "\(unit[$0 % unit.count])" }.joined(separator: ",") + "]" }
+        func complete(_ promptLength: Int, maxTokens: String) throws -> (status: Int, finish: String?, completion: Int?, prompt: Int?, text: String) {
+            let maxField = maxTokens.isEmpty ? "" : #", "max_tokens": \#(maxTokens)"#
+            let r = try HTTPConnection.exchange(port: server.port, "POST", "/v1/completions",
+                body: #"{"prompt": \#(prompt(promptLength)), "temperature": 0, "logit_bias": \#(Self.noEnd)\#(maxField)}"#)
+            guard r.status == 200 else { return (r.status, nil, nil, nil, r.body) }
+            let o = try r.json()
+            let choice = (o["choices"] as? [[String: Any]])?.first
+            let usage = o["usage"] as? [String: Any]
+            return (r.status, choice?["finish_reason"] as? String, usage?["completion_tokens"] as? Int, usage?["prompt_tokens"] as? Int,
+                    choice?["text"] as? String ?? "")
+        }
+        // Far more than fits, or no limit at all: the answer fills the context and says "length".
+        for (promptLength, maxTokens) in [(50, "1000"), (50, ""), (60, "9223372036854775807"), (63, "100"), (64, "100")] {
+            let r = try complete(promptLength, maxTokens: maxTokens)
+            #expect(r.status == 200, "prompt \(promptLength), max_tokens \(maxTokens): \(r.text)")
+            #expect(r.finish == "length", "prompt \(promptLength), max_tokens \(maxTokens)")
+            #expect(r.prompt == promptLength)
+            #expect(r.completion == context - promptLength, "prompt \(promptLength), max_tokens \(maxTokens): prompt + completion = context")
+        }
+        // Within the room left, max_tokens holds as asked.
+        let within = try complete(50, maxTokens: "5")
+        #expect(within.finish == "length" && within.completion == 5)
+        // Chat too, streamed: the chunks end with finish_reason "length" and [DONE].
+        let chat = try HTTPConnection.exchange(port: server.port, "POST", "/v1/chat/completions", body: """
+            {"messages": [{"role": "user", "content": "\(String(repeating: "word ", count: 30))"}], "max_tokens": 5000,
+             "temperature": 0, "stream": true, "stream_options": {"include_usage": true}, "logit_bias": \(Self.noEnd)}
+            """)
+        #expect(chat.status == 200)
+        let events = chat.body.components(separatedBy: "\n\n").filter { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)) }
+        #expect(events.last == "[DONE]")
+        let objects = events.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let finishes = objects.flatMap { ($0["choices"] as? [[String: Any]] ?? []).compactMap { $0["finish_reason"] as? String } }
+        #expect(finishes == ["length"])
+        let usage = try #require(objects.last?["usage"] as? [String: Any])
+        #expect((usage["prompt_tokens"] as? Int ?? 0) + (usage["completion_tokens"] as? Int ?? 0) == context, "\(usage)")
+        // A prompt longer than the context is still a clear 400, and the server still answers afterwards.
+        let tooLong = try HTTPConnection.exchange(port: server.port, "POST", "/v1/completions", body: #"{"prompt": \#(prompt(65)), "max_tokens": 1}"#)
+        #expect(tooLong.status == 400)
+        #expect((try tooLong.json()["error"] as? [String: Any])?["code"] as? String == "context_length_exceeded")
+        let metrics = try server.metrics()
+        #expect(metrics.value("lantern_requests_running") == 0 && metrics.value("lantern_requests_waiting") == 0)
     }
 }
 
