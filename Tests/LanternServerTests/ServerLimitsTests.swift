@@ -1,13 +1,14 @@
 import Foundation
 import Testing
 import Lantern
+import LanternFormats
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The server under a client that goes away and a max_tokens the context cannot hold, each on its own
-/// `lantern serve` (SmolLM2), driven over plain sockets so that a test can close one in the middle of a
-/// request.
+/// The server under a client that goes away, a max_tokens the context cannot hold, and the embeddings
+/// route's success path, each on its own `lantern serve` (SmolLM2; all-MiniLM-L6-v2 for embeddings),
+/// driven over plain sockets so that a test can close one in the middle of a request.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ServerLimitsTests {
     /// SmolLM2's end-of-generation and role tokens, banned so that a sequence runs to its limit.
     static let noEnd = #"{"0": -100, "1": -100, "2": -100}"#
@@ -97,6 +98,131 @@ import Glibc
         let metrics = try server.metrics()
         #expect(metrics.value("lantern_requests_running") == 0 && metrics.value("lantern_requests_waiting") == 0)
     }
+
+    // MARK: - /v1/embeddings
+
+    @Test func embeddingsInTheOpenAIShape() async throws {
+        let folder: URL
+        do { folder = try ModelFetcher().ensure(ModelFolderSource.defaultEmbeddingModel) } catch {
+            try Test.cancel("all-MiniLM-L6-v2 could not be fetched: \(error)")
+        }
+        let server = try LanternServe(["-c", "256", "--threads", "2", "--embedding-model", folder.path])
+        defer { server.stop() }
+        let sentences = try Self.minilmSentences()
+        let reference = try SafetensorsFile(path: ServerTests.fixture("minilm/expected.safetensors"))
+        let want = try reference.floats("sentence_embeddings"), lengths = try reference.ints("lengths")
+        let local = try SentenceEmbedder(path: folder.path, threads: 2).embed(sentences)
+        let dimension = 384
+
+        func post(_ body: String) throws -> HTTPConnection.Reply {
+            try HTTPConnection.exchange(port: server.port, "POST", "/v1/embeddings", body: body)
+        }
+        func post(_ body: [String: Any]) throws -> HTTPConnection.Reply {
+            try post(String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self))
+        }
+
+        // A list of strings: one vector per input, in order, as sentence-transformers computes them.
+        let list = try post(["model": "minilm", "input": sentences])
+        #expect(list.status == 200, "\(list.body)")
+        let o = try list.json()
+        #expect(o["object"] as? String == "list")
+        #expect(o["model"] as? String == "minilm")
+        let data = try #require(o["data"] as? [[String: Any]])
+        #expect(data.count == sentences.count)
+        var vectors: [[Float]] = []
+        for (i, d) in data.enumerated() {
+            #expect(d["object"] as? String == "embedding")
+            #expect(d["index"] as? Int == i)
+            let v = try #require(d["embedding"] as? [Double]).map(Float.init)
+            #expect(v.count == dimension)
+            vectors.append(v)
+        }
+        for i in vectors.indices {
+            #expect(maxDifference(vectors[i], local[i]) <= 1e-6, "sentence \(i): the server and the embedder in-process")
+            #expect(maxDifference(vectors[i], Array(want[(i * dimension)..<((i + 1) * dimension)])) <= 1e-4, "sentence \(i): sentence-transformers")
+        }
+        let usage = try #require(o["usage"] as? [String: Any])
+        #expect(usage["prompt_tokens"] as? Int == lengths.reduce(0, +), "[CLS] and [SEP] included")
+        #expect(usage["total_tokens"] as? Int == lengths.reduce(0, +))
+
+        // One string, and base64: little-endian float32 bytes of the same vector.
+        let one = try post(["input": sentences[1]])
+        let oneVector = try #require(((try one.json()["data"] as? [[String: Any]])?.first?["embedding"] as? [Double])).map(Float.init)
+        #expect(maxDifference(oneVector, vectors[1]) <= 1e-6)
+        #expect((try one.json()["usage"] as? [String: Any])?["prompt_tokens"] as? Int == lengths[1])
+        let b64 = try post(["input": [sentences[1], sentences[2]], "encoding_format": "base64"])
+        #expect(b64.status == 200, "\(b64.body)")
+        let encoded = try #require(try b64.json()["data"] as? [[String: Any]])
+        #expect(encoded.map { $0["index"] as? Int } == [0, 1])
+        for (k, entry) in encoded.enumerated() {
+            let bytes = try #require(Data(base64Encoded: entry["embedding"] as? String ?? ""))
+            #expect(bytes.count == dimension * 4)
+            let floats: [Float] = bytes.withUnsafeBytes { raw in
+                (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            }
+            // JSON floats are printed shortest-round-trip, so base64 carries the very same values.
+            #expect(floats == vectors[k + 1], "input \(k)")
+        }
+
+        // Bad input: a 400 naming `input` (or the field at fault) in the OpenAI error shape.
+        for (body, param) in [(#"{"input": 5}"#, "input"), (#"{"input": []}"#, "input"), (#"{"input": [1, 2, 3]}"#, "input"),
+                              (#"{"input": ["a", 7]}"#, "input"), (#"{}"#, "input"), (#"{"input": "a", "encoding_format": "hex"}"#, "encoding_format")] {
+            let r = try post(body)
+            #expect(r.status == 400, "\(body): \(r.body)")
+            let error = try r.json()["error"] as? [String: Any]
+            #expect(error?["type"] as? String == "invalid_request_error", "\(body): \(r.body)")
+            #expect(error?["param"] as? String == param, "\(body): \(r.body)")
+            #expect((error?["message"] as? String)?.isEmpty == false, "\(body): \(r.body)")
+        }
+        let metrics = try server.metrics()
+        #expect(metrics.text.contains(#"lantern_requests_total{endpoint="/v1/embeddings",status="200"} 3"#), "\(metrics.text)")
+    }
+
+    /// The official `openai` client against the same route: its default asks for base64 and decodes it.
+    @Test func embeddingsThroughTheOpenAIClient() async throws {
+        let folder: URL
+        do { folder = try ModelFetcher().ensure(ModelFolderSource.defaultEmbeddingModel) } catch {
+            try Test.cancel("all-MiniLM-L6-v2 could not be fetched: \(error)")
+        }
+        let python: URL
+        do { python = try ServerTests.openAIPython() } catch {
+            try Test.cancel("the openai Python package could not be installed: \(error)")
+        }
+        let server = try LanternServe(["-c", "256", "--threads", "2", "--embedding-model", folder.path])
+        defer { server.stop() }
+        let sentences = Array(try Self.minilmSentences().prefix(3))
+        let embedder = try SentenceEmbedder(path: folder.path, threads: 2)
+        let local = try embedder.embed(sentences)
+        let client = Process()
+        client.executableURL = python
+        client.arguments = [ServerTests.fixture("server/openai_embeddings.py"), "http://127.0.0.1:\(server.port)"] + sentences
+        let out = Pipe(), err = Pipe()
+        client.standardOutput = out
+        client.standardError = err
+        try client.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        client.waitUntilExit()
+        try #require(client.terminationStatus == 0, "client failed: \(String(decoding: stderr, as: UTF8.self))")
+        let r = try #require(try JSONSerialization.jsonObject(with: stdout) as? [String: Any])
+        let vectors = try #require(r["default"] as? [[Double]]).map { $0.map(Float.init) }
+        #expect(vectors.count == 3)
+        for (v, w) in zip(vectors, local) { #expect(maxDifference(v, w) <= 1e-6) }
+        #expect(r["indices"] as? [Int] == [0, 1, 2])
+        let lengths = try sentences.map { try embedder.tokenize($0).ids.count }
+        #expect(r["prompt_tokens"] as? Int == lengths.reduce(0, +))
+        #expect(maxDifference(try #require(r["float_one"] as? [Double]).map(Float.init), local[0]) <= 1e-6)
+    }
+
+    static func minilmSentences() throws -> [String] {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ServerTests.fixture("minilm/case.json")))) as? [String: Any]
+        return try #require((json?["inputs"] as? [String: Any])?["sentences"] as? [String])
+    }
+}
+
+func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
+    guard a.count == b.count else { return .infinity }
+    return zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }
 
 /// A `lantern serve` on a free loopback port with SmolLM2 (cancelled when it cannot be fetched).
