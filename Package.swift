@@ -52,6 +52,6 @@ let package = Package(
         .testTarget(name: "LanternGenerationTests", dependencies: ["LanternGeneration", "LanternFormats"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern"]),
         // Starts the built `lantern serve` and drives it with the official `openai` Python client.
-        .testTarget(name: "LanternServerTests", dependencies: ["Lantern"]),
+        .testTarget(name: "LanternServerTests", dependencies: ["Lantern", "LanternFormats"]),
     ]
 )

@@ -226,7 +226,8 @@ final class EngineCore: @unchecked Sendable {
         let id = nextID
         nextID += 1
         let seq = EngineSequence(id: id, request: request, sampler: sampler, tokenizer: tokenizer, continuation: continuation,
-                           endOfGeneration: request.endOfGeneration ?? tokenizer.endOfGenerationIDs)
+                           endOfGeneration: request.endOfGeneration ?? tokenizer.endOfGenerationIDs,
+                           contextLength: options.contextLength)
         waiting.append(seq)
         continuation.onTermination = { [weak self] reason in
             if case .cancelled = reason { self?.cancel(id) }
@@ -419,7 +420,8 @@ final class EngineSequence: @unchecked Sendable {
     var finishReason: FinishReason?
 
     init(id: Int, request: GenerationRequest, sampler: SamplerChain, tokenizer: any Tokenizer,
-         continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation, endOfGeneration: Set<Int>) {
+         continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation, endOfGeneration: Set<Int>,
+         contextLength: Int) {
         self.id = id
         self.request = request
         self.sampler = sampler
@@ -428,7 +430,8 @@ final class EngineSequence: @unchecked Sendable {
         self.continuation = continuation
         self.endOfGeneration = endOfGeneration
         self.history = request.prompt
-        history.reserveCapacity(request.prompt.count + request.parameters.maxTokens)
+        // The context ends a sequence before maxTokens can (which may be as large as Int.max: "no limit").
+        history.reserveCapacity(request.prompt.count + min(request.parameters.maxTokens, contextLength))
     }
 
     var prefilled: Bool { fed == request.prompt.count && !generated.isEmpty }

@@ -48,7 +48,7 @@ public struct OpenAIServer: Sendable {
     /// Serves until SIGINT or SIGTERM.
     /// - Parameter onListening: called once with the bound host and port.
     public func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: ServerRequestContext.self)
         router.add(middleware: OpenAIMiddleware(apiKey: configuration.apiKey, metrics: metrics))
         router.get("/health") { _, _ in jsonResponse(.object([("status", "ok")])) }
         router.get("/metrics") { _, _ in
@@ -59,10 +59,10 @@ public struct OpenAIServer: Sendable {
             router.get(RouterPath(path)) { _, _ in models() }
         }
         for path in ["/v1/chat/completions", "/chat/completions"] {
-            router.post(RouterPath(path)) { request, _ in try await chat(request) }
+            router.post(RouterPath(path)) { request, context in try await chat(request, client: await context.clientWatch) }
         }
         for path in ["/v1/completions", "/completions"] {
-            router.post(RouterPath(path)) { request, _ in try await completions(request) }
+            router.post(RouterPath(path)) { request, context in try await completions(request, client: await context.clientWatch) }
         }
         for path in ["/v1/embeddings", "/embeddings"] {
             router.post(RouterPath(path)) { request, _ in try await embeddings(request) }
@@ -75,6 +75,7 @@ public struct OpenAIServer: Sendable {
         let host = configuration.host
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientWatch()])),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "lantern"),
             onServerRunning: { channel in onListening(host, channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -93,7 +94,7 @@ public struct OpenAIServer: Sendable {
         ]))
     }
 
-    func chat(_ request: Request) async throws -> Response {
+    func chat(_ request: Request, client: ClientWatch? = nil) async throws -> Response {
         let data = try await readBody(request)
         let common = try decodeBody(CommonFields.self, from: data)
         let fields = try decodeBody(ChatFields.self, from: data)
@@ -151,7 +152,7 @@ public struct OpenAIServer: Sendable {
                 }
             }
         }
-        let result = try await collect(generation)
+        let result = try await collect(generation, client: client)
         var choice: [(String, JSON)] = [
             ("index", 0),
             ("message", .object([("role", "assistant"), ("content", .string(result.text)), ("refusal", .null)])),
@@ -164,7 +165,7 @@ public struct OpenAIServer: Sendable {
         ]))
     }
 
-    func completions(_ request: Request) async throws -> Response {
+    func completions(_ request: Request, client: ClientWatch? = nil) async throws -> Response {
         let data = try await readBody(request)
         let common = try decodeBody(CommonFields.self, from: data)
         let fields = try decodeBody(CompletionFields.self, from: data)
@@ -227,7 +228,7 @@ public struct OpenAIServer: Sendable {
         var choices: [JSON] = []
         var total: GenerationUsage?
         for index in requests.indices {
-            let result = try await collect(index == 0 ? first : try submit(requests[index], param: "prompt"))
+            let result = try await collect(index == 0 ? first : try submit(requests[index], param: "prompt"), client: client)
             var offset = 0
             choices.append(.object([
                 ("text", .string(result.text)), ("index", .int(index)),
@@ -348,9 +349,13 @@ public struct OpenAIServer: Sendable {
         var usage: GenerationUsage
     }
 
-    /// Runs a generation to its end (non-streamed responses).
-    func collect(_ generation: BackendGeneration) async throws -> Collected {
-        defer { generation.cancel() }
+    /// Runs a generation to its end (non-streamed responses). When `client` goes away first, the
+    /// sequence is cancelled at once (its KV blocks free) and counted as cancelled.
+    func collect(_ generation: BackendGeneration, client: ClientWatch? = nil) async throws -> Collected {
+        let gone = Flag()
+        let watch = client?.onGone { gone.set(); generation.cancel() }
+        defer { client?.remove(watch); generation.cancel() }
+        let cancelled = APIError(.serviceUnavailable, "the sequence was cancelled", type: "server_error")
         var text = "", pieces: [GeneratedPiece] = []
         let start = Date()
         var first: Date?
@@ -369,10 +374,13 @@ public struct OpenAIServer: Sendable {
             }
         } catch is CancellationError {
             metrics.cancelledSequence()
-            throw APIError(.serviceUnavailable, "the sequence was cancelled", type: "server_error")
+            throw cancelled
         } catch {
+            if gone.isSet { metrics.cancelledSequence(); throw cancelled }
             throw APIError(.internalServerError, "generation failed: \(error)", type: "server_error")
         }
+        // A cancelled sequence's events end without a finish reason.
+        if gone.isSet { metrics.cancelledSequence(); throw cancelled }
         throw APIError(.internalServerError, "generation ended without a finish reason", type: "server_error")
     }
 

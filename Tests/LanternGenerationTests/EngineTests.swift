@@ -91,6 +91,27 @@ import LanternFormats
         engine.shutdown()
     }
 
+    /// maxTokens larger than the room left (Int.max is the server's "no limit") ends when the cache is
+    /// full, with finish reason length, never a crash or a hang: every fed position fits the context, and
+    /// the last token, sampled but never fed, needs none (so completion = context - prompt + 1; the server
+    /// caps max_tokens at context - prompt itself). The engine serves the next request as usual.
+    @Test func theContextCapsMaxTokens() async throws {
+        let model = try #require(try loadNetwork("gpt2").causal)
+        let engine = try Engine(model: model, tokenizer: IDTokenizer(vocabularySize: 512), options: EngineOptions(maxSequences: 1, contextLength: 16))
+        defer { engine.shutdown() }
+        let unlimited = GenerateParameters(maxTokens: .max, sampling: SamplingParameters(temperature: 0))
+        for promptLength in [10, 15, 16] {
+            let request = GenerationRequest(prompt: Array(1...promptLength), parameters: unlimited, endOfGeneration: [])
+            let (ids, summary) = try await collect(try engine.generate(request))
+            #expect(summary?.finishReason == .length, "prompt \(promptLength)")
+            #expect(ids.count == 16 - promptLength + 1, "prompt \(promptLength)")
+            #expect(summary?.completionTokens == 16 - promptLength + 1, "prompt \(promptLength)")
+        }
+        let (ids, summary) = try await collect(try engine.generate(GenerationRequest(prompt: [1, 2, 3], parameters: greedy, endOfGeneration: [])))
+        #expect(ids.count == 12 && summary?.finishReason == .length)
+        #expect(engine.stats.running == 0 && engine.stats.waiting == 0)
+    }
+
     @Test func badRequestsAreTypedErrors() throws {
         let model = try #require(try loadNetwork("gpt2").causal)
         let engine = try Engine(model: model, tokenizer: IDTokenizer(vocabularySize: 512), options: EngineOptions(maxSequences: 1, contextLength: 16, maxWaiting: 0))
