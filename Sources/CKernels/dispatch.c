@@ -217,6 +217,8 @@ void lt_attend_ext_f32_at(int level, const float *q, const float *k, const float
     if (block <= 0) block = n > 0 ? n : 1;
     if (first < 0) first = 0;
 #if defined(__x86_64__)
+    if (clamp_level(level) >= 2 && n > first &&
+        lt_attend_ext_f32_512(q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out)) return;
     if (clamp_level(level) >= 1) {
         lt_attend_ext_f32_avx2(q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out);
         return;

@@ -417,7 +417,7 @@ func floatKernelsMatchReferenceOnEveryLevel(_ dtype: DType) {
 /// |error| <= 2e-5 * max|v| + 1e-6 per output (a convex combination of value rows).
 @Test func pagedBiasedAttentionMatchesReference() {
     var rng = SeededRandom(seed: 57)
-    for (headDim, stride, block) in [(64, 128, 16), (13, 13, 4), (16, 48, 1)] {
+    for (headDim, stride, block) in [(64, 128, 16), (13, 13, 4), (16, 48, 1), (128, 384, 16), (256, 256, 16), (80, 80, 16)] {
         for count in [1, 3, 16, 17, 50] {
             let blocks = (count + block - 1) / block
             let table: [Int32] = (0..<Int32(blocks + 3)).reversed().map { $0 }   // rows far from contiguous
