@@ -1,3 +1,4 @@
+import LanternTensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -8,7 +9,7 @@ import Darwin
 
 /// A read-only memory map of a whole file. Tensor views point into it, so it must outlive them;
 /// readers hold it and hand out views tied to their own lifetime.
-public final class MappedFile: @unchecked Sendable {
+public final class MappedFile: ReleasablePages, @unchecked Sendable {
     public let path: String
     public let base: UnsafeRawPointer
     public let size: Int
@@ -32,5 +33,16 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         munmap(UnsafeMutableRawPointer(mutating: base), size)
+    }
+
+    /// Gives the whole pages inside [start, start + count) back to the OS (MADV_DONTNEED). The mapping is
+    /// private and read-only, so nothing is lost: a later read of those bytes faults them in from the file.
+    public func releasePages(_ start: UnsafeRawPointer, count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0, count > 0, start >= base, start + count <= base + size else { return }
+        let lo = (Int(bitPattern: start) + page - 1) / page * page
+        let hi = (Int(bitPattern: start) + count) / page * page
+        guard hi > lo else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, Int32(MADV_DONTNEED))
     }
 }

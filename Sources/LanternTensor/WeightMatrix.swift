@@ -44,13 +44,24 @@ public struct WeightMatrix: @unchecked Sendable {
     /// and batched decode run 3-5x faster than on the stored layout). The stored rows stay for row
     /// look-ups. Unchanged when the type has no packed form (K-quants, floats), rows are not a multiple
     /// of 16, the CPU has no fast packed kernel (AVX-512 VNNI), or `LANTERN_PACK_WEIGHTS=0` is set.
-    /// Costs one pass over the weights and about their size again in memory.
+    /// Costs one pass over the weights; memory stays about the same when the rows come from a file mapping
+    /// (`ReleasablePages`), whose pages are given back.
     public func packedForMatmul() -> WeightMatrix {
         guard packed == nil, PackedWeights.enabled else { return self }
         let bytes = Int(lt_pack_r16_bytes(dtype.kernelCode, Int64(cols), Int64(rows)))
         guard bytes > 0 else { return self }
         let p = PackedWeights(byteCount: bytes)
-        guard lt_pack_r16(dtype.kernelCode, Int64(cols), data, Int64(rowBytes), Int64(rows), p.pointer) == 1 else { return self }
+        // The stored rows are read afterwards only by row look-ups (a tied embedding): a file mapping gets
+        // their pages back as each chunk is packed, so memory stays about the file's size, never twice it.
+        let chunkRows = 1024, groupBytes = bytes / (rows / 16)
+        var r = 0
+        while r < rows {
+            let n = min(chunkRows, rows - r)
+            guard lt_pack_r16(dtype.kernelCode, Int64(cols), data + r * rowBytes, Int64(rowBytes), Int64(n),
+                              p.pointer + r / 16 * groupBytes) == 1 else { return self }
+            (owner as? ReleasablePages)?.releasePages(data + r * rowBytes, count: n * rowBytes)
+            r += n
+        }
         return WeightMatrix(self, packed: p)
     }
 
@@ -63,6 +74,12 @@ public struct WeightMatrix: @unchecked Sendable {
         precondition(r >= 0 && r < rows)
         Kernels.dequantize(dtype, row(r), count: cols, into: dst)
     }
+}
+
+/// Storage that can give pages back to the OS when their bytes are no longer needed in memory; reading
+/// them again must still work (a read-only file mapping re-reads them from the file).
+public protocol ReleasablePages: AnyObject {
+    func releasePages(_ start: UnsafeRawPointer, count: Int)
 }
 
 /// Row-interleaved weights owned by a `WeightMatrix` (64-byte aligned, freed with the last copy).
