@@ -88,6 +88,44 @@ import LanternFormats
         }
     }
 
+    /// The llama fixture rebuilt with a sliding window of 3 keys (Gemma 3's local layers): keys before the
+    /// window are exactly 0 and the rest is transformers' full-context map renormalised over the window
+    /// (a softmax restricted to a subset of its keys), within the tolerance scaled by that renormalisation.
+    @Test func slidingWindowRowsAreTheFullRowRenormalised() throws {
+        guard case let .decoder(full) = try Self.load("llama") else { return }
+        let w = 3
+        let blocks = full.stack.blocks.map { b in
+            let a = b.attention
+            return TransformerBlock(placement: b.placement, attentionNorm: b.attentionNorm, attention: Attention(
+                q: a.q, k: a.k, v: a.v, o: a.o, heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim, scale: a.scale,
+                position: a.position, mask: a.mask, queryNorm: a.queryNorm, keyNorm: a.keyNorm, window: w),
+                feedForwardNorm: b.feedForwardNorm, feedForward: b.feedForward)
+        }
+        let stack = TransformerStack(embeddings: full.stack.embeddings, blocks: blocks, finalNorm: full.stack.finalNorm,
+                                     ropes: full.stack.ropes)
+        let model = DecoderModel(architecture: "llama", stack: stack, head: full.head, maxContextLength: full.maxContextLength,
+                                 compute: full.compute, store: try SafetensorsFile(path: fixturePath("llama") + "/model.safetensors"))
+        let c = try Self.cases("llama")[0]
+        let n = c.inputIDs.count
+        try withExtendedLifetime(full) {
+            // Layer 0 only: its input does not depend on the window, later layers' inputs do.
+            let observer = AttentionObserver(layer: 0, rows: n, columns: n)
+            _ = try model.forward(c.inputIDs, cache: model.makeCache(capacity: n), observer: observer)
+            for (h, want) in c.attentions[0].enumerated() {
+                let got = observer.weights(head: h)
+                for p in 0..<n {
+                    let first = max(0, p + 1 - w)
+                    let kept = want[p][first...p].reduce(0, +)
+                    #expect(got[p][..<first].allSatisfy { $0 == 0 } && got[p][(p + 1)...].allSatisfy { $0 == 0 })
+                    for j in first...p {
+                        #expect(abs(got[p][j] - want[p][j] / kept) <= Self.tolerance(c) / kept, "head \(h) row \(p) key \(j)")
+                    }
+                    #expect(abs(got[p].reduce(0, +) - 1) <= 1e-5)
+                }
+            }
+        }
+    }
+
     @Test func oneHeadIsThatHeadOfTheFullMap() throws {
         guard case let .decoder(model) = try Self.load("llama") else { return }
         let ids = try Self.cases("llama")[0].inputIDs
