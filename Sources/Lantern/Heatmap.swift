@@ -48,7 +48,10 @@ public enum Heatmap {
         return RGB(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
     }
 
-    static func number(_ v: Float) -> String { String(format: "%.3f", Double(v)) }
+    /// A colour-bar label: three decimals, or two significant digits for a small non-zero end.
+    static func number(_ v: Float) -> String {
+        String(format: v == 0 || abs(v) >= 0.001 ? "%.3f" : "%.1e", Double(v))
+    }
 
     /// Lays the map out on `canvas`; returns the image size.
     static func draw<C: HeatmapCanvas>(_ map: AttentionMap, on canvas: inout C) -> (Int, Int) {
