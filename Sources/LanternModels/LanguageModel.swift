@@ -83,13 +83,15 @@ extension CausalLanguageModel {
     }
 
     /// One sequence continuing `cache`: returns [rows, width] (rows: 1 for `.last`, tokens.count for `.all`).
-    /// Allocates a workspace per call: for tests and tools; loops use the batch form.
-    public func forward(_ tokens: [Int], cache: KVCache, rows: OutputRows = .all,
-                        output: ForwardOutput = .logits) throws(ModelError) -> [Float] {
+    /// Allocates a workspace per call: for tests and tools; loops use the batch form. An `observer`
+    /// records one layer's attention (self or, for an encoder-decoder's decoder, cross).
+    public func forward(_ tokens: [Int], cache: KVCache, rows: OutputRows = .all, output: ForwardOutput = .logits,
+                        observer: AttentionObserver? = nil) throws(ModelError) -> [Float] {
         var batch = ForwardBatch()
         batch.append(tokens, to: cache, output: rows)
         let width = output == .logits ? vocabularySize : hiddenSize
         let ws = makeWorkspace(maxTokens: min(max(tokens.count, 1), 512))
+        ws.attentionObserver = observer
         var result = [Float](repeating: 0, count: batch.outputRowCount * width)
         try result.withUnsafeMutableBufferPointer { (buf) throws(ModelError) in
             try forward(batch, workspace: ws, output: output, into: buf.baseAddress!)

@@ -77,7 +77,7 @@ public struct Attention: Sendable {
             (seq.keys + slot).update(from: ws.k + t * kvDim, count: kvDim)
             (seq.values + slot).update(from: ws.v + t * kvDim, count: kvDim)
         }
-        attend(rows: T, cross: false, ws: ws, compute)
+        attend(rows: T, layer: layer, cross: false, ws: ws, compute)
         o(ws.attn, tokens: T, into: out, compute)
     }
 
@@ -92,7 +92,7 @@ public struct Attention: Sendable {
             ws.sequences[s].values = c.values[layer]
             ws.sequences[s].crossCount = c.positions
         }
-        attend(rows: T, cross: true, ws: ws, compute)
+        attend(rows: T, layer: layer, cross: true, ws: ws, compute)
         o(ws.attn, tokens: T, into: out, compute)
     }
 
@@ -103,11 +103,20 @@ public struct Attention: Sendable {
         v(h, tokens: positions, into: values, compute)
     }
 
-    private func attend(rows T: Int, cross: Bool, ws: ForwardWorkspace, _ compute: ComputeOptions) {
+    private func attend(rows T: Int, layer: Int, cross: Bool, ws: ForwardWorkspace, _ compute: ComputeOptions) {
         var job = AttentionJob(q: ws.q, out: ws.attn, rowPosition: ws.rowPosition, rowSequence: ws.rowSequence,
                                sequences: ws.sequences, heads: heads, group: heads / kvHeads, headDim: headDim,
                                rowSize: kvHeads * headDim, scale: scale, causal: mask == .causal && !cross,
-                               cross: cross, window: cross ? 0 : (window ?? 0), slopes: nil, relative: nil)
+                               cross: cross, window: cross ? 0 : (window ?? 0), slopes: nil, relative: nil, record: nil)
+        if let observer = ws.attentionObserver, observer.matches(layer: layer, cross: cross) {
+            // Keys each row sees, as attendChunk computes them (the observed batch holds one sequence).
+            let causal = job.causal, s = ws.sequences[0]
+            let base = observer.prepare(heads: heads, rows: ws.rowPosition, count: T) { t in
+                cross ? s.crossCount : (causal ? ws.rowPosition[t] + 1 : s.visible)
+            }
+            job.record = AttentionRecord(base: base, head: observer.head ?? -1, rows: observer.rowCapacity,
+                                         columns: observer.columnCapacity)
+        }
         switch position {
         case let .alibi(slopes) where !cross:
             slopes.withUnsafeBufferPointer { s in
@@ -144,6 +153,8 @@ struct AttentionJob {
     let window: Int
     var slopes: UnsafePointer<Float>?
     var relative: Unmanaged<RelativePositionBias>?
+    /// Set only while an `AttentionObserver` watches this layer.
+    var record: AttentionRecord?
 }
 
 /// Attention for items lo..<hi, item = row * heads + head.
@@ -165,6 +176,7 @@ private let attendChunk: ThreadPool.ChunkFunction = { context, lo, hi in
             Kernels.attend(query: job.q + item * hd, keys: s.keys + g * hd, values: s.values + g * hd, table: nil,
                            block: s.crossCount, stride: job.rowSize, count: s.crossCount, headDim: hd,
                            scale: job.scale, slope: 0, bias: nil, scores: scores, into: job.out + item * hd)
+            job.record?.keep(scores, head: h, row: p, first: 0, count: s.crossCount)
             continue
         }
         let n = job.causal ? p + 1 : s.visible
@@ -174,5 +186,6 @@ private let attendChunk: ThreadPool.ChunkFunction = { context, lo, hi in
                        table: UnsafePointer(s.table), block: s.blockSize,
                        stride: job.rowSize, first: first, count: n, headDim: hd, scale: job.scale,
                        slope: job.slopes?[h] ?? 0, bias: bias, scores: scores, into: job.out + item * hd)
+        job.record?.keep(scores, head: h, row: p, first: first, count: n)
     }
 }

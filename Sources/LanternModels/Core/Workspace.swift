@@ -59,6 +59,9 @@ public final class ForwardWorkspace: @unchecked Sendable {
     let rowType: UnsafeMutablePointer<Int>         // [maxTokens]
     let rowToken: UnsafeMutablePointer<Int>        // [maxTokens]
     let sequences: UnsafeMutablePointer<ChunkSequence>   // [maxTokens]
+    /// Records one layer's attention probabilities during the next forward calls (one sequence per
+    /// batch while set); nil, the default, records nothing and costs nothing.
+    public var attentionObserver: AttentionObserver?
 
     public init(shape: WorkspaceShape, maxTokens: Int) {
         self.shape = shape

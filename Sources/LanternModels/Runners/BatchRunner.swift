@@ -79,6 +79,9 @@ enum BatchRunner {
                          wholeSequences: Bool, requireCross: Bool) throws(ModelError) {
         guard batch.rowCount > 0, !batch.sequences.isEmpty else { throw .emptyInput }
         guard ws.shape.covers(stack.shape) else { throw .workspaceMismatch }
+        if ws.attentionObserver != nil, batch.sequences.count != 1 {
+            throw .invalidBatch("an attention observer watches one sequence; the batch has \(batch.sequences.count)")
+        }
         let kvDim = stack.blocks.first.map { $0.attention.kvHeads * $0.attention.headDim } ?? 0
         let limit = stack.embeddings.maxPositions
         for t in batch.tokens where t < 0 || t >= vocabularySize {

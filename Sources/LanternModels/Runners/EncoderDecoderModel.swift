@@ -96,9 +96,14 @@ public final class EncoderDecoderModel: CausalLanguageModel, @unchecked Sendable
     /// values in `cache.cross`, after `cache.reset()`: the cache then starts a new request at decoder
     /// position 0. Builds its own scratch pool and workspace (once per request, not per step).
     public func encode(_ tokens: [Int], into cache: KVCache) throws(ModelError) {
+        try encode(tokens, into: cache, observer: nil)
+    }
+
+    /// `encode(_:into:)` with an observer of one encoder layer's self-attention (`kind` .selfAttention).
+    public func encode(_ tokens: [Int], into cache: KVCache, observer: AttentionObserver?) throws(ModelError) {
         let l = cacheLayout
         guard cache.layers == l.layers, cache.kvHeads * cache.headDim == l.kvHeads * l.headDim else { throw .cacheMismatch }
-        let cross = try runEncoder(tokens) { h, n in
+        let cross = try runEncoder(tokens, observer: observer) { h, n in
             let c = CrossAttentionCache(layers: decoder.layers, positions: n, rowSize: crossRowSize)
             for (i, block) in decoder.blocks.enumerated() {
                 // [n, kvHeads * headDim] each; the init checked every block has cross-attention.
@@ -112,15 +117,17 @@ public final class EncoderDecoderModel: CausalLanguageModel, @unchecked Sendable
 
     /// The encoder's output for `tokens`, [tokens.count, encoder.hidden] row-major (after its final norm).
     public func encoderHiddenStates(_ tokens: [Int]) throws(ModelError) -> [Float] {
-        try runEncoder(tokens) { h, n in Array(UnsafeBufferPointer(start: h, count: n * encoder.hidden)) }
+        try runEncoder(tokens, observer: nil) { h, n in Array(UnsafeBufferPointer(start: h, count: n * encoder.hidden)) }
     }
 
     /// One whole sequence through the encoder; `body` sees its output [n, hidden] (valid only inside).
-    private func runEncoder<R>(_ tokens: [Int], _ body: (UnsafePointer<Float>, Int) -> R) throws(ModelError) -> R {
+    private func runEncoder<R>(_ tokens: [Int], observer: AttentionObserver?,
+                               _ body: (UnsafePointer<Float>, Int) -> R) throws(ModelError) -> R {
         guard !tokens.isEmpty else { throw .emptyInput }
         guard tokens.count <= maxSourceLength else { throw .contextOverflow(needed: tokens.count, capacity: maxSourceLength) }
         let (batch, longest) = try BatchRunner.scratchBatch([tokens], for: encoder)
         let ws = makeWorkspace(maxTokens: longest)
+        ws.attentionObserver = observer
         var result: R?
         try BatchRunner.run(encoder, batch, ws: ws, vocabularySize: encoder.embeddings.tokens.rows, wholeSequences: true,
                             requireCross: false, compute) { (rows, _) throws(ModelError) in

@@ -41,11 +41,13 @@ public final class EncoderModel: LanguageModel, @unchecked Sendable {
     }
 
     /// Encodes whole sentences; one [tokens, width] array per sentence (width: hidden, or vocabulary
-    /// for `.logits`). Builds its own scratch cache and workspace.
-    public func encode(_ sequences: [[Int]], tokenTypes: [[Int]]? = nil,
-                       output: ForwardOutput = .hidden) throws(ModelError) -> [[Float]] {
+    /// for `.logits`). Builds its own scratch cache and workspace. An `observer` (one sentence only)
+    /// records that layer's attention.
+    public func encode(_ sequences: [[Int]], tokenTypes: [[Int]]? = nil, output: ForwardOutput = .hidden,
+                       observer: AttentionObserver? = nil) throws(ModelError) -> [[Float]] {
         let (batch, longest) = try BatchRunner.scratchBatch(sequences, tokenTypes: tokenTypes, for: stack)
         let ws = makeWorkspace(maxTokens: max(longest, min(batch.rowCount, 512)))
+        ws.attentionObserver = observer
         let width = output == .logits ? vocabularySize : hiddenSize
         var flat = [Float](repeating: 0, count: batch.rowCount * width)
         try flat.withUnsafeMutableBufferPointer { (buf) throws(ModelError) in
