@@ -175,6 +175,7 @@ public enum LanternError: Error, CustomStringConvertible {
     case notGenerative(path: String, architecture: String)
     case noTokenizer(String)
     case vocabularyMismatch(path: String, tokenizer: Int, model: Int)
+    case notFound(String)
 
     public var description: String {
         switch self {
@@ -184,6 +185,7 @@ public enum LanternError: Error, CustomStringConvertible {
         case let .noTokenizer(path): return "\(path) has no tokenizer (tokenizer.json or vocab.txt); pass token ids with --tokens"
         case let .vocabularyMismatch(path, tokenizer, model):
             return "\(path): the tokenizer has \(tokenizer) tokens but the model's output covers only \(model)"
+        case let .notFound(path): return "no file or folder at \(path)"
         }
     }
 }
