@@ -53,4 +53,17 @@ import LanternModels
         let unknown = try CLI.run(["params", "--preset", "gpt5"])
         #expect(unknown.status != 0 && unknown.stderr.contains("gpt5"))
     }
+
+    /// The other real GGUF families: Gemma 3's formula (q/k norms, four norms a block, tied head) and
+    /// Qwen2's (QKV biases, untied output) give each file's element count; Gemma 3 270M's embedding
+    /// table is Google's "170M embedding parameters" (262,144 x 640).
+    @Test(arguments: ["gemma3-270m", "qwen2.5-0.5b"])
+    func formulaEqualsElementsOfRealGGUF(_ name: String) throws {
+        let file = try GGUFFile(path: try RealModel.file(name))
+        let elements = file.tensorInfos.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let size = try ModelAnatomy.size(gguf: file)
+        #expect(size.parameters.total == elements, "\(name): \(size.parameters.total) vs \(elements)")
+        #expect(ModelAnatomy.count(tensors: ModelAnatomy.tensorTable(file)) == size.parameters)
+        if name == "gemma3-270m" { #expect(size.parameters.embeddings == 262_144 * 640) }
+    }
 }
