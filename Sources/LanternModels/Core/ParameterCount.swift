@@ -79,7 +79,7 @@ public enum ModelAnatomy {
                note: "GPT-3 alternates dense and locally banded sparse attention; that changes no weight shapes."),
         Preset(name: "llama2-70b", summary: "LLaMA 2 70B (Touvron et al. 2023): 80 layers x 8192, GQA 64/8 heads",
                config: #"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8192, "intermediate_size": 28672, "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8, "vocab_size": 32000, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "tie_word_embeddings": false}"#,
-               publishedTotal: 68.98e9, publishedSource: "meta-llama/Llama-2-70b-hf safetensors metadata (68,976,648,192)",
+               publishedTotal: 68.98e9, publishedSource: "Hugging Face's count for meta-llama/Llama-2-70b-hf (68.98B)",
                note: "\"70B\" is the paper's rounded name."),
         Preset(name: "bert-base", summary: "BERT-base uncased (Devlin et al. 2018) with its MLM head",
                config: #"{"model_type": "bert", "architectures": ["BertForMaskedLM"], "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "vocab_size": 30522, "max_position_embeddings": 512, "type_vocab_size": 2}"#,
