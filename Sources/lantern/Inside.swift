@@ -30,6 +30,10 @@ struct PerplexityCommand: ParsableCommand {
                 throw InputError("cannot read \(file) as UTF-8 text: \(error.localizedDescription)")
             }
             let loaded = try modelOptions.load()
+            // An encoder-decoder's decoder predicts text given a source; without one its "perplexity" means nothing.
+            if case .encoderDecoder = loaded.network {
+                throw InputError("\(loaded.path) is an encoder-decoder (\(loaded.architecture)): perplexity is for decoder-only models")
+            }
             guard loaded.hasTokenizer else { throw LanternError.noTokenizer(loaded.path) }
             let model = try loaded.model
             guard context <= model.maxContextLength else {

@@ -29,7 +29,7 @@ import LanternModels
     }
 
     /// Text output is llama.cpp's "PPL = x +/- y" line; a text shorter than one window is an error
-    /// naming the token count, with {"error"} in JSON mode.
+    /// naming the token count, with {"error"} in JSON mode; an encoder-decoder is refused.
     @Test func perplexityTextAndErrors() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lantern-ppl-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -39,6 +39,8 @@ import LanternModels
         let bad = try CLI.run(["perplexity", "--model", modelPath, "--file", short.path, "--format", "json"])
         #expect(bad.status != 0)
         #expect((try CLI.json(bad.stdout)["error"] as? String)?.contains("fewer than one window") == true)
+        let seq2seq = try CLI.run(["perplexity", "--model", fixturePath("t5"), "--file", short.path])
+        #expect(seq2seq.status != 0 && seq2seq.stderr.contains("decoder-only"), "\(seq2seq.stderr)")
         let text = try CLI.run(["perplexity", "--model", modelPath, "--file", referencePath("text/apache-2.0.txt"),
                                 "--context", "128", "--threads", "2"])
         #expect(text.status == 0, "\(text.stderr)")
