@@ -32,13 +32,16 @@ import LanternFormats
     }
 
     /// The fixture GGUF conversions (llama.cpp's converter): the hyper-parameters in the file give its
-    /// tensors' element count (BERT's converter drops the MLM head, T5's keeps the separate lm_head).
+    /// tensors' element count (BERT's converter drops the MLM head, T5's keeps the separate lm_head),
+    /// and llama.cpp's tensor names fall in the same parts as the formula's.
     @Test(arguments: ["gpt2/model.gguf", "bloom/model.gguf", "bert/model.gguf", "t5/model.gguf"])
     func ggufCountEqualsTensorTable(_ name: String) throws {
         let file = try GGUFFile(path: fixturePath(name))
         let size = try ModelAnatomy.size(gguf: file)
         let elements = file.tensorInfos.reduce(0) { $0 + $1.shape.reduce(1, *) }
         #expect(size.parameters.total == elements, "\(name): hyper-parameters give \(size.parameters.total), file holds \(elements)")
+        let byName = ModelAnatomy.count(tensors: ModelAnatomy.tensorTable(file))
+        #expect(byName == size.parameters, "\(name): by name \(byName) vs formula \(size.parameters)")
     }
 
     /// Published totals: GPT-2 124M (openai/gpt-2), GPT-3 175.0B (Brown et al. table 2.1), LLaMA 2 70B
