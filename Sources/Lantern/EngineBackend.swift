@@ -41,10 +41,7 @@ public final class EngineBackend: ServerBackend, @unchecked Sendable {
         loaded.tokenizer.decode(ids.filter { $0 >= 0 && $0 < loaded.tokenizer.vocabularySize }, skipSpecial: false)
     }
 
-    public func tokenBytes(_ id: Int) -> [UInt8] {
-        guard id >= 0, id < loaded.tokenizer.vocabularySize, !loaded.tokenizer.isSpecial(id) else { return [] }
-        return loaded.tokenizer.tokenBytes(id)
-    }
+    public func tokenBytes(_ id: Int) -> [UInt8] { loaded.logprobTokenBytes(id) }
 
     public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
         try loaded.renderChat(messages.map { ($0.role.rawValue, $0.content) }, addGenerationPrompt: addGenerationPrompt)

@@ -140,6 +140,14 @@ public final class LoadedModel: @unchecked Sendable {
         return try chatTemplate.render(context)
     }
 
+    /// A token's bytes as log-probability reports show it (the server's `token` / `bytes` fields and
+    /// `lantern generate --show-probs`): its piece of text, nothing for special tokens and ids outside
+    /// the vocabulary.
+    public func logprobTokenBytes(_ id: Int) -> [UInt8] {
+        guard id >= 0, id < tokenizer.vocabularySize, !tokenizer.isSpecial(id) else { return [] }
+        return tokenizer.tokenBytes(id)
+    }
+
     /// Tokens of a raw prompt: special tokens parsed, BOS added when the model asks for it.
     public func encodePrompt(_ text: String) -> [Int] {
         tokenizer.encode(text, parseSpecial: true, addBOS: tokenizer.addsBOS)
@@ -175,6 +183,7 @@ public enum LanternError: Error, CustomStringConvertible {
     case notGenerative(path: String, architecture: String)
     case noTokenizer(String)
     case vocabularyMismatch(path: String, tokenizer: Int, model: Int)
+    case notFound(String)
 
     public var description: String {
         switch self {
@@ -184,6 +193,7 @@ public enum LanternError: Error, CustomStringConvertible {
         case let .noTokenizer(path): return "\(path) has no tokenizer (tokenizer.json or vocab.txt); pass token ids with --tokens"
         case let .vocabularyMismatch(path, tokenizer, model):
             return "\(path): the tokenizer has \(tokenizer) tokens but the model's output covers only \(model)"
+        case let .notFound(path): return "no file or folder at \(path)"
         }
     }
 }

@@ -26,6 +26,9 @@ public final class Session: @unchecked Sendable {
 
     public var contextLength: Int { cache.capacity }
 
+    /// Bytes of K and V one cached position takes (every layer).
+    public var cacheBytesPerPosition: Int { cache.pool.bytesPerPosition }
+
     /// Makes the cache hold exactly `prompt` and leaves the logits of its last position in `logits`.
     /// The longest common prefix with what is cached is kept; at least one token is always evaluated.
     public func prefill(_ prompt: [Int]) throws(ModelError) {

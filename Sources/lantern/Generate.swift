@@ -42,6 +42,13 @@ struct Generate: AsyncParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .long, help: "text streams tokens as they come; json prints one object at the end.")
     var format: OutputFormat = .text
+    @Flag(name: .long, help: "Show each token's probability under the model (coloured on a terminal, numbers otherwise) and the most likely alternatives per step; json adds `logprobs`.")
+    var showProbs = false
+    @Option(name: .long, help: "Alternatives listed per step with --show-probs (0...20).") var top: Int = 5
+
+    func validate() throws {
+        guard (0...20).contains(top) else { throw ValidationError("--top must be in 0...20") }
+    }
 
     func run() async throws {
         try await reportingErrors(format: format) {
@@ -63,12 +70,18 @@ struct Generate: AsyncParsableCommand {
             let start = Date()
             var text = "", ids: [Int] = []
             var summary: GenerationSummary?
-            for try await event in try model.generate(tokens: promptTokens, parameters: sampling.parameters()) {
+            var steps: [TokenProbabilities] = []
+            let colour = showProbs && format == .text && isatty(1) == 1
+            for try await event in try model.generate(tokens: promptTokens, parameters: sampling.parameters(),
+                                                      logprobs: showProbs ? top : nil) {
                 switch event {
                 case let .token(t):
                     ids.append(t.id)
                     text += t.text
-                    if format == .text { emit(t.text) }
+                    if let logprob = t.logprob {
+                        steps.append(TokenProbabilities(id: t.id, logprob: logprob, top: t.top, loaded: loaded))
+                    }
+                    if format == .text { emit(colour ? TokenProbabilities.coloured(t.text, probability: exp(Double(t.logprob ?? 0))) : t.text) }
                 case let .finished(s):
                     summary = s
                     text += s.trailingText
@@ -80,15 +93,18 @@ struct Generate: AsyncParsableCommand {
             switch format {
             case .text:
                 emit("\n")
+                if showProbs { TokenProbabilities.printTable(steps, colour: colour) }
                 stderr(String(format: "[%d prompt tokens, %d new tokens in %.2f s, %.1f tokens/s, finish: %@]",
                               promptTokens.count, ids.count, seconds, Double(ids.count) / max(seconds, 1e-9), reason.rawValue))
             case .json:
-                printJSON(.object([
+                var fields: [(String, JSONValue)] = [
                     ("prompt_tokens", .ints(promptTokens)),
                     ("tokens", .ints(ids)),
                     ("text", .string(text)),
                     ("finish_reason", .string(reason.rawValue)),
-                ]))
+                ]
+                if showProbs { fields.append(("logprobs", .array(steps.map(\.json)))) }
+                printJSON(.object(fields))
             }
         }
     }
@@ -102,4 +118,47 @@ func stream(_ generator: Generator, format: OutputFormat) throws -> String {
         if format == .text { emit(step.text) }
     }
     return text
+}
+
+/// One generated token's log-probability and the most likely alternatives (the engine's TokenLogprobs,
+/// the numbers the server's `logprobs` report), with their text as the server renders it.
+struct TokenProbabilities {
+    struct Entry { let id: Int; let token: String; let logprob: Float }
+    let chosen: Entry
+    let top: [Entry]
+
+    init(id: Int, logprob: Float, top: [TokenLogprob], loaded: LoadedModel) {
+        func text(_ id: Int) -> String { String(decoding: loaded.logprobTokenBytes(id), as: UTF8.self) }
+        chosen = Entry(id: id, token: text(id), logprob: logprob)
+        self.top = top.map { Entry(id: $0.id, token: text($0.id), logprob: $0.logprob) }
+    }
+
+    var json: JSONValue {
+        func entry(_ e: Entry) -> [(String, JSONValue)] {
+            [("token", .string(e.token)), ("id", .int(e.id)), ("logprob", e.logprob.isFinite ? .float(e.logprob) : .null)]
+        }
+        return .object(entry(chosen) + [("top_logprobs", .array(top.map { .object(entry($0)) }))])
+    }
+
+    /// ANSI colour by probability: green >= 0.8, yellow >= 0.5, orange >= 0.2, red below (256-colour codes).
+    static func colourCode(_ p: Double) -> Int { p >= 0.8 ? 40 : p >= 0.5 ? 184 : p >= 0.2 ? 208 : 196 }
+
+    static func coloured(_ text: String, probability p: Double) -> String {
+        text.isEmpty ? text : "\u{1B}[38;5;\(colourCode(p))m" + text + "\u{1B}[0m"
+    }
+
+    /// One line a step: index, the token (JSON-quoted so spaces and newlines show), p, and the alternatives.
+    static func printTable(_ steps: [TokenProbabilities], colour: Bool) {
+        if colour { print("colours: " + [("p >= 0.8", 0.9), ("p >= 0.5", 0.6), ("p >= 0.2", 0.3), ("p < 0.2", 0.1)].map { coloured($0.0, probability: $0.1) }.joined(separator: " ")) }
+        for (i, s) in steps.enumerated() {
+            let token = JSONValue.string(s.chosen.token).serialized()
+            var line = String(format: "%4d ", i + 1) + (colour ? coloured(token, probability: exp(Double(s.chosen.logprob))) : token)
+                + String(repeating: " ", count: max(1, 16 - token.count))
+                + String(format: "p=%.4f", exp(Double(s.chosen.logprob)))
+            if !s.top.isEmpty {
+                line += "  |" + s.top.map { " " + JSONValue.string($0.token).serialized() + String(format: " %.4f", exp(Double($0.logprob))) }.joined()
+            }
+            print(line)
+        }
+    }
 }

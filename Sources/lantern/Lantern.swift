@@ -7,7 +7,7 @@ struct LanternCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lantern",
         abstract: "Run transformer language models on the CPU.",
-        subcommands: [Generate.self, Chat.self, Tokenize.self, Detokenize.self, Forward.self, Inspect.self, Bench.self, RenderTemplate.self, Models.self, Fetch.self, Embed.self, Similarity.self, FillMask.self, Serve.self, AttentionCommand.self],
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Detokenize.self, Forward.self, Inspect.self, PerplexityCommand.self, Params.self, AttentionCommand.self, Bench.self, RenderTemplate.self, Models.self, Fetch.self, Embed.self, Similarity.self, FillMask.self, Serve.self],
         defaultSubcommand: Generate.self)
 }
 

@@ -214,11 +214,14 @@ struct Bench: ParsableCommand {
     @Option(name: .long) var reps: Int = 3
     @Option(name: .long, help: "Sequences decoded together in one batched forward per step (tg_tps is then the aggregate).")
     var parallel: Int = 1
+    @Flag(name: .long, help: "Decode without the KV cache: every step recomputes the whole sequence from scratch (what the cache saves).")
+    var noKvCache = false
     @Option(name: .long) var format: OutputFormat = .text
 
     func run() throws {
         try reportingErrors(format: format) {
             guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256") }
+            guard !(noKvCache && parallel > 1) else { throw ValidationError("--no-kv-cache measures one sequence: drop --parallel") }
             guard promptTokens >= 1, genTokens >= 1, reps >= 1 else {
                 throw ValidationError("--prompt-tokens, --gen-tokens and --reps must be at least 1")
             }
@@ -267,9 +270,17 @@ struct Bench: ParsableCommand {
                 try session.prefill(prompt)
                 pp.append(Double(promptTokens) / Date().timeIntervalSince(t))
                 var tok = 100
+                var sequence = prompt
                 t = Date()
                 for _ in 0..<genTokens {
-                    try session.append(tok % vocab)
+                    if noKvCache {
+                        // From an empty cache over everything so far: the cost a step has without the cache.
+                        sequence.append(tok % vocab)
+                        session.reset()
+                        try session.prefill(sequence)
+                    } else {
+                        try session.append(tok % vocab)
+                    }
                     tok = (tok * 31 + 7) % 40000 + 100
                 }
                 tg.append(Double(genTokens) / Date().timeIntervalSince(t))
@@ -281,10 +292,13 @@ struct Bench: ParsableCommand {
                     ("engine", .string("lantern")), ("threads", .int(modelOptions.threads)),
                     ("pp", .int(promptTokens)), ("tg", .int(genTokens)), ("parallel", .int(parallel)),
                     ("pp_tps", .double(median(pp))), ("tg_tps", .double(median(tg))),
+                    ("kv_cache", .bool(!noKvCache)),
+                    ("kv_bytes_per_token", .int(session.cacheBytesPerPosition)),
+                    ("kv_bytes", .int(noKvCache ? 0 : session.cacheBytesPerPosition * (promptTokens + genTokens))),
                 ]))
             case .text:
-                print(String(format: "prefill %d tokens: %.1f tokens/s; decode %d tokens: %.1f tokens/s (%d threads, %d sequences, median of %d)",
-                             promptTokens, median(pp), genTokens, median(tg), modelOptions.threads, parallel, reps))
+                print(String(format: "prefill %d tokens: %.1f tokens/s; decode %d tokens%@: %.1f tokens/s (%d threads, %d sequences, median of %d)",
+                             promptTokens, median(pp), genTokens, noKvCache ? " without the KV cache" : "", median(tg), modelOptions.threads, parallel, reps))
             }
         }
     }
