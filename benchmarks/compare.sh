@@ -36,7 +36,8 @@ if [ ! -x "$BIN/llama-bench" ]; then
   done
 fi
 [ -x "$BIN/llama-bench" ] || { echo "no llama-bench in $BIN: set LLAMACPP_BIN or build llama.cpp (see the top of this script)" >&2; exit 1; }
-swift build -c release --product lantern >&2
+# LANTERN_SKIP_BUILD=1 uses the lantern already in .build/release (e.g. built with -enable-testing by the tests).
+[ -n "${LANTERN_SKIP_BUILD:-}" ] || swift build -c release --product lantern >&2
 LANTERN=.build/release/lantern
 [ ${#MODELS[@]} -gt 0 ] || MODELS=("")
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" >&2
