@@ -17,11 +17,11 @@ import Glibc
 
     @Test(arguments: ["/v1/chat/completions", "/v1/completions"])
     func disconnectingCancelsANonStreamedRequest(_ path: String) async throws {
-        let server = try LanternServe(["-c", "2048", "--parallel", "1", "--threads", "2"])
+        let server = try LanternServe(["-c", "8192", "--parallel", "1", "--threads", "2"])
         defer { server.stop() }
         let body = path == "/v1/completions"
-            ? #"{"prompt": "Once upon a time", "max_tokens": 2000, "temperature": 0.8, "seed": 1, "logit_bias": \#(Self.noEnd)}"#
-            : #"{"messages": [{"role": "user", "content": "Tell me a long story."}], "max_tokens": 2000, "temperature": 0.8, "seed": 1, "logit_bias": \#(Self.noEnd)}"#
+            ? #"{"prompt": "Once upon a time", "max_tokens": 8000, "temperature": 0.8, "seed": 1, "logit_bias": \#(Self.noEnd)}"#
+            : #"{"messages": [{"role": "user", "content": "Tell me a long story."}], "max_tokens": 8000, "temperature": 0.8, "seed": 1, "logit_bias": \#(Self.noEnd)}"#
         let connection = try HTTPConnection(port: server.port)
         try connection.send(HTTPConnection.request("POST", path, body: body))
         // Wait until it decodes (its cache holds more than the prompt's ~2 blocks of 16 positions), then
@@ -33,8 +33,9 @@ import Glibc
         let start = Date()
         let after = try await server.waitForMetrics(timeout: 30) { $0.value("lantern_requests_running") == 0 }
         let seconds = Date().timeIntervalSince(start)
-        // 2,000 tokens take minutes on two cores: stopping within a few seconds means it was cancelled.
-        #expect(seconds < 5, "the sequence ran \(seconds) s after the client went away")
+        // 8,000 tokens take a minute or more on two cores: stopping within seconds (generous for a
+        // machine busy with other tests) means it was cancelled, as the counters below confirm.
+        #expect(seconds < 20, "the sequence ran \(seconds) s after the client went away")
         #expect(after.value("lantern_sequences_cancelled_total") == 1, "\(after.text)")
         #expect(after.value("lantern_kv_blocks_used") == 0, "a cancelled sequence frees its blocks at once")
         #expect(after.value("lantern_generated_tokens_total") == 0, "no sequence finished")
