@@ -194,18 +194,8 @@ import Glibc
         let sentences = Array(try Self.minilmSentences().prefix(3))
         let embedder = try SentenceEmbedder(path: folder.path, threads: 2)
         let local = try embedder.embed(sentences)
-        let client = Process()
-        client.executableURL = python
-        client.arguments = [ServerTests.fixture("server/openai_embeddings.py"), "http://127.0.0.1:\(server.port)"] + sentences
-        let out = Pipe(), err = Pipe()
-        client.standardOutput = out
-        client.standardError = err
-        try client.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        client.waitUntilExit()
-        try #require(client.terminationStatus == 0, "client failed: \(String(decoding: stderr, as: UTF8.self))")
-        let r = try #require(try JSONSerialization.jsonObject(with: stdout) as? [String: Any])
+        let r = try ServerTests.runClient(python, ServerTests.fixture("server/openai_embeddings.py"),
+                                          ["http://127.0.0.1:\(server.port)"] + sentences)
         let vectors = try #require(r["default"] as? [[Double]]).map { $0.map(Float.init) }
         #expect(vectors.count == 3)
         for (v, w) in zip(vectors, local) { #expect(maxDifference(v, w) <= 1e-6) }

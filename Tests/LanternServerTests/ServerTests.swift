@@ -37,19 +37,8 @@ import Lantern
         #expect(startupLog.contains("--batch-size") && startupLog.contains("ignored"), "\(startupLog)")
         let base = "http://127.0.0.1:\(port)"
 
-        let client = Process()
-        client.executableURL = python
-        client.arguments = [Self.fixture("server/openai_client.py"), base, Self.apiKey, Self.alias,
-                            "\(Self.context)", "\(Self.maxBody)"]
-        let out = Pipe(), err = Pipe()
-        client.standardOutput = out
-        client.standardError = err
-        try client.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        client.waitUntilExit()
-        try #require(client.terminationStatus == 0, "client failed: \(String(decoding: stderr, as: UTF8.self))")
-        let r = try #require(try JSONSerialization.jsonObject(with: stdout) as? [String: Any])
+        let r = try Self.runClient(python, Self.fixture("server/openai_client.py"),
+                                   [base, Self.apiKey, Self.alias, "\(Self.context)", "\(Self.maxBody)"])
         try check(r)
     }
 
@@ -196,6 +185,23 @@ import Lantern
         }
         return nil
     }()
+
+    /// Runs a Python client script of Fixtures/server and returns the JSON object it prints; a non-zero
+    /// exit fails the test with the script's stderr.
+    static func runClient(_ python: URL, _ script: String, _ arguments: [String]) throws -> [String: Any] {
+        let client = Process()
+        client.executableURL = python
+        client.arguments = [script] + arguments
+        let out = Pipe(), err = Pipe()
+        client.standardOutput = out
+        client.standardError = err
+        try client.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        client.waitUntilExit()
+        try #require(client.terminationStatus == 0, "client failed: \(String(decoding: stderr, as: UTF8.self))")
+        return try #require(try JSONSerialization.jsonObject(with: stdout) as? [String: Any])
+    }
 
     static func fixture(_ relative: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

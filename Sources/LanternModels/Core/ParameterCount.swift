@@ -150,20 +150,11 @@ public enum ModelAnatomy {
     /// The checkpoint's own count: every tensor's elements, put in a part by its name (Hugging Face or
     /// GGUF names). The total is exact by construction; the split is as good as the name rules.
     public static func count(tensors: [(name: String, shape: [Int])]) -> ParameterCount {
-        var p = ParameterCount()
+        var tally = Tally()
         for (name, shape) in tensors {
-            let n = shape.reduce(1, *)
-            switch part(of: name) {
-            case .embeddings: p.embeddings += n
-            case .attention: p.attention += n
-            case .feedForward: p.feedForward += n
-            case .norms: p.norms += n
-            case .head: p.head += n
-            case .other: p.other += n
-            }
-            if shape.filter({ $0 > 1 }).count <= 1 { p.vectors += n }
+            tally.add(part(of: name), shape.reduce(1, *), vector: shape.filter({ $0 > 1 }).count <= 1)
         }
-        return p
+        return tally.p
     }
 
     /// The tensor table of a WeightStore (safetensors folder or GGUF file).
