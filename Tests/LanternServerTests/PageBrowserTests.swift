@@ -20,7 +20,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lantern-page-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let url = "http://127.0.0.1:\(server.port)/?demo=The+cat+sat&layer=0&head=0&max_tokens=16&temperature=0"
+        let url = "http://127.0.0.1:\(server.port)/?demo=The+cat+sat&layer=0&head=0&max_tokens=16&temperature=0&stream=0"
 
         // The DOM once the page says it is done: the reply is there as probability-coloured token spans.
         let dom = try Self.run(chromium, Self.flags(dir) + ["--dump-dom", url], in: dir)
