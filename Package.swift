@@ -51,7 +51,8 @@ let package = Package(
         .testTarget(name: "LanternModelsTests", dependencies: ["LanternModels", "LanternFormats"]),
         .testTarget(name: "LanternGenerationTests", dependencies: ["LanternGeneration", "LanternFormats"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern"]),
-        // Starts the built `lantern serve` and drives it with the official `openai` Python client.
-        .testTarget(name: "LanternServerTests", dependencies: ["Lantern", "LanternFormats"]),
+        // Starts the built `lantern serve` and drives it with the official `openai` Python client (and
+        // the page with headless Chromium); LanternServer itself for the page's colours.
+        .testTarget(name: "LanternServerTests", dependencies: ["Lantern", "LanternFormats", "LanternServer"]),
     ]
 )

@@ -110,6 +110,18 @@ extension LoadedModel {
         return ids
     }
 
+    /// Query heads of each layer of the self-attention `attentionMap` draws without `cross` (an
+    /// encoder-decoder's: its encoder's).
+    public var selfAttentionHeads: [Int] {
+        let stack: TransformerStack
+        switch network {
+        case let .decoder(model): stack = model.stack
+        case let .encoder(model): stack = model.stack
+        case let .encoderDecoder(model): stack = model.encoder
+        }
+        return stack.blocks.map(\.attention.heads)
+    }
+
     /// A token's text as the tokenizer decodes it alone; its id when the model has no tokenizer.
     public func tokenLabel(_ id: Int) -> String { label(id) }
 

@@ -12,6 +12,8 @@ public final class EngineBackend: ServerBackend, @unchecked Sendable {
     public let lantern: LanternModel
     let embedder: SentenceEmbedder?
     private let embedLock = NSLock()
+    /// Attention maps run here, one at a time, off the server's threads (see `attention`).
+    private let attentionQueue = DispatchQueue(label: "lantern.attention")
     private let statsLock = NSLock()
     private var counters = BackendStats()
 
@@ -109,6 +111,26 @@ public final class EngineBackend: ServerBackend, @unchecked Sendable {
             return ids
         }
         return EmbeddingResult(vectors: try embedder.embed(tokens: ids), promptTokens: ids.reduce(0) { $0 + $1.count })
+    }
+
+    /// At most 512 tokens (and the model's context): a map of every head holds heads x tokens^2 floats.
+    public var attentionLayout: AttentionLayout? {
+        let context = (try? loaded.model.maxContextLength) ?? 512
+        return AttentionLayout(architecture: loaded.architecture, heads: loaded.selfAttentionHeads, maxTokens: min(512, context))
+    }
+
+    /// `LoadedModel.attentionMap` on a serial queue of its own. It runs beside the engine's steps without
+    /// touching them: it makes its own KV cache and workspace, the weights are only read, the shared
+    /// thread pool runs one job at a time (a call made while the engine's job runs goes serially on its
+    /// own thread, and the other way round), and matmul scratch is per thread. The queue keeps one map
+    /// in memory at a time and keeps the forward pass off Swift's cooperative threads.
+    public func attention(tokens: [Int], layer: Int, head: Int?) async throws -> AttentionMap {
+        let loaded = self.loaded
+        return try await withCheckedThrowingContinuation { continuation in
+            attentionQueue.async {
+                continuation.resume(with: Result { try loaded.attentionMap(tokens: tokens, layer: layer, head: head) })
+            }
+        }
     }
 
     public var stats: BackendStats {

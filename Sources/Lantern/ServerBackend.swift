@@ -140,4 +140,32 @@ public protocol ServerBackend: Sendable {
     /// nil when the server has no embedding model.
     func embed(_ texts: [String]) throws -> EmbeddingResult?
     var stats: BackendStats { get }
+    /// The self-attention maps `attention(tokens:layer:head:)` can draw; nil when it draws none.
+    var attentionLayout: AttentionLayout? { get }
+    /// One layer's self-attention (one head, or every head when `head` is nil) over `tokens`, from a
+    /// forward pass of its own that leaves running generations as they are. The server has checked
+    /// `tokens`, `layer` and `head` against `attentionLayout`.
+    func attention(tokens: [Int], layer: Int, head: Int?) async throws -> AttentionMap
+}
+
+/// What the attention route of the server may ask for.
+public struct AttentionLayout: Sendable, Equatable {
+    public var architecture: String
+    /// Query heads of each layer's self-attention: `heads.count` layers.
+    public var heads: [Int]
+    /// The most tokens one map covers (a map of all heads holds heads x tokens^2 probabilities).
+    public var maxTokens: Int
+
+    public init(architecture: String, heads: [Int], maxTokens: Int) {
+        self.architecture = architecture
+        self.heads = heads
+        self.maxTokens = maxTokens
+    }
+}
+
+extension ServerBackend {
+    public var attentionLayout: AttentionLayout? { nil }
+    public func attention(tokens: [Int], layer: Int, head: Int?) async throws -> AttentionMap {
+        throw BackendError.invalid("this backend draws no attention maps")
+    }
 }

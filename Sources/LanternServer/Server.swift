@@ -10,7 +10,7 @@ public struct ServerConfiguration: Sendable {
     public var host: String
     /// 0: any free port (the one chosen is passed to `onListening`).
     public var port: Int
-    /// When set, every route except /health needs `Authorization: Bearer <key>`.
+    /// When set, every route except /health and the page (/) needs `Authorization: Bearer <key>`.
     public var apiKey: String?
     /// When set, the only model name requests may ask for.
     public var alias: String?
@@ -69,6 +69,10 @@ public struct OpenAIServer: Sendable {
         }
         router.post("/tokenize") { request, _ in try await tokenize(request) }
         router.post("/detokenize") { request, _ in try await detokenize(request) }
+        // The page and the JSON routes behind it (chat goes through /v1/chat/completions).
+        router.get("/") { _, _ in page() }
+        router.get("/v1/lantern/info") { _, _ in try info() }
+        router.post("/v1/lantern/attention") { request, _ in try await attention(request) }
 
         var logger = Logger(label: "lantern.serve")
         logger.logLevel = .warning
@@ -489,21 +493,24 @@ func randomID() -> String {
     return String((0..<24).map { _ in alphabet.randomElement()! })
 }
 
-/// API-key check (every route but /health), OpenAI-shaped errors for everything thrown, and the
+/// API-key check (every route but /health and the page at /, which holds no data: its requests send
+/// the key), OpenAI-shaped errors for everything thrown, and the
 /// per-endpoint request counts.
 struct OpenAIMiddleware<Context: RequestContext>: RouterMiddleware {
     let apiKey: String?
     let metrics: ServerMetrics
     static var endpoints: Set<String> {
         ["/health", "/metrics", "/v1/models", "/models", "/v1/chat/completions", "/chat/completions", "/v1/completions",
-         "/completions", "/v1/embeddings", "/embeddings", "/tokenize", "/detokenize"]
+         "/completions", "/v1/embeddings", "/embeddings", "/tokenize", "/detokenize", "/", "/v1/lantern/info",
+         "/v1/lantern/attention"]
     }
+    static var publicPaths: Set<String> { ["/health", "/"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         let endpoint = Self.endpoints.contains(path) ? path : "other"
         var response: Response
-        if let apiKey, path != "/health", request.headers[.authorization] != "Bearer \(apiKey)" {
+        if let apiKey, !Self.publicPaths.contains(path), request.headers[.authorization] != "Bearer \(apiKey)" {
             let given = request.headers[.authorization] != nil
             response = APIError(.unauthorized, given ? "incorrect API key provided" : "missing API key: send Authorization: Bearer <key>",
                                 code: "invalid_api_key").response

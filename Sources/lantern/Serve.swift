@@ -19,7 +19,7 @@ struct Serve: AsyncParsableCommand {
     var parallel: Int = 1
     @Option(name: [.customShort("c"), .customLong("ctx-size")], help: "Context length in tokens (at most the model's).")
     var ctxSize: Int = 4096
-    @Option(name: .long, help: "When set, every route but /health needs Authorization: Bearer KEY.") var apiKey: String?
+    @Option(name: .long, help: "When set, every route but /health and the page (/) needs Authorization: Bearer KEY.") var apiKey: String?
     @Option(name: [.customShort("a"), .long], help: "Model name to serve under (requests naming another model get 404).")
     var alias: String?
     @Option(name: [.customShort("n"), .customLong("n-predict"), .customLong("predict")], parsing: .unconditional, help: "Default most new tokens per request (-1: until the context is full).")

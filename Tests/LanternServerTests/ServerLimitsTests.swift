@@ -284,6 +284,8 @@ final class HTTPConnection {
     struct Reply {
         var status: Int
         var body: String
+        /// The status line and header lines.
+        var head = ""
         func json() throws -> [String: Any] {
             try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], "not a JSON object: \(body)")
         }
@@ -304,8 +306,9 @@ final class HTTPConnection {
 
     deinit { close() }
 
-    static func request(_ method: String, _ path: String, body: String? = nil) -> String {
+    static func request(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) -> String {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
         return head + "\r\n" + (body ?? "")
     }
@@ -339,10 +342,11 @@ final class HTTPConnection {
     }
 
     /// Sends one request and reads the whole reply (chunked bodies are joined).
-    static func exchange(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> Reply {
+    static func exchange(port: Int, _ method: String, _ path: String, body: String? = nil,
+                         headers: [String: String] = [:]) throws -> Reply {
         let c = try HTTPConnection(port: port)
         defer { c.close() }
-        try c.send(request(method, path, body: body))
+        try c.send(request(method, path, body: body, headers: headers))
         let raw = [UInt8](try c.readToEnd())
         let crlf: [UInt8] = [13, 10]
         func find(_ needle: [UInt8], from start: Int) -> Int? {
@@ -363,6 +367,6 @@ final class HTTPConnection {
             }
             body = joined
         }
-        return Reply(status: status, body: String(decoding: body, as: UTF8.self))
+        return Reply(status: status, body: String(decoding: body, as: UTF8.self), head: head)
     }
 }
