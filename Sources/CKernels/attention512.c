@@ -1,6 +1,6 @@
-// lt_attend_ext_f32 on 512-bit registers for head dimensions that are a multiple of 16 (64, 128, 256 in
-// the models Lantern runs). Same contract and scalar twin as the AVX2 body in x86_impl.h; dispatch.c picks
-// this one at level >= 2. What makes it faster than one dot and one axpy call per key:
+// lt_attend_kv (and so lt_attend_ext_f32) on 512-bit registers for head dimensions that are a multiple of
+// 16 (64, 128, 256 in the models Lantern runs), reading f32, f16 or q8_0 cache rows (converted to float
+// sixteen values at a time). Same contract and scalar twin as kv.c's; dispatch picks this one at level >= 2. What makes it faster than one dot and one axpy call per key:
 // - scores: sixteen keys at a time, each key's dot kept as a 16-lane partial vector, then the sixteen
 //   vectors summed lane-wise into one vector of sixteen scores by a transpose-and-add tree (46 shuffles and
 //   adds for 16 keys instead of a horizontal sum per key);
@@ -55,8 +55,19 @@ A_INLINE void walk_next(a_walk *w) {
     if (++w->off == w->block) { w->off = 0; w->bi++; }
 }
 
+/// Sixteen values c * 16 ..< c * 16 + 16 of a cache row stored as KT (LT_KV_F32 / F16 / Q8_0).
+A_INLINE __m512 kv_load(const int KT, const uint8_t *row, int c) {
+    if (KT == LT_KV_F32) return _mm512_loadu_ps((const float *)row + 16 * c);
+    if (KT == LT_KV_F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 32 * c)));
+    const uint8_t *b = row + (c >> 1) * 34;
+    uint16_t h; memcpy(&h, b, 2);
+    const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2 + 16 * (c & 1)))));
+    return _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(h)), q);
+}
+
 /// NC = hd / 16 chunks per row (a compile-time constant for 64 / 128 / 256; 0 means read hd at run time).
-A_INLINE void attend512(const int NC, const float *q, const float *k, const float *v, const int32_t *table,
+/// KT: the cache's element type; k, v, stride in bytes.
+A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                         int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, float slope,
                         const float *bias, float *scores, float *out) {
     const int nc = NC ? NC : (int)(hd / 16);
@@ -72,12 +83,12 @@ A_INLINE void attend512(const int NC, const float *q, const float *k, const floa
         A_UNROLL for (int i = 0; i < 16; i++) {
             acc[i] = _mm512_setzero_ps();
             if (i < m) {
-                const float *kr = k + walk_row(&w) * stride;
+                const uint8_t *kr = k + walk_row(&w) * stride;
                 walk_next(&w);
                 if (NC && NC <= 8) {
-                    A_UNROLL for (int c = 0; c < (NC <= 8 ? NC : 1); c++) acc[i] = _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(kr + 16 * c), acc[i]);
+                    A_UNROLL for (int c = 0; c < (NC <= 8 ? NC : 1); c++) acc[i] = _mm512_fmadd_ps(qv[c], kv_load(KT, kr, c), acc[i]);
                 } else {
-                    for (int c = 0; c < nc; c++) acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * c), _mm512_loadu_ps(kr + 16 * c), acc[i]);
+                    for (int c = 0; c < nc; c++) acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * c), kv_load(KT, kr, c), acc[i]);
                 }
             }
         }
@@ -95,38 +106,48 @@ A_INLINE void attend512(const int NC, const float *q, const float *k, const floa
     w = walk_start(table, block, first);
     int64_t j = first;
     for (; j + 2 <= n; j += 2) {
-        const float *v0 = v + walk_row(&w) * stride; walk_next(&w);
-        const float *v1 = v + walk_row(&w) * stride; walk_next(&w);
+        const uint8_t *v0 = v + walk_row(&w) * stride; walk_next(&w);
+        const uint8_t *v1 = v + walk_row(&w) * stride; walk_next(&w);
         const __m512 p0 = _mm512_set1_ps(scores[j - first]), p1 = _mm512_set1_ps(scores[j + 1 - first]);
         if (NC) {
             A_UNROLL for (int c = 0; c < NC; c++) {
-                o0[c] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * c), o0[c]);
-                o1[c] = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1 + 16 * c), o1[c]);
+                o0[c] = _mm512_fmadd_ps(p0, kv_load(KT, v0, c), o0[c]);
+                o1[c] = _mm512_fmadd_ps(p1, kv_load(KT, v1, c), o1[c]);
             }
         } else {
             for (int c = 0; c < nc; c++) {
-                o0[c] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * c), o0[c]);
-                o1[c] = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1 + 16 * c), o1[c]);
+                o0[c] = _mm512_fmadd_ps(p0, kv_load(KT, v0, c), o0[c]);
+                o1[c] = _mm512_fmadd_ps(p1, kv_load(KT, v1, c), o1[c]);
             }
         }
     }
     if (j < n) {
-        const float *v0 = v + walk_row(&w) * stride;
+        const uint8_t *v0 = v + walk_row(&w) * stride;
         const __m512 p0 = _mm512_set1_ps(scores[j - first]);
-        for (int c = 0; c < nc; c++) o0[c] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * c), o0[c]);
+        for (int c = 0; c < nc; c++) o0[c] = _mm512_fmadd_ps(p0, kv_load(KT, v0, c), o0[c]);
     }
     for (int c = 0; c < nc; c++) _mm512_storeu_ps(out + 16 * c, _mm512_add_ps(o0[c], o1[c]));
 }
 
-A_TARGET int lt_attend_ext_f32_512(const float *q, const float *k, const float *v, const int32_t *table,
-                                   int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                                   float slope, const float *bias, float *scores, float *out) {
+/// Instantiates one head-size switch per element type.
+#define A_SWITCH(KT) \
+    switch (hd) { \
+    case 64: attend512(4, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    case 128: attend512(8, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    case 256: attend512(16, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    default: attend512(0, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    }
+
+A_TARGET int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
+                              int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                              float slope, const float *bias, float *scores, float *out) {
     if (hd % 16 != 0 || hd > 256 || hd <= 0) return 0;
-    switch (hd) {
-    case 64: attend512(4, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break;
-    case 128: attend512(8, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break;
-    case 256: attend512(16, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break;
-    default: attend512(0, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break;
+    if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
+    switch (kvtype) {
+    case LT_KV_F32: A_SWITCH(LT_KV_F32) break;
+    case LT_KV_F16: A_SWITCH(LT_KV_F16) break;
+    case LT_KV_Q8_0: A_SWITCH(LT_KV_Q8_0) break;
+    default: return 0;
     }
     return 1;
 }

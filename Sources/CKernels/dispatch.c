@@ -214,28 +214,28 @@ void lt_attend_f32(const float *q, const float *k, const float *v, int64_t strid
 void lt_attend_ext_f32_at(int level, const float *q, const float *k, const float *v, const int32_t *table,
                           int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                           float slope, const float *bias, float *scores, float *out) {
+    lt_attend_kv_at(level, LT_KV_F32, q, k, v, table, block, stride * (int64_t)sizeof(float), first, n, hd, scale,
+                    slope, bias, scores, out);
+}
+
+void lt_attend_kv_at(int level, int kvtype, const float *q, const void *k, const void *v, const int32_t *table,
+                     int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                     float slope, const float *bias, float *scores, float *out) {
     if (block <= 0) block = n > 0 ? n : 1;
     if (first < 0) first = 0;
+    level = clamp_level(level);
 #if defined(__x86_64__)
-    if (clamp_level(level) >= 2 && n > first &&
-        lt_attend_ext_f32_512(q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out)) return;
-    if (clamp_level(level) >= 1) {
-        lt_attend_ext_f32_avx2(q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out);
-        return;
-    }
+    if (level >= 2 && n > first &&
+        lt_attend_kv_512(kvtype, q, (const uint8_t *)k, (const uint8_t *)v, table, block, stride, first, n, hd,
+                         scale, slope, bias, scores, out)) return;
 #endif
-    (void)level;
-    for (int64_t j = first; j < n; j++) {
-        const int64_t row = table ? (int64_t)table[j / block] * block + j % block : j;
-        float sc = lt_dot_f32_scalar(q, k + row * stride, hd) * scale + slope * (float)j;
-        scores[j - first] = bias ? sc + bias[j] : sc;
-    }
-    lt_softmax_f32_at(0, scores, n - first);
-    for (int64_t d = 0; d < hd; d++) out[d] = 0;
-    for (int64_t j = first; j < n; j++) {
-        const int64_t row = table ? (int64_t)table[j / block] * block + j % block : j;
-        for (int64_t d = 0; d < hd; d++) out[d] += scores[j - first] * v[row * stride + d];
-    }
+    lt_attend_kv_below512(level, kvtype, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out);
+}
+
+void lt_attend_kv(int kvtype, const float *q, const void *k, const void *v, const int32_t *table, int64_t block,
+                  int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, float slope,
+                  const float *bias, float *scores, float *out) {
+    lt_attend_kv_at(active_level(), kvtype, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out);
 }
 
 void lt_attend_ext_f32(const float *q, const float *k, const float *v, const int32_t *table, int64_t block,

@@ -60,11 +60,15 @@ float lt_dot_f32_scalar(const float *a, const float *b, int64_t n);
     void lt_attend_ext_f32_##isa(const float *q, const float *k, const float *v, const int32_t *table, \
                                  int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, \
                                  float slope, const float *bias, float *scores, float *out);
-/// attention512.c: the 512-bit lt_attend_ext_f32 for hd % 16 == 0, hd <= 256; returns 0 (doing nothing)
-/// for other head sizes.
-int lt_attend_ext_f32_512(const float *q, const float *k, const float *v, const int32_t *table,
-                          int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                          float slope, const float *bias, float *scores, float *out);
+/// attention512.c: the 512-bit lt_attend_kv for hd % 16 == 0, hd <= 256 (stride in bytes); returns 0
+/// (doing nothing) for other head sizes.
+int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
+                     int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                     float slope, const float *bias, float *scores, float *out);
+/// kv.c: lt_attend_kv at the AVX2 level (level >= 1) or the scalar twin (level 0); stride in bytes.
+void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k, const void *v,
+                           const int32_t *table, int64_t block, int64_t stride, int64_t first, int64_t n,
+                           int64_t hd, float scale, float slope, const float *bias, float *scores, float *out);
 LT_DECLARE_ISA(avx2)
 LT_DECLARE_ISA(avx512)
 LT_DECLARE_ISA(vnni)

@@ -21,11 +21,11 @@ public final class EngineBackend: ServerBackend, @unchecked Sendable {
     ///   - contextLength: positions per sequence (llama-server's --ctx-size divided by --parallel).
     ///   - maxWaiting: requests that may wait for a slot before new ones get 429.
     public init(model: LoadedModel, embeddingModel: LoadedModel? = nil, name: String? = nil, parallel: Int,
-                contextLength: Int, maxWaiting: Int, threads: Int) throws {
+                contextLength: Int, maxWaiting: Int, threads: Int, kvType: KVType? = nil) throws {
         let generative = try model.model
         lantern = try LanternModel(loaded: model, engineOptions: EngineOptions(
             maxSequences: max(1, parallel), contextLength: min(contextLength, generative.maxContextLength),
-            maxWaiting: maxWaiting))
+            maxWaiting: maxWaiting, kvType: kvType))
         embedder = try embeddingModel.map { try SentenceEmbedder($0) }
         modelName = name ?? ((model.path as NSString).lastPathComponent as String)
     }

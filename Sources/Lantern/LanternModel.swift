@@ -1,5 +1,6 @@
 import Foundation
 @_exported import LanternGeneration
+@_exported import enum LanternTensor.KVType
 import LanternModels
 import LanternTokenizers
 
@@ -21,11 +22,16 @@ public struct LoadOptions: Sendable {
     public var contextLength: Int
     /// Sequences the engine decodes together.
     public var parallel: Int
+    /// How the KV cache stores keys and values: f16, f32 or q8_0; nil: f16 for quantized weights (as
+    /// llama.cpp), f32 for float weights.
+    public var kvType: KVType?
     /// Progress lines while fetching the default model.
     public var progress: (@Sendable (String) -> Void)?
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, precision: ActivationPrecision = .int8x2,
-                contextLength: Int = 4096, parallel: Int = 1, progress: (@Sendable (String) -> Void)? = nil) {
+                contextLength: Int = 4096, parallel: Int = 1, kvType: KVType? = nil,
+                progress: (@Sendable (String) -> Void)? = nil) {
+        self.kvType = kvType
         self.threads = threads
         self.precision = precision
         self.contextLength = contextLength
@@ -48,7 +54,8 @@ public final class LanternModel: @unchecked Sendable {
 
     public convenience init(loaded: LoadedModel, options: LoadOptions) throws {
         try self.init(loaded: loaded, engineOptions: EngineOptions(maxSequences: max(1, options.parallel),
-                                                                   contextLength: options.contextLength))
+                                                                   contextLength: options.contextLength,
+                                                                   kvType: options.kvType))
     }
 
     /// With the engine's sizes given in full (slots, context per sequence, token budget, queue).

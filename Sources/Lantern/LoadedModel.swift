@@ -154,10 +154,10 @@ public final class LoadedModel: @unchecked Sendable {
     }
 
     /// A session with a KV cache of `contextLength` positions (clamped to the model's trained context).
-    public func makeSession(contextLength: Int) throws -> Session {
+    public func makeSession(contextLength: Int, kvType: KVType? = nil) throws -> Session {
         guard contextLength > 0 else { throw ModelError.invalidConfiguration("context length must be positive, found \(contextLength)") }
         let model = try self.model
-        return try Session(model: model, contextLength: min(contextLength, model.maxContextLength))
+        return try Session(model: model, contextLength: min(contextLength, model.maxContextLength), kvType: kvType)
     }
 }
 

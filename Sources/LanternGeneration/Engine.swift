@@ -1,5 +1,6 @@
 import Foundation
 import LanternModels
+import LanternTensor
 import LanternTokenizers
 
 /// A generated token as the engine reports it.
@@ -89,9 +90,12 @@ public struct EngineOptions: Sendable {
     /// Requests that may wait for a free sequence before new ones are refused.
     public var maxWaiting: Int
     public var blockSize: Int
+    /// How the KV cache stores keys and values (nil: the model's `defaultKVType`).
+    public var kvType: KVType?
 
     public init(maxSequences: Int = 4, contextLength: Int = 4096, tokenBudget: Int = 512, maxWaiting: Int = 256,
-                blockSize: Int = 16) {
+                blockSize: Int = 16, kvType: KVType? = nil) {
+        self.kvType = kvType
         self.maxSequences = maxSequences
         self.contextLength = contextLength
         self.tokenBudget = tokenBudget
@@ -177,7 +181,7 @@ final class EngineCore: @unchecked Sendable {
         self.tokenizer = tokenizer
         self.options = o
         let perSequence = (o.contextLength + o.blockSize - 1) / o.blockSize
-        pool = try model.makePool(blocks: perSequence * o.maxSequences, blockSize: o.blockSize)
+        pool = try model.makePool(blocks: perSequence * o.maxSequences, blockSize: o.blockSize, type: o.kvType)
         statsValue.kvBlocksTotal = pool.blockCount
     }
 

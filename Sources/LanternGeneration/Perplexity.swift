@@ -1,5 +1,6 @@
 import Foundation
 import LanternModels
+import LanternTensor
 
 /// Perplexity of a token stream the way llama.cpp's perplexity tool computes it: non-overlapping windows
 /// of `context` tokens (a partial last window is dropped), each run from an empty cache with its first
@@ -25,7 +26,7 @@ public enum Perplexity {
     ///     floats; nothing of a window's logits outlives its scoring).
     ///   - progress: called after each window with (windows done, windows in all, perplexity so far).
     public static func evaluate(_ model: any CausalLanguageModel, tokens: [Int], context: Int = 512, bos: Int?,
-                                logitRows: Int = 32,
+                                logitRows: Int = 32, kvType: KVType? = nil,
                                 progress: ((_ done: Int, _ total: Int, _ perplexity: Double) -> Void)? = nil)
         throws(ModelError) -> PerplexityResult {
         guard context >= 4, tokens.count >= context else {
@@ -33,7 +34,7 @@ public enum Perplexity {
         }
         guard logitRows >= 1 else { throw .invalidConfiguration("logitRows must be at least 1") }
         let windows = tokens.count / context, first = context / 2, vocab = model.vocabularySize
-        let cache = try model.makeCache(capacity: context)
+        let cache = try model.makeCache(capacity: context, type: kvType)
         // Running sums of NLL and NLL^2, as llama.cpp keeps them (memory independent of the text's length).
         var nll = 0.0, nll2 = 0.0, count = 0
         for w in 0..<windows {

@@ -1,4 +1,5 @@
 import LanternModels
+import LanternTensor
 
 /// A model plus one KV cache and the tokens it holds, so a conversation can reuse the cached prefix
 /// of each new prompt instead of recomputing it.
@@ -15,9 +16,10 @@ public final class Session: @unchecked Sendable {
     public private(set) var logits: [Float]
 
     /// - Throws: `ModelError` when the context length is not positive or exceeds the model's.
-    public init(model: any CausalLanguageModel, contextLength: Int, maxBatch: Int = 512) throws(ModelError) {
+    public init(model: any CausalLanguageModel, contextLength: Int, maxBatch: Int = 512,
+                kvType: KVType? = nil) throws(ModelError) {
         self.model = model
-        self.cache = try model.makeCache(capacity: contextLength)
+        self.cache = try model.makeCache(capacity: contextLength, type: kvType)
         self.workspace = model.makeWorkspace(maxTokens: min(max(1, maxBatch), contextLength))
         self.batch = ForwardBatch(reservingRows: contextLength)
         self.logits = [Float](repeating: 0, count: model.vocabularySize)
@@ -28,6 +30,8 @@ public final class Session: @unchecked Sendable {
 
     /// Bytes of K and V one cached position takes (every layer).
     public var cacheBytesPerPosition: Int { cache.pool.bytesPerPosition }
+    /// How the cache stores keys and values.
+    public var cacheType: KVType { cache.pool.type }
 
     /// Makes the cache hold exactly `prompt` and leaves the logits of its last position in `logits`.
     /// The longest common prefix with what is cached is kept; at least one token is always evaluated.

@@ -57,6 +57,9 @@ extension LanguageModel {
 public protocol CausalLanguageModel: LanguageModel {
     /// Layers, key/value heads and head dimension of the cache.
     var cacheLayout: (layers: Int, kvHeads: Int, headDim: Int) { get }
+    /// The KV type a cache gets when none is asked for (`KVType.following`: f16 for quantized weights,
+    /// as llama.cpp; f32 for float weights, so a float checkpoint matches its float reference).
+    var defaultKVType: KVType { get }
 
     /// Runs every row of `batch`, writing its output rows ([batch.outputRowCount, vocabularySize] logits or
     /// [.., hiddenSize] hidden states) row-major into `out`. Each sequence's cache then holds its positions
@@ -66,20 +69,22 @@ public protocol CausalLanguageModel: LanguageModel {
 }
 
 extension CausalLanguageModel {
-    /// A pool of `blocks` blocks of `blockSize` positions for many sequences.
-    public func makePool(blocks: Int, blockSize: Int = 16) throws(ModelError) -> KVPool {
+    /// A pool of `blocks` blocks of `blockSize` positions for many sequences, storing keys and values as
+    /// `type` (nil: `defaultKVType`).
+    public func makePool(blocks: Int, blockSize: Int = 16, type: KVType? = nil) throws(ModelError) -> KVPool {
         let l = cacheLayout
-        return try KVPool(layers: l.layers, kvHeads: l.kvHeads, headDim: l.headDim, blockSize: blockSize, blocks: blocks)
+        return try KVPool(layers: l.layers, kvHeads: l.kvHeads, headDim: l.headDim, blockSize: blockSize, blocks: blocks,
+                          type: type ?? defaultKVType)
     }
 
     /// A fresh, empty cache of `capacity` positions with a pool of its own (the single-sequence case).
     /// A capacity that is not positive or beyond the model's context is a typed error.
-    public func makeCache(capacity: Int) throws(ModelError) -> KVCache {
+    public func makeCache(capacity: Int, type: KVType? = nil) throws(ModelError) -> KVCache {
         guard capacity > 0, capacity <= maxContextLength else {
             throw .invalidConfiguration("context length \(capacity) must be in 1...\(maxContextLength)")
         }
         let l = cacheLayout
-        return try KVCache(layers: l.layers, kvHeads: l.kvHeads, headDim: l.headDim, capacity: capacity)
+        return try KVCache(layers: l.layers, kvHeads: l.kvHeads, headDim: l.headDim, capacity: capacity, type: type ?? defaultKVType)
     }
 
     /// One sequence continuing `cache`: returns [rows, width] (rows: 1 for `.last`, tokens.count for `.all`).

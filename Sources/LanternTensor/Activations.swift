@@ -127,3 +127,59 @@ extension Reference {
         }
     }
 }
+
+/// How a KV cache stores keys and values (`lt_attend_kv`): f16 by default, as llama.cpp's cache;
+/// f32 exactly; q8_0 in blocks of 32 values with one f16 scale (hd % 32 == 0), a quarter of f32.
+public enum KVType: String, Sendable, CaseIterable, Codable {
+    case f16, f32, q8_0
+
+    /// The kernels' LT_KV_* code.
+    public var code: Int32 {
+        switch self {
+        case .f32: Int32(LT_KV_F32)
+        case .f16: Int32(LT_KV_F16)
+        case .q8_0: Int32(LT_KV_Q8_0)
+        }
+    }
+
+    /// Bytes of `values` values (a multiple of 32 for q8_0).
+    public func bytes(values: Int) -> Int {
+        switch self {
+        case .f32: values * 4
+        case .f16: values * 2
+        case .q8_0: values / 32 * 34
+        }
+    }
+
+    /// The default for weights of `dtype`: f16 when they are quantized (the cache's rounding is far below
+    /// the weights', as in llama.cpp), f32 when they are float (the cache then adds no error to a
+    /// float checkpoint, as in transformers).
+    public static func following(_ dtype: DType) -> KVType { dtype.isQuantized ? .f16 : .f32 }
+
+    /// Why a head of `headDim` values cannot be stored this way, or nil when it can.
+    public func unsupported(headDim: Int) -> String? {
+        if self == .q8_0 && headDim % 32 != 0 { return "a q8_0 KV cache needs a head size that is a multiple of 32, found \(headDim)" }
+        if self != .f32 && headDim > 1024 { return "a \(rawValue) KV cache holds heads of at most 1024 values, found \(headDim)" }
+        return nil
+    }
+}
+
+extension Kernels {
+    /// Stores `count` floats (a multiple of 32 for q8_0) as `type` at `dst`.
+    @inline(__always)
+    public static func storeKV(_ type: KVType, _ src: UnsafePointer<Float>, count: Int, into dst: UnsafeMutableRawPointer) {
+        lt_kv_store(type.code, src, Int64(count), dst)
+    }
+
+    /// `attend` over keys and values stored as `type`: `keys`/`values` point at this head's first value of
+    /// row 0 and rows are `strideBytes` apart (see `lt_attend_kv`).
+    @inline(__always)
+    public static func attend(_ type: KVType, query q: UnsafePointer<Float>, keys: UnsafeRawPointer, values: UnsafeRawPointer,
+                              table: UnsafePointer<Int32>?, block: Int, strideBytes: Int, first: Int = 0, count: Int,
+                              headDim: Int, scale: Float, slope: Float, bias: UnsafePointer<Float>?,
+                              scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        precondition(first >= 0 && first < max(count, 1), "attention window start \(first) outside 0..<\(count)")
+        lt_attend_kv(type.code, q, keys, values, table, Int64(block), Int64(strideBytes), Int64(first), Int64(count),
+                     Int64(headDim), scale, slope, bias, scores, out)
+    }
+}

@@ -18,7 +18,8 @@ struct Chat: AsyncParsableCommand {
         try await reportingErrors(format: format) {
             let loaded = try modelOptions.load()
             let model = try LanternModel(loaded: loaded, options: LoadOptions(
-                threads: modelOptions.threads, precision: modelOptions.activations, contextLength: sampling.context ?? 4096))
+                threads: modelOptions.threads, precision: modelOptions.activations, contextLength: sampling.context ?? 4096,
+                kvType: modelOptions.kvType))
             defer { model.engine.shutdown() }
             let chat = model.chat(system: system)
             let interactive = isatty(0) == 1

@@ -64,7 +64,8 @@ struct Generate: AsyncParsableCommand {
             if case .encoderDecoder = loaded.network { encoderDecoder = true }
             let context = sampling.context ?? ((encoderDecoder ? 0 : promptTokens.count) + sampling.maxTokens + 1)
             let model = try LanternModel(loaded: loaded, options: LoadOptions(
-                threads: modelOptions.threads, precision: modelOptions.activations, contextLength: context, parallel: 1))
+                threads: modelOptions.threads, precision: modelOptions.activations, contextLength: context, parallel: 1,
+                kvType: modelOptions.kvType))
             defer { model.engine.shutdown() }
             if format == .text && tokens == nil { emit(prompt) }
             let start = Date()

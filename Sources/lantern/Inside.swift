@@ -47,7 +47,8 @@ struct PerplexityCommand: ParsableCommand {
             let bar = WindowProgress(label: "perplexity")
             let start = Date()
             let result = try Perplexity.evaluate(model, tokens: ids, context: context,
-                                                 bos: addBOS ? loaded.tokenizer.bosTokenID : nil) { done, total, ppl in
+                                                 bos: addBOS ? loaded.tokenizer.bosTokenID : nil,
+                                                 kvType: modelOptions.kvType) { done, total, ppl in
                 bar.update(done: done, total: total, note: String(format: "ppl %.4f", ppl))
             }
             bar.finish()

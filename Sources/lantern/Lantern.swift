@@ -12,6 +12,7 @@ struct LanternCommand: AsyncParsableCommand {
 }
 
 extension ActivationPrecision: ExpressibleByArgument {}
+extension KVType: ExpressibleByArgument {}
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
@@ -27,6 +28,9 @@ struct ModelOptions: ParsableArguments {
 
     @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (close to float32, default) or int8 (fastest, like llama.cpp).")
     var activations: ActivationPrecision = .environmentDefault
+
+    @Option(name: .long, help: "How the KV cache stores keys and values: f16, f32 or q8_0 (a quarter of f32). Default: f16 for quantized weights (as llama.cpp), f32 for float weights (as transformers).")
+    var kvType: KVType?
 
     /// The path `--model` names (the default model without it), fetched first if it is a catalog name.
     func resolvedPath() throws -> String { try resolveModel(model, default: ModelCatalog.defaultModel) }

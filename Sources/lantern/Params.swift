@@ -54,7 +54,7 @@ struct Params: ParsableCommand {
             }
             let ctx = context ?? size.maxContext
             let p = size.parameters
-            let kvF32 = size.kvValuesPerToken * 4, kvF16 = size.kvValuesPerToken * 2
+            let kvF32 = size.kvValuesPerToken * 4, kvF16 = size.kvValuesPerToken * 2, kvQ8 = KVType.q8_0.bytes(values: size.kvValuesPerToken)
             switch format {
             case .json:
                 var fields: [(String, JSONValue)] = [
@@ -66,9 +66,9 @@ struct Params: ParsableCommand {
                     ("bits_per_weight", .object(WeightFormat.allCases.map { ($0.rawValue, .double($0.bitsPerWeight)) })),
                     ("kv_cache", .object([
                         ("values_per_token", .int(size.kvValuesPerToken)),
-                        ("bytes_per_token", .object([("f32", .int(kvF32)), ("f16", .int(kvF16))])),
+                        ("bytes_per_token", .object([("f32", .int(kvF32)), ("f16", .int(kvF16)), ("q8_0", .int(kvQ8))])),
                         ("context", .int(ctx)),
-                        ("bytes", .object([("f32", .int(kvF32 * ctx)), ("f16", .int(kvF16 * ctx))])),
+                        ("bytes", .object([("f32", .int(kvF32 * ctx)), ("f16", .int(kvF16 * ctx)), ("q8_0", .int(kvQ8 * ctx))])),
                         ("cross_values_per_source_token", .int(size.crossKVValuesPerSourceToken)),
                     ])),
                 ]
@@ -94,7 +94,7 @@ struct Params: ParsableCommand {
                 }
                 if let stored { print("  as stored: \(bytes(stored))") }
                 if size.kvValuesPerToken > 0 {
-                    print("KV cache: \(grouped(kvF32)) B/token f32, \(grouped(kvF16)) B/token f16; at \(ctx) tokens: \(bytes(kvF32 * ctx)) f32, \(bytes(kvF16 * ctx)) f16")
+                    print("KV cache: \(grouped(kvF32)) B/token f32, \(grouped(kvF16)) B/token f16 (the default), \(grouped(kvQ8)) B/token q8_0; at \(ctx) tokens: \(bytes(kvF32 * ctx)) f32, \(bytes(kvF16 * ctx)) f16, \(bytes(kvQ8 * ctx)) q8_0")
                     if size.crossKVValuesPerSourceToken > 0 {
                         print("  plus cross-attention: \(grouped(size.crossKVValuesPerSourceToken * 4)) B per source token f32")
                     }

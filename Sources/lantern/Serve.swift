@@ -30,6 +30,11 @@ struct Serve: AsyncParsableCommand {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (default) or int8.")
     var activations: ActivationPrecision = .environmentDefault
+    @Option(name: [.customLong("kv-type"), .customLong("cache-type-k"), .customLong("ctk", withSingleDash: true)],
+            help: "How the KV cache stores keys and values: f16, f32 or q8_0. Default: f16 for quantized weights (as llama-server), f32 for float weights.")
+    var kvType: KVType?
+    @Option(name: [.customLong("cache-type-v"), .customLong("ctv", withSingleDash: true)], help: .hidden)
+    var cacheTypeV: KVType?
     @Option(name: .long, help: "Requests that may wait behind the running ones before new ones get 429.")
     var maxQueue: Int = 64
     @Option(name: .long, help: "Largest request body in bytes (larger: 413).") var maxBodyBytes: Int = 8 << 20
@@ -50,6 +55,9 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard nPredict >= -1 else { throw ValidationError("--n-predict must be -1 or more") }
         guard temp.isFinite, temp >= 0 else { throw ValidationError("--temp must be a finite number >= 0") }
+        if let cacheTypeV, cacheTypeV != kvType {
+            throw ValidationError("--cache-type-v \(cacheTypeV.rawValue) differs from --kv-type \(kvType?.rawValue ?? "(default)"): Lantern stores keys and values alike")
+        }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be >= 0") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
     }
@@ -66,7 +74,8 @@ struct Serve: AsyncParsableCommand {
             let embedder = try embeddingModel.map { try LoadedModel(path: resolveModel($0), threads: threads, precision: activations) }
             // As llama-server: --ctx-size is shared by the --parallel slots.
             let backend = try EngineBackend(model: loaded, embeddingModel: embedder, name: nil, parallel: parallel,
-                                            contextLength: max(1, ctxSize / parallel), maxWaiting: maxQueue, threads: threads)
+                                            contextLength: max(1, ctxSize / parallel), maxWaiting: maxQueue, threads: threads,
+                                            kvType: kvType)
             server = OpenAIServer(backend: backend, configuration: ServerConfiguration(
                 host: host, port: port, apiKey: apiKey, alias: alias,
                 defaults: RequestDefaults(maxTokens: nPredict, temperature: temp, seed: seed < 0 ? nil : UInt64(seed)),

@@ -114,14 +114,14 @@ struct Forward: ParsableCommand {
             switch loaded.network {
             case let .decoder(model):
                 guard decoderTokens == nil else { throw ValidationError("--decoder-tokens is for encoder-decoder models") }
-                let cache = try model.makeCache(capacity: ids.count)
+                let cache = try model.makeCache(capacity: ids.count, type: modelOptions.kvType)
                 data = try model.forward(ids, cache: cache, rows: .all, output: kind)
             case let .encoder(model):
                 guard decoderTokens == nil else { throw ValidationError("--decoder-tokens is for encoder-decoder models") }
                 data = try model.encode([ids], output: kind)[0]
             case let .encoderDecoder(model):
                 let decoder = try decoderTokens.map { try parseTokenIDs($0) } ?? [model.decoderStartTokenID]
-                let cache = try model.makeCache(capacity: decoder.count)
+                let cache = try model.makeCache(capacity: decoder.count, type: modelOptions.kvType)
                 try model.encode(ids, into: cache)
                 data = try model.forward(decoder, cache: cache, rows: .all, output: kind)
                 ids = decoder
@@ -236,7 +236,8 @@ struct Bench: ParsableCommand {
             var pp: [Double] = [], tg: [Double] = []
             if parallel > 1 {
                 // N sequences: prefill each, then every decode step is one forward over N rows.
-                let pool = try model.makePool(blocks: parallel * ((promptTokens + genTokens + 15) / 16), blockSize: 16)
+                let pool = try model.makePool(blocks: parallel * ((promptTokens + genTokens + 15) / 16), blockSize: 16,
+                                              type: modelOptions.kvType)
                 let caches = try (0..<parallel).map { _ in try KVCache(pool: pool, capacity: promptTokens + genTokens) }
                 let ws = model.makeWorkspace(maxTokens: max(promptTokens, parallel))
                 var batch = ForwardBatch(reservingRows: max(promptTokens, parallel), sequences: parallel)
@@ -263,7 +264,7 @@ struct Bench: ParsableCommand {
                     tg.append(Double(genTokens * parallel) / Date().timeIntervalSince(t))
                 }
             }
-            let session = try loaded.makeSession(contextLength: promptTokens + genTokens)
+            let session = try loaded.makeSession(contextLength: promptTokens + genTokens, kvType: modelOptions.kvType)
             for _ in 0..<(parallel > 1 ? 0 : reps) {
                 session.reset()
                 var t = Date()
@@ -292,7 +293,7 @@ struct Bench: ParsableCommand {
                     ("engine", .string("lantern")), ("threads", .int(modelOptions.threads)),
                     ("pp", .int(promptTokens)), ("tg", .int(genTokens)), ("parallel", .int(parallel)),
                     ("pp_tps", .double(median(pp))), ("tg_tps", .double(median(tg))),
-                    ("kv_cache", .bool(!noKvCache)),
+                    ("kv_cache", .bool(!noKvCache)), ("kv_type", .string(session.cacheType.rawValue)),
                     ("kv_bytes_per_token", .int(session.cacheBytesPerPosition)),
                     ("kv_bytes", .int(noKvCache ? 0 : session.cacheBytesPerPosition * (promptTokens + genTokens))),
                 ]))

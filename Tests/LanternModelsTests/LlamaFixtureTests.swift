@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LanternFormats
+import LanternTensor
 @testable import LanternModels
 
 /// The tiny random LLaMA of `Fixtures/llama` (transformers' LlamaForCausalLM, float32, HF layout with
@@ -28,6 +29,18 @@ import LanternFormats
         let logits = try model.forward(ids, cache: model.makeCache(capacity: 64), rows: .all)
         let want = try expected.floats("logits")
         #expect(allcloseExcess(logits[...], want[...], rtol: 1e-4) <= 2e-3)
+    }
+
+    /// Float weights get a float32 cache by default (so the check above is the float computation). An f16
+    /// cache rounds keys and values to 2^-11 relative: the logits then stay within 0.05 of the reference
+    /// (beyond atol 2e-3 + rtol 1e-4; 0.014 measured). A q8_0 cache needs heads of 32k values: a typed error.
+    @Test func kvTypesOfAFloatModel() throws {
+        #expect(model.defaultKVType == .f32)
+        let ids = try expected.ints("input_ids")
+        let logits = try model.forward(ids, cache: model.makeCache(capacity: 64, type: .f16), rows: .all)
+        let excess = allcloseExcess(logits[...], try expected.floats("logits")[...], rtol: 1e-4)
+        #expect(excess > 0 && excess <= 0.05, "f16 cache: \(excess) beyond the float tolerance")
+        #expect(throws: ModelError.self) { try model.makeCache(capacity: 64, type: .q8_0) }
     }
 
     @Test func greedyGenerationMatchesReference() throws {

@@ -17,8 +17,13 @@ import Testing
         }
         let cached = try bench([]), uncached = try bench(["--no-kv-cache"])
         #expect(cached["kv_cache"] as? Bool == true && uncached["kv_cache"] as? Bool == false)
-        #expect(cached["kv_bytes_per_token"] as? Int == 30 * 2 * 3 * 64 * 4)
-        #expect(cached["kv_bytes"] as? Int == 30 * 2 * 3 * 64 * 4 * 68)
+        // Layers x (K, V) x kv heads x head size x 2 bytes: the f16 cache quantized weights get by default.
+        #expect(cached["kv_type"] as? String == "f16")
+        #expect(cached["kv_bytes_per_token"] as? Int == 30 * 2 * 3 * 64 * 2)
+        #expect(cached["kv_bytes"] as? Int == 30 * 2 * 3 * 64 * 2 * 68)
+        let f32 = try bench(["--kv-type", "f32"]), q8 = try bench(["--kv-type", "q8_0"])
+        #expect(f32["kv_type"] as? String == "f32" && f32["kv_bytes_per_token"] as? Int == 30 * 2 * 3 * 64 * 4)
+        #expect(q8["kv_type"] as? String == "q8_0" && q8["kv_bytes_per_token"] as? Int == 30 * 2 * 3 * 2 * 34)
         let with = try #require(cached["tg_tps"] as? Double), without = try #require(uncached["tg_tps"] as? Double)
         #expect(with > 3 * without, "with cache \(with) tokens/s, without \(without)")
         let bad = try CLI.run(["bench", "--model", path, "--no-kv-cache", "--parallel", "2"])

@@ -169,6 +169,35 @@ void lt_attend_ext_f32_at(int level, const float *q, const float *k, const float
                           int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                           float slope, const float *bias, float *scores, float *out);
 
+/// Element types of a KV cache row (`lt_attend_kv`, `lt_kv_store`):
+///   LT_KV_F32  float32 values
+///   LT_KV_F16  IEEE half values (round to nearest even on store)
+///   LT_KV_Q8_0 blocks of 32 values, each {f16 d; int8 q[32]} (34 bytes): value = d * q, d = max|x| / 127,
+///              q = round-to-nearest-even(x / d); needs hd % 32 == 0
+enum { LT_KV_F32 = 0, LT_KV_F16 = 1, LT_KV_Q8_0 = 2 };
+
+/// IEEE half nearest to f (ties to even; overflow to infinity; NaN stays NaN), as F16C's conversion.
+uint16_t lt_f32_to_f16(float f);
+
+/// Bytes of `n` values of a KV element type (n % 32 == 0 for LT_KV_Q8_0).
+int64_t lt_kv_bytes(int kvtype, int64_t n);
+
+/// Converts n floats (n % 32 == 0 for LT_KV_Q8_0) into the KV element type at dst. Bit-identical on every
+/// level (F16C's conversion rounds to nearest even as the scalar one does).
+void lt_kv_store(int kvtype, const float *src, int64_t n, void *dst);
+void lt_kv_store_at(int level, int kvtype, const float *src, int64_t n, void *dst);
+
+/// lt_attend_ext_f32 over keys and values stored as `kvtype`: k and v point at this head's first value in
+/// row 0, `stride` is in BYTES between rows. For LT_KV_Q8_0, hd % 32 == 0 and the head starts on a block.
+/// Scores and the output are computed in float from the decoded values (the scalar twin decodes each
+/// value with lt_f16_to_f32 / d * q and follows lt_attend_ext_f32's scalar order).
+void lt_attend_kv(int kvtype, const float *q, const void *k, const void *v, const int32_t *table, int64_t block,
+                  int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, float slope,
+                  const float *bias, float *scores, float *out);
+void lt_attend_kv_at(int level, int kvtype, const float *q, const void *k, const void *v, const int32_t *table,
+                     int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                     float slope, const float *bias, float *scores, float *out);
+
 /*
  * Tiny atomics on plain 64-bit words for ThreadPool. Swift's `Synchronization.Atomic` needs macOS 15
  * while the package supports macOS 14, so the pool uses these compiler builtins instead.

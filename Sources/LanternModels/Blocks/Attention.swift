@@ -73,9 +73,9 @@ public struct Attention: Sendable {
         for t in 0..<T {
             let seq = ws.sequences[Int(ws.rowSequence[t])]
             let p = ws.rowPosition[t], bs = seq.blockSize
-            let slot = (Int(seq.table[p / bs]) * bs + p % bs) * kvDim
-            (seq.keys + slot).update(from: ws.k + t * kvDim, count: kvDim)
-            (seq.values + slot).update(from: ws.v + t * kvDim, count: kvDim)
+            let slot = (Int(seq.table[p / bs]) * bs + p % bs) * seq.rowBytes
+            Kernels.storeKV(seq.kvType, ws.k + t * kvDim, count: kvDim, into: seq.keys + slot)
+            Kernels.storeKV(seq.kvType, ws.v + t * kvDim, count: kvDim, into: seq.values + slot)
         }
         attend(rows: T, layer: layer, cross: false, ws: ws, compute)
         o(ws.attn, tokens: T, into: out, compute)
@@ -88,8 +88,11 @@ public struct Attention: Sendable {
         for s in 0..<chunk.sequences {
             let cache = ws.sequences[s].cache.takeUnretainedValue()
             guard let c = cache.cross else { preconditionFailure("decoder sequence without encoder output") }
-            ws.sequences[s].keys = c.keys[layer]
-            ws.sequences[s].values = c.values[layer]
+            ws.sequences[s].keys = UnsafeMutableRawPointer(c.keys[layer])
+            ws.sequences[s].values = UnsafeMutableRawPointer(c.values[layer])
+            ws.sequences[s].kvType = .f32
+            ws.sequences[s].rowBytes = c.rowSize * MemoryLayout<Float>.stride
+            ws.sequences[s].headBytes = headDim * MemoryLayout<Float>.stride
             ws.sequences[s].crossCount = c.positions
         }
         attend(rows: T, layer: layer, cross: true, ws: ws, compute)
@@ -106,7 +109,7 @@ public struct Attention: Sendable {
     private func attend(rows T: Int, layer: Int, cross: Bool, ws: ForwardWorkspace, _ compute: ComputeOptions) {
         var job = AttentionJob(q: ws.q, out: ws.attn, rowPosition: ws.rowPosition, rowSequence: ws.rowSequence,
                                sequences: ws.sequences, heads: heads, group: heads / kvHeads, headDim: headDim,
-                               rowSize: kvHeads * headDim, scale: scale, causal: mask == .causal && !cross,
+                               scale: scale, causal: mask == .causal && !cross,
                                cross: cross, window: cross ? 0 : (window ?? 0), slopes: nil, relative: nil, record: nil)
         if let observer = ws.attentionObserver, observer.matches(layer: layer, cross: cross) {
             // Keys each row sees, as attendChunk computes them (the observed batch holds one sequence).
@@ -146,7 +149,7 @@ struct AttentionJob {
     let rowPosition: UnsafeMutablePointer<Int>
     let rowSequence: UnsafeMutablePointer<Int32>
     let sequences: UnsafeMutablePointer<ChunkSequence>
-    let heads: Int, group: Int, headDim: Int, rowSize: Int
+    let heads: Int, group: Int, headDim: Int
     let scale: Float
     let causal: Bool, cross: Bool
     /// Keys a causal row sees at most (0: all).
@@ -173,8 +176,9 @@ private let attendChunk: ThreadPool.ChunkFunction = { context, lo, hi in
         let s = job.sequences[Int(job.rowSequence[t])]
         let p = job.rowPosition[t]
         if job.cross {
-            Kernels.attend(query: job.q + item * hd, keys: s.keys + g * hd, values: s.values + g * hd, table: nil,
-                           block: s.crossCount, stride: job.rowSize, count: s.crossCount, headDim: hd,
+            Kernels.attend(s.kvType, query: job.q + item * hd, keys: s.keys + g * s.headBytes,
+                           values: s.values + g * s.headBytes, table: nil,
+                           block: s.crossCount, strideBytes: s.rowBytes, count: s.crossCount, headDim: hd,
                            scale: job.scale, slope: 0, bias: nil, scores: scores, into: job.out + item * hd)
             job.record?.keep(scores, head: h, row: p, first: 0, count: s.crossCount)
             continue
@@ -182,9 +186,9 @@ private let attendChunk: ThreadPool.ChunkFunction = { context, lo, hi in
         let n = job.causal ? p + 1 : s.visible
         let first = job.causal && job.window > 0 ? max(0, n - job.window) : 0
         let bias = job.relative.map { $0.takeUnretainedValue().row(head: h, query: p) }
-        Kernels.attend(query: job.q + item * hd, keys: s.keys + g * hd, values: s.values + g * hd,
-                       table: UnsafePointer(s.table), block: s.blockSize,
-                       stride: job.rowSize, first: first, count: n, headDim: hd, scale: job.scale,
+        Kernels.attend(s.kvType, query: job.q + item * hd, keys: s.keys + g * s.headBytes,
+                       values: s.values + g * s.headBytes, table: UnsafePointer(s.table), block: s.blockSize,
+                       strideBytes: s.rowBytes, first: first, count: n, headDim: hd, scale: job.scale,
                        slope: job.slopes?[h] ?? 0, bias: bias, scores: scores, into: job.out + item * hd)
         job.record?.keep(scores, head: h, row: p, first: first, count: n)
     }

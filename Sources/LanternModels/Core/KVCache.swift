@@ -1,3 +1,4 @@
+import LanternTensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -8,7 +9,8 @@ import Darwin
 
 /// Keys and values for many sequences, in fixed-size blocks of positions from one pool sized once.
 ///
-/// Layout per layer: keys and values are each [blocks * blockSize, kvHeads, headDim] float32. A block id
+/// Layout per layer: keys and values are each [blocks * blockSize, kvHeads, headDim] values of `type`
+/// (f16 by default; f32; q8_0 blocks of 32 values, so a head's values are whole blocks). A block id
 /// reserves `blockSize` positions in every layer. Sequences (`KVCache`) hold a block table mapping their
 /// position p to row `table[p / blockSize] * blockSize + p % blockSize`, so a server admits sequences by
 /// free blocks and memory is never moved or grown while decoding.
@@ -21,18 +23,25 @@ public final class KVPool: @unchecked Sendable {
     public let headDim: Int
     public let blockSize: Int
     public let blockCount: Int
-    /// keys[layer]: [blockCount * blockSize, kvHeads, headDim]
-    let keys: [UnsafeMutablePointer<Float>]
-    /// values[layer]: [blockCount * blockSize, kvHeads, headDim]
-    let values: [UnsafeMutablePointer<Float>]
+    /// How keys and values are stored.
+    public let type: KVType
+    /// Bytes of one position of one layer (kvHeads heads) and of one head in it.
+    public let rowBytes: Int
+    public let headBytes: Int
+    /// keys[layer]: [blockCount * blockSize] rows of rowBytes
+    let keys: [UnsafeMutableRawPointer]
+    /// values[layer]: [blockCount * blockSize] rows of rowBytes
+    let values: [UnsafeMutableRawPointer]
     private var free: [Int32]
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
 
     /// Refuses sizes whose product would overflow or that no machine could hold (typed, not a trap).
-    public init(layers: Int, kvHeads: Int, headDim: Int, blockSize: Int = 16, blocks: Int) throws(ModelError) {
+    public init(layers: Int, kvHeads: Int, headDim: Int, blockSize: Int = 16, blocks: Int,
+                type: KVType = .f16) throws(ModelError) {
         guard layers > 0, kvHeads > 0, headDim > 0, blockSize > 0, blocks > 0 else {
             throw .invalidConfiguration("a KV pool needs positive sizes (layers \(layers), kv heads \(kvHeads), head dim \(headDim), block size \(blockSize), blocks \(blocks))")
         }
+        if let why = type.unsupported(headDim: headDim) { throw .invalidConfiguration(why) }
         let row = kvHeads.multipliedReportingOverflow(by: headDim)
         let rows = blocks.multipliedReportingOverflow(by: blockSize)
         let floats = row.partialValue.multipliedReportingOverflow(by: rows.partialValue)
@@ -46,8 +55,12 @@ public final class KVPool: @unchecked Sendable {
         self.headDim = headDim
         self.blockSize = blockSize
         self.blockCount = blocks
-        keys = (0..<layers).map { _ in .allocate(capacity: floats.partialValue) }
-        values = (0..<layers).map { _ in .allocate(capacity: floats.partialValue) }
+        self.type = type
+        headBytes = type.bytes(values: headDim)
+        rowBytes = kvHeads * headBytes
+        let bytes = rows.partialValue * rowBytes
+        keys = (0..<layers).map { _ in .allocate(byteCount: bytes, alignment: 64) }
+        values = (0..<layers).map { _ in .allocate(byteCount: bytes, alignment: 64) }
         free = (0..<Int32(blocks)).reversed()
         lock = .allocate(capacity: 1)
         pthread_mutex_init(lock, nil)
@@ -60,7 +73,7 @@ public final class KVPool: @unchecked Sendable {
         lock.deallocate()
     }
 
-    /// Floats per position in one layer.
+    /// Values per position in one layer.
     var rowSize: Int { kvHeads * headDim }
 
     /// Blocks not held by any sequence.
@@ -70,7 +83,7 @@ public final class KVPool: @unchecked Sendable {
     }
 
     /// Bytes of keys and values per position (all layers).
-    public var bytesPerPosition: Int { 2 * layers * rowSize * MemoryLayout<Float>.stride }
+    public var bytesPerPosition: Int { 2 * layers * rowBytes }
 
     func take() -> Int32? {
         pthread_mutex_lock(lock); defer { pthread_mutex_unlock(lock) }
@@ -116,10 +129,11 @@ public final class KVCache: @unchecked Sendable {
     }
 
     /// A cache with a pool of its own, exactly `capacity` positions (the single-sequence case).
-    public convenience init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, blockSize: Int = 16) throws(ModelError) {
+    public convenience init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, blockSize: Int = 16,
+                            type: KVType = .f16) throws(ModelError) {
         guard capacity > 0 else { throw .invalidConfiguration("context length must be positive, found \(capacity)") }
         let pool = try KVPool(layers: layers, kvHeads: kvHeads, headDim: headDim, blockSize: blockSize,
-                              blocks: (capacity + blockSize - 1) / blockSize)
+                              blocks: (capacity + blockSize - 1) / blockSize, type: type)
         try self.init(pool: pool, capacity: capacity)
     }
 

@@ -1,3 +1,4 @@
+import LanternTensor
 /// The widths a model's forward pass needs scratch for; a workspace made for one shape serves any model
 /// whose needs it covers.
 public struct WorkspaceShape: Sendable, Equatable {
@@ -40,9 +41,13 @@ struct ChunkSequence {
     var blockSize: Int
     /// Keys a bidirectional row sees: every position of the sequence after this chunk.
     var visible: Int
-    /// This layer's key / value base pointers (pool or cross cache), refreshed per layer.
-    var keys: UnsafeMutablePointer<Float>
-    var values: UnsafeMutablePointer<Float>
+    /// This layer's key / value base pointers (pool or cross cache), refreshed per layer, with how the
+    /// rows are stored: element type, bytes per position (all kv heads) and per head.
+    var keys: UnsafeMutableRawPointer
+    var values: UnsafeMutableRawPointer
+    var kvType: KVType
+    var rowBytes: Int
+    var headBytes: Int
     var crossCount: Int
 }
 

@@ -44,7 +44,8 @@ enum BatchRunner {
                 ws.sequences[i - firstSeq] = ChunkSequence(
                     cache: Unmanaged.passUnretained(s.cache), table: s.cache.table, blockSize: s.cache.pool.blockSize,
                     visible: batch.positions[s.rows.lowerBound] + s.rows.count, keys: s.cache.pool.keys[0],
-                    values: s.cache.pool.values[0], crossCount: s.cache.cross?.positions ?? 0)
+                    values: s.cache.pool.values[0], kvType: s.cache.pool.type, rowBytes: s.cache.pool.rowBytes,
+                    headBytes: s.cache.pool.headBytes, crossCount: s.cache.cross?.positions ?? 0)
                 local += 1
             }
             let chunk = Chunk(rows: end - row, sequences: local)
@@ -137,8 +138,9 @@ enum BatchRunner {
         guard let a = stack.blocks.first?.attention else { throw .invalidConfiguration("a stack without blocks") }
         let blockSize = 16
         let blocks = sequences.reduce(0) { $0 + ($1.count + blockSize - 1) / blockSize }
+        // Scratch for one pass, so float32: an encoder's output is then exactly the float computation.
         let pool = try KVPool(layers: stack.layers, kvHeads: a.kvHeads, headDim: a.headDim, blockSize: blockSize,
-                              blocks: max(1, blocks))
+                              blocks: max(1, blocks), type: .f32)
         var batch = ForwardBatch(reservingRows: sequences.reduce(0) { $0 + $1.count }, sequences: sequences.count)
         for (i, s) in sequences.enumerated() {
             guard !s.isEmpty else { throw .emptyInput }

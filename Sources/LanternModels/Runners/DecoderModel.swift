@@ -31,6 +31,7 @@ public final class DecoderModel: CausalLanguageModel, @unchecked Sendable {
         let a = stack.blocks[0].attention
         return (stack.layers, a.kvHeads, a.headDim)
     }
+    public var defaultKVType: KVType { KVType.following(stack.blocks[0].attention.k.weight.dtype) }
 
     public func forward(_ batch: ForwardBatch, workspace ws: ForwardWorkspace, output: ForwardOutput,
                         into out: UnsafeMutablePointer<Float>) throws(ModelError) {

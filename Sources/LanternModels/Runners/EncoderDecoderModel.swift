@@ -89,6 +89,7 @@ public final class EncoderDecoderModel: CausalLanguageModel, @unchecked Sendable
         let a = decoder.blocks[0].attention
         return (decoder.layers, a.kvHeads, a.headDim)
     }
+    public var defaultKVType: KVType { KVType.following(decoder.blocks[0].attention.k.weight.dtype) }
 
     // MARK: Encoder
 
