@@ -39,6 +39,10 @@ void lt_fgemm_scalar(int dtype, int64_t n, const void *w, int64_t ldw, int64_t n
                      const float *x, int64_t ntokens, float *y, int64_t ldy);
 void lt_dequantize_scalar(int dtype, const void *src, int64_t n, float *dst);
 float lt_dot_f32_scalar(const float *a, const float *b, int64_t n);
+/// kv.c: lt_attend_kv at the AVX2 level (level >= 1, x86) or the scalar twin (level 0); stride in bytes.
+void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k, const void *v,
+                           const int32_t *table, int64_t block, int64_t stride, int64_t first, int64_t n,
+                           int64_t hd, float scale, float slope, const float *bias, float *scores, float *out);
 
 #if defined(__x86_64__)
 #define LT_DECLARE_ISA(isa) \
@@ -65,10 +69,6 @@ float lt_dot_f32_scalar(const float *a, const float *b, int64_t n);
 int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                      int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                      float slope, const float *bias, float *scores, float *out);
-/// kv.c: lt_attend_kv at the AVX2 level (level >= 1) or the scalar twin (level 0); stride in bytes.
-void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k, const void *v,
-                           const int32_t *table, int64_t block, int64_t stride, int64_t first, int64_t n,
-                           int64_t hd, float scale, float slope, const float *bias, float *scores, float *out);
 LT_DECLARE_ISA(avx2)
 LT_DECLARE_ISA(avx512)
 LT_DECLARE_ISA(vnni)
