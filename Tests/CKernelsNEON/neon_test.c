@@ -152,6 +152,8 @@ static void fill_activations(float *x, int64_t n, float scale) {
         for (int j = 0; j < 32; j++) x[128 + j] = (float)(j - 16);          // a 127-step grid: tiny residual
         for (int j = 0; j < 32; j++) x[160 + j] = 1e-30f * rand_float(1);   // tiny values
     }
+    if (n >= 256)   // d = 127 / 127 = 1 exactly, so j - 15.5 are exact ties: rounding must go to even
+        for (int j = 0; j < 32; j++) x[224 + j] = j == 0 ? 127.0f : (float)j - 15.5f;
 }
 
 static void test_quantize(void) {
