@@ -29,6 +29,9 @@ void lt_quantize_q8_at(int level, const float *x, int64_t n, int8_t *qs, float *
     default: break;
     }
 #endif
+#if defined(__aarch64__)
+    if (clamp_level(level) >= 1) { lt_quantize_q8_neon(x, n, qs, d, s); return; }
+#endif
     (void)level;
     lt_quantize_q8_scalar(x, n, qs, d, s);
 }
@@ -47,6 +50,9 @@ void lt_quantize_q8x2_at(int level, const float *x, int64_t n, int8_t *qs, float
     default: break;
     }
 #endif
+#if defined(__aarch64__)
+    if (clamp_level(level) >= 1) { lt_quantize_q8x2_neon(x, n, qs, d, qs2, d2, s); return; }
+#endif
     (void)level;
     lt_quantize_q8x2_scalar(x, n, qs, d, qs2, d2, s);
 }
@@ -64,6 +70,13 @@ static void qgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw
     case 3: lt_qgemm_vnni(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
     case 2: lt_qgemm_avx512(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
     case 1: lt_qgemm_avx2(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    default: break;
+    }
+#endif
+#if defined(__aarch64__)
+    switch (clamp_level(level)) {
+    case 2: lt_qgemm_neondot(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
+    case 1: lt_qgemm_neon(dtype, n, w, ldw, nrows, qs, d, qs2, d2, s, ntokens, y, ldy); return;
     default: break;
     }
 #endif
@@ -103,6 +116,9 @@ void lt_fgemm_at(int level, int dtype, int64_t n, const void *w, int64_t ldw, in
     default: break;
     }
 #endif
+#if defined(__aarch64__)
+    if (clamp_level(level) >= 1) { lt_fgemm_neon(dtype, n, w, ldw, nrows, x, ntokens, y, ldy); return; }
+#endif
     (void)level;
     lt_fgemm_scalar(dtype, n, w, ldw, nrows, x, ntokens, y, ldy);
 }
@@ -121,6 +137,9 @@ void lt_dequantize_at(int level, int dtype, const void *src, int64_t n, float *d
     default: break;
     }
 #endif
+#if defined(__aarch64__)
+    if (clamp_level(level) >= 1) { lt_dequantize_neon(dtype, src, n, dst); return; }
+#endif
     (void)level;
     lt_dequantize_scalar(dtype, src, n, dst);
 }
@@ -133,6 +152,9 @@ float lt_dot_f32(const float *a, const float *b, int64_t n) {
 #if defined(__x86_64__)
     if (active_level() >= 1) return lt_dot_f32_avx2(a, b, n);
 #endif
+#if defined(__aarch64__)
+    if (active_level() >= 1) return lt_dot_f32_neon(a, b, n);
+#endif
     return lt_dot_f32_scalar(a, b, n);
 }
 
@@ -140,12 +162,18 @@ void lt_axpy_f32(float a, const float *x, float *y, int64_t n) {
 #if defined(__x86_64__)
     if (active_level() >= 1) { lt_axpy_f32_avx2(a, x, y, n); return; }
 #endif
+#if defined(__aarch64__)
+    if (active_level() >= 1) { lt_axpy_f32_neon(a, x, y, n); return; }
+#endif
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
 float lt_sumsq_f32(const float *x, int64_t n) {
 #if defined(__x86_64__)
     if (active_level() >= 1) return lt_sumsq_f32_avx2(x, n);
+#endif
+#if defined(__aarch64__)
+    if (active_level() >= 1) return lt_sumsq_f32_neon(x, n);
 #endif
     float acc = 0;
     for (int64_t i = 0; i < n; i++) acc += x[i] * x[i];
@@ -155,6 +183,9 @@ float lt_sumsq_f32(const float *x, int64_t n) {
 void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n) {
 #if defined(__x86_64__)
     if (clamp_level(level) >= 1) { lt_swiglu_f32_avx2(gate, up, n); return; }
+#endif
+#if defined(__aarch64__)
+    if (clamp_level(level) >= 1) { lt_swiglu_f32_neon(gate, up, n); return; }
 #endif
     (void)level;
     for (int64_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
@@ -166,6 +197,9 @@ void lt_gelu_f32_at(int level, float *x, int64_t n) {
 #if defined(__x86_64__)
     if (clamp_level(level) >= 1) { lt_gelu_f32_avx2(x, n); return; }
 #endif
+#if defined(__aarch64__)
+    if (clamp_level(level) >= 1) { lt_gelu_f32_neon(x, n); return; }
+#endif
     (void)level;
     for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
@@ -175,6 +209,9 @@ void lt_gelu_f32(float *x, int64_t n) { lt_gelu_f32_at(active_level(), x, n); }
 void lt_gelu_tanh_f32_at(int level, float *x, const float *up, int64_t n) {
 #if defined(__x86_64__)
     if (clamp_level(level) >= 1) { lt_gelu_tanh_f32_avx2(x, up, n); return; }
+#endif
+#if defined(__aarch64__)
+    if (clamp_level(level) >= 1) { lt_gelu_tanh_f32_neon(x, up, n); return; }
 #endif
     (void)level;
     for (int64_t i = 0; i < n; i++) {
@@ -189,6 +226,9 @@ void lt_gelu_tanh_f32(float *x, const float *up, int64_t n) { lt_gelu_tanh_f32_a
 void lt_softmax_f32_at(int level, float *x, int64_t n) {
 #if defined(__x86_64__)
     if (clamp_level(level) >= 1) { lt_softmax_f32_avx2(x, n); return; }
+#endif
+#if defined(__aarch64__)
+    if (clamp_level(level) >= 1) { lt_softmax_f32_neon(x, n); return; }
 #endif
     (void)level;
     if (n <= 0) return;

@@ -73,4 +73,25 @@ LT_DECLARE_ISA(avx2)
 LT_DECLARE_ISA(avx512)
 LT_DECLARE_ISA(vnni)
 #endif
+#if defined(__aarch64__)
+/// neon.c: level 1 (plain NEON) and 2 (NEON with the dot-product extension) share everything but lt_qgemm.
+void lt_quantize_q8_neon(const float *x, int64_t n, int8_t *qs, float *d, float *s);
+void lt_quantize_q8x2_neon(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s);
+void lt_qgemm_neon(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                   const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                   int64_t ntokens, float *y, int64_t ldy);
+void lt_qgemm_neondot(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                      const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                      int64_t ntokens, float *y, int64_t ldy);
+void lt_fgemm_neon(int dtype, int64_t n, const void *w, int64_t ldw, int64_t nrows,
+                   const float *x, int64_t ntokens, float *y, int64_t ldy);
+void lt_dequantize_neon(int dtype, const void *src, int64_t n, float *dst);
+float lt_dot_f32_neon(const float *a, const float *b, int64_t n);
+void lt_axpy_f32_neon(float a, const float *x, float *y, int64_t n);
+float lt_sumsq_f32_neon(const float *x, int64_t n);
+void lt_swiglu_f32_neon(float *gate, const float *up, int64_t n);
+void lt_gelu_f32_neon(float *x, int64_t n);
+void lt_gelu_tanh_f32_neon(float *x, const float *up, int64_t n);
+void lt_softmax_f32_neon(float *x, int64_t n);
+#endif
 #endif

@@ -26,8 +26,10 @@
  * single level. The dot kernels unpack each weight block once and run it against both levels.
  */
 
-/// Highest instruction-set level usable on this CPU: 0 scalar, 1 AVX2+FMA+F16C, 2 AVX-512F/BW/VL,
-/// 3 AVX-512 VNNI.
+/// Highest instruction-set level usable on this CPU: 0 scalar; x86-64: 1 AVX2+FMA+F16C, 2 AVX-512F/BW/VL,
+/// 3 AVX-512 VNNI; aarch64: 1 NEON, 2 NEON with the dot-product extension (SDOT, FEAT_DotProd; read at run
+/// time from the Linux auxiliary vector or macOS sysctl). On aarch64 the packed r16 layout has no fast
+/// kernel (lt_qgemm_r16_fast() is 0) and attention runs its scalar path.
 int lt_cpu_level(void);
 
 /// Weight element types understood by the kernels; values match nothing on disk.
