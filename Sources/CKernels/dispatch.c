@@ -258,6 +258,14 @@ void lt_attend_ext_f32_at(int level, const float *q, const float *k, const float
                     slope, bias, scores, out);
 }
 
+void lt_kv_store_at(int level, int kvtype, const float *src, int64_t n, void *dst) {
+    lt_kv_store_level(clamp_level(level), kvtype, src, n, dst);
+}
+
+void lt_kv_store(int kvtype, const float *src, int64_t n, void *dst) {
+    lt_kv_store_level(active_level(), kvtype, src, n, dst);
+}
+
 void lt_attend_kv_at(int level, int kvtype, const float *q, const void *k, const void *v, const int32_t *table,
                      int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                      float slope, const float *bias, float *scores, float *out) {

@@ -39,6 +39,8 @@ void lt_fgemm_scalar(int dtype, int64_t n, const void *w, int64_t ldw, int64_t n
                      const float *x, int64_t ntokens, float *y, int64_t ldy);
 void lt_dequantize_scalar(int dtype, const void *src, int64_t n, float *dst);
 float lt_dot_f32_scalar(const float *a, const float *b, int64_t n);
+/// kv.c: lt_kv_store at an already clamped level (the F16C path at level >= 1 on x86).
+void lt_kv_store_level(int level, int kvtype, const float *src, int64_t n, void *dst);
 /// kv.c: lt_attend_kv at the AVX2 level (level >= 1, x86) or the scalar twin (level 0); stride in bytes.
 void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k, const void *v,
                            const int32_t *table, int64_t block, int64_t stride, int64_t first, int64_t n,

@@ -63,12 +63,12 @@ static void kv_store_f16_f16c(const float *src, int64_t n, uint16_t *dst) {
 }
 #endif
 
-void lt_kv_store_at(int level, int kvtype, const float *src, int64_t n, void *dst) {
+void lt_kv_store_level(int level, int kvtype, const float *src, int64_t n, void *dst) {
     uint8_t *out = (uint8_t *)dst;
     switch (kvtype) {
     case LT_KV_F16:
 #if defined(__x86_64__)
-        if (level >= 1 && lt_cpu_level() >= 1) { kv_store_f16_f16c(src, n, (uint16_t *)dst); return; }
+        if (level >= 1) { kv_store_f16_f16c(src, n, (uint16_t *)dst); return; }
 #endif
         for (int64_t i = 0; i < n; i++) { const uint16_t h = lt_f32_to_f16(src[i]); memcpy(out + 2 * i, &h, 2); }
         return;
@@ -79,10 +79,6 @@ void lt_kv_store_at(int level, int kvtype, const float *src, int64_t n, void *ds
         memcpy(dst, src, (size_t)n * sizeof(float));
         return;
     }
-}
-
-void lt_kv_store(int kvtype, const float *src, int64_t n, void *dst) {
-    lt_kv_store_at(lt_cpu_level(), kvtype, src, n, dst);
 }
 
 /// Row of hd values decoded into floats (the scalar definition every level agrees with).
