@@ -71,6 +71,10 @@ void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k,
 int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                      int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                      float slope, const float *bias, float *scores, float *out);
+/// The 256-bit (AVX2) kernel of attention256.c; returns 0 (nothing written) for a head size it does not take.
+int lt_attend_kv_256(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
+                     int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                     float slope, const float *bias, float *scores, float *out);
 LT_DECLARE_ISA(avx2)
 LT_DECLARE_ISA(avx512)
 LT_DECLARE_ISA(vnni)

@@ -161,6 +161,8 @@ void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k,
     const uint8_t *kb = (const uint8_t *)k, *vb = (const uint8_t *)v;
 #if defined(__x86_64__)
     if (level >= 1) {
+        if (lt_attend_kv_256(kvtype, q, kb, vb, table, block, stride, first, n, hd, scale, slope, bias, scores, out))
+            return;
         if (kvtype == LT_KV_F32)
             lt_attend_ext_f32_avx2(q, (const float *)k, (const float *)v, table, block, stride / 4, first, n, hd,
                                    scale, slope, bias, scores, out);

@@ -3,6 +3,7 @@
 #include "kernels_internal.h"
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
 
 /// Kind of packed block: 0 = 4-bit (Q4_0, Q4_1), 1 = 5-bit (Q5_0, Q5_1: 4-bit plus high-bit masks),
 /// 2 = 8-bit (Q8_0); -1 when the type has no packed form.
@@ -279,6 +280,182 @@ R16_TARGET static void lt_qgemm_r16_vnni(int dtype, int64_t n, const void *packe
 }
 #endif
 
+#if defined(__x86_64__)
+#define R16A_TARGET __attribute__((target("avx2,fma,f16c")))
+#define R16A_INLINE static inline __attribute__((always_inline)) R16A_TARGET
+
+/// Byte j of the result is 0x10 where bit j of m is set (the 5-bit kind's high bits for 8 rows).
+R16A_INLINE __m256i r16a_bits(uint32_t m) {
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bits = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)m), shuf);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bits), bits), _mm256_set1_epi8(0x10));
+}
+
+R16A_INLINE __m256i r16a_bcast(const int8_t *p) { int32_t x; memcpy(&x, p, 4); return _mm256_set1_epi32(x); }
+
+/// AVX2 (no VNNI): 8 rows (half h of a 16-row group) x T tokens over all nb blocks. A 256-bit load of a
+/// packed vector's half holds four consecutive codes of 8 rows (one int32 lane per row), so vpmaddubsw
+/// against four broadcast activation bytes gives each row's pairwise sums in its lane: no horizontal sums.
+/// The 4-bit kind's pair sums (at most 2 * 15 * 127) add up in int16 over the whole block (8 of them:
+/// 30480 < 32767) before one vpmaddwd widens them; the 5-bit kind's (2 * 31 * 127) over half a block.
+/// The 8-bit kind's codes u = q + 128 would saturate vpmaddubsw, so it dots the signed q (|q| with the
+/// activation's sign moved over) and starts from 128 * sum(x) (corr), which gives the same exact
+/// integer sum over u. The float steps are the scalar twin's, so the two agree bit for bit.
+R16A_INLINE void r16a_tile(const int kind, const int L, const int T, int64_t nb, int64_t n, const uint8_t *grp,
+                           const int h, const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
+                           const float *s, const int32_t *corr, const int32_t *corr2, float *y, int64_t ldy) {
+    const int64_t bbp = r16_block_bytes(kind);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), sign = _mm256_set1_epi8((char)0x80);
+    __m256 acc[4];
+    R16_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = grp + b * bbp;
+        if (h == 0) {
+            R16_UNROLL for (int c = 0; c < 9; c++)
+                if (64 * c < bbp) _mm_prefetch((const char *)(blk + 4 * bbp + 64 * c), _MM_HINT_T0);
+        }
+        __m256i i1[4], i2[4];
+        if (kind == 2) {
+            R16_UNROLL for (int t = 0; t < T; t++) {
+                i1[t] = _mm256_set1_epi32(corr[t * nb + b]);
+                if (L == 2) i2[t] = _mm256_set1_epi32(corr2[t * nb + b]);
+            }
+            R16_UNROLL for (int k = 0; k < 8; k++) {
+                const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h)), sign);
+                const __m256i aw = _mm256_abs_epi8(w);
+                R16_UNROLL for (int t = 0; t < T; t++) {
+                    const __m256i x = r16a_bcast(qs + t * n + b * 32 + 4 * k);
+                    i1[t] = _mm256_add_epi32(i1[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones));
+                    if (L == 2) {
+                        const __m256i x2 = r16a_bcast(qs2 + t * n + b * 32 + 4 * k);
+                        i2[t] = _mm256_add_epi32(i2[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x2, w)), ones));
+                    }
+                }
+            }
+        } else {
+            __m256i p1[4], p2[4];
+            R16_UNROLL for (int t = 0; t < T; t++) {
+                p1[t] = _mm256_setzero_si256(); i1[t] = _mm256_setzero_si256();
+                if (L == 2) { p2[t] = _mm256_setzero_si256(); i2[t] = _mm256_setzero_si256(); }
+            }
+            // Two halves of the block; the 5-bit kind widens after each, the 4-bit kind once at the end.
+            R16_UNROLL for (int part = 0; part < 2; part++) {
+            R16_UNROLL for (int kk = 0; kk < 2; kk++) {
+                const int k = 2 * part + kk;
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h));
+                __m256i lo = _mm256_and_si256(raw, m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                if (kind == 1) {
+                    uint64_t ml, mh;
+                    memcpy(&ml, blk + 320 + 16 * k, 8); memcpy(&mh, blk + 328 + 16 * k, 8);
+                    lo = _mm256_or_si256(lo, r16a_bits((uint32_t)(ml >> (32 * h))));
+                    hi = _mm256_or_si256(hi, r16a_bits((uint32_t)(mh >> (32 * h))));
+                }
+                R16_UNROLL for (int t = 0; t < T; t++) {
+                    const int8_t *x = qs + t * n + b * 32 + 4 * k;
+                    p1[t] = _mm256_add_epi16(p1[t], _mm256_maddubs_epi16(lo, r16a_bcast(x)));
+                    p1[t] = _mm256_add_epi16(p1[t], _mm256_maddubs_epi16(hi, r16a_bcast(x + 16)));
+                    if (L == 2) {
+                        const int8_t *x2 = qs2 + t * n + b * 32 + 4 * k;
+                        p2[t] = _mm256_add_epi16(p2[t], _mm256_maddubs_epi16(lo, r16a_bcast(x2)));
+                        p2[t] = _mm256_add_epi16(p2[t], _mm256_maddubs_epi16(hi, r16a_bcast(x2 + 16)));
+                    }
+                }
+            }
+            if (kind == 1 || part == 1) {
+                R16_UNROLL for (int t = 0; t < T; t++) {
+                    i1[t] = _mm256_add_epi32(i1[t], _mm256_madd_epi16(p1[t], ones));
+                    p1[t] = _mm256_setzero_si256();
+                    if (L == 2) {
+                        i2[t] = _mm256_add_epi32(i2[t], _mm256_madd_epi16(p2[t], ones));
+                        p2[t] = _mm256_setzero_si256();
+                    }
+                }
+            }
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * h)));
+        const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 32 + 16 * h)));
+        R16_UNROLL for (int t = 0; t < T; t++) {
+            const __m256 dx = _mm256_set1_ps(d[t * nb + b]);
+            if (L == 2) {
+                const __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(i1[t]), dx);
+                const __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i2[t]), _mm256_set1_ps(d2[t * nb + b]), p);
+                acc[t] = _mm256_fmadd_ps(f, dw, acc[t]);
+            } else {
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1[t]), _mm256_mul_ps(dw, dx), acc[t]);
+            }
+            acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(s[t * nb + b]), acc[t]);
+        }
+    }
+    R16_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
+}
+
+/// 128 * the sum of each 32-value activation block (the 8-bit kind's start values).
+static void r16a_block_sums(const int8_t *qs, int64_t ntokens, int64_t n, int32_t *out) {
+    for (int64_t i = 0; i < ntokens * (n / 32); i++) {
+        int32_t sum = 0;
+        for (int e = 0; e < 32; e++) sum += qs[i * 32 + e];
+        out[i] = 128 * sum;
+    }
+}
+
+R16A_INLINE void r16a_gemm(const int kind, const int L, int64_t n, const uint8_t *packed, int64_t nrows,
+                           const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                           const int32_t *corr, const int32_t *corr2, int64_t ntokens, float *y, int64_t ldy) {
+    const int64_t nb = n / 32, gbytes = nb * r16_block_bytes(kind);
+#define R16A_ARGS(t) nb, n, grp, h, qs + (t) * n, d + (t) * nb, L == 2 ? qs2 + (t) * n : qs2, \
+    L == 2 ? d2 + (t) * nb : d2, s + (t) * nb, corr ? corr + (t) * nb : corr, corr2 ? corr2 + (t) * nb : corr2, \
+    y + (t) * ldy + g * 16 + 8 * h, ldy
+    // Tiles of 4 tokens with one level, 3 with two: accumulators and both int levels stay in registers.
+    const int64_t tile = L == 2 ? 3 : 4;
+    for (int64_t g = 0; g < nrows / 16; g++) {
+        const uint8_t *grp = packed + g * gbytes;
+        for (int h = 0; h < 2; h++) {
+            int64_t t = 0;
+            if (L == 2) for (; t + tile <= ntokens; t += tile) r16a_tile(kind, L, 3, R16A_ARGS(t));
+            else for (; t + tile <= ntokens; t += tile) r16a_tile(kind, L, 4, R16A_ARGS(t));
+            switch (ntokens - t) {
+            case 3: r16a_tile(kind, L, 3, R16A_ARGS(t)); break;
+            case 2: r16a_tile(kind, L, 2, R16A_ARGS(t)); break;
+            case 1: r16a_tile(kind, L, 1, R16A_ARGS(t)); break;
+            default: break;
+            }
+        }
+    }
+#undef R16A_ARGS
+}
+
+/// Returns 0 (nothing written) when the 8-bit kind's start values find no memory; the caller then runs
+/// the scalar twin.
+R16A_TARGET static int lt_qgemm_r16_avx2(int dtype, int64_t n, const void *packed, int64_t nrows,
+                                         const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
+                                         const float *s, int64_t ntokens, float *y, int64_t ldy) {
+    const uint8_t *p = (const uint8_t *)packed;
+    const int kind = r16_kind(dtype);
+    int32_t *corr = NULL, *corr2 = NULL;
+    if (kind == 2) {
+        const int64_t count = ntokens * (n / 32);
+        corr = (int32_t *)malloc((size_t)count * (qs2 ? 2 : 1) * sizeof(int32_t));
+        if (!corr) return 0;
+        r16a_block_sums(qs, ntokens, n, corr);
+        if (qs2) { corr2 = corr + count; r16a_block_sums(qs2, ntokens, n, corr2); }
+    }
+    switch (kind * 2 + (qs2 ? 1 : 0)) {
+    case 0: r16a_gemm(0, 1, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
+    case 1: r16a_gemm(0, 2, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
+    case 2: r16a_gemm(1, 1, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
+    case 3: r16a_gemm(1, 2, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
+    case 4: r16a_gemm(2, 1, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
+    default: r16a_gemm(2, 2, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
+    }
+    free(corr);
+    return 1;
+}
+#endif
+
 /// Cached lt_cpu_level(); -1 until first use (racing first calls compute the same value).
 static int r16_level = -1;
 
@@ -289,7 +466,11 @@ static inline int r16_cpu_level(void) {
 }
 
 int lt_qgemm_r16_fast(void) {
-    return r16_cpu_level() >= 3;
+#if defined(__x86_64__)
+    return r16_cpu_level() >= 1;
+#else
+    return 0;
+#endif
 }
 
 void lt_qgemm_r16_at(int level, int dtype, int64_t n, const void *packed, int64_t nrows,
@@ -300,6 +481,8 @@ void lt_qgemm_r16_at(int level, int dtype, int64_t n, const void *packed, int64_
         lt_qgemm_r16_vnni(dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
         return;
     }
+    if (level >= 1 && r16_cpu_level() >= 1 &&
+        lt_qgemm_r16_avx2(dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy)) return;
 #endif
     (void)level;
     lt_qgemm_r16_scalar(dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);

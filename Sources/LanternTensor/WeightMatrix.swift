@@ -40,10 +40,11 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// This matrix with a row-interleaved copy that `Kernels.matmul` uses instead of the stored rows
-    /// (`lt_pack_r16` in ckernels.h: 16 rows per block, so one vpdpbusd adds sixteen rows' dots; prefill
-    /// and batched decode run 3-5x faster than on the stored layout). The stored rows stay for row
-    /// look-ups. Unchanged when the type has no packed form (K-quants, floats), rows are not a multiple
-    /// of 16, the CPU has no fast packed kernel (AVX-512 VNNI), or `LANTERN_PACK_WEIGHTS=0` is set.
+    /// (`lt_pack_r16` in ckernels.h: 16 rows per block, so one vpdpbusd adds sixteen rows' dots, or one
+    /// vpmaddubsw eight rows' pairs on AVX2; prefill and batched decode run 2-5x faster than on the stored
+    /// layout). The stored rows stay for row look-ups. Unchanged when the type has no packed form
+    /// (K-quants, floats), rows are not a multiple of 16, the CPU has no fast packed kernel (x86-64 with
+    /// AVX2), or `LANTERN_PACK_WEIGHTS=0` is set.
     /// Costs one pass over the weights; memory stays about the same when the rows come from a file mapping
     /// (`ReleasablePages`), whose pages are given back.
     public func packedForMatmul() -> WeightMatrix {

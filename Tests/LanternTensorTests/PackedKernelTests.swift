@@ -78,9 +78,9 @@ func packedRowsDequantizeToStoredValues(_ dtype: DType) {
     }
 }
 
-/// The AVX-512 VNNI kernel equals its scalar twin bit for bit, one and two activation levels, every token
-/// tile remainder; and both equal the stored layout's integer reference (`Reference.dotQ8`) within float
-/// summation order.
+/// The SIMD kernels (level 3: AVX-512 VNNI, level 1: AVX2; each runs what the CPU has, at most that level)
+/// equal their scalar twin bit for bit, one and two activation levels, every token tile remainder; and the
+/// twin equals the stored layout's integer reference (`Reference.dotQ8`) within float summation order.
 @Test(arguments: packableTypes, [false, true])
 func packedKernelMatchesTwinAndStoredLayout(_ dtype: DType, _ twoLevels: Bool) {
     var rng = SeededRandom(seed: 72 &+ UInt64(dtype.blockBytes))
@@ -88,12 +88,13 @@ func packedKernelMatchesTwinAndStoredLayout(_ dtype: DType, _ twoLevels: Bool) {
         let c = PackedCase(dtype, rows: rows, cols: cols, tokens: tokens, twoLevels: twoLevels, rng: &rng)
         defer { c.release() }
         let twin = c.run(level: 0, twoLevels: twoLevels)
-        let fast = c.run(level: 3, twoLevels: twoLevels)
+        let fast = c.run(level: 3, twoLevels: twoLevels), avx2 = c.run(level: 1, twoLevels: twoLevels)
         let nb = cols / 32
         for t in 0..<tokens {
             for r in 0..<rows {
                 let i = t * rows + r
                 #expect(fast[i].bitPattern == twin[i].bitPattern, "\(dtype) two=\(twoLevels) [\(rows)x\(cols)] t \(t) r \(r): \(fast[i]) vs twin \(twin[i])")
+                #expect(avx2[i].bitPattern == twin[i].bitPattern, "\(dtype) two=\(twoLevels) [\(rows)x\(cols)] t \(t) r \(r): AVX2 \(avx2[i]) vs twin \(twin[i])")
                 let want = c.stored.withUnsafeBytes { raw in
                     Reference.dotQ8(dtype, raw.baseAddress! + r * dtype.byteCount(cols)!, cols: cols, qs: c.q + t * cols, d: c.d + t * nb,
                                     s: c.s + t * nb, qs2: twoLevels ? c.q2 + t * cols : nil, d2: twoLevels ? c.d2 + t * nb : nil)
@@ -130,10 +131,12 @@ func packedKernelTokenResultsIndependentOfBatch(_ dtype: DType) {
     for twoLevels in [false, true] {
         let c = PackedCase(dtype, rows: 32, cols: 576, tokens: 9, twoLevels: twoLevels, rng: &rng)
         defer { c.release() }
-        let all = c.run(level: 3, twoLevels: twoLevels)
-        for t in 0..<9 {
-            let alone = c.run(level: 3, twoLevels: twoLevels, first: t, count: 1)
-            #expect(alone.map(\.bitPattern) == all[(t * 32)..<((t + 1) * 32)].map(\.bitPattern), "\(dtype) two=\(twoLevels) token \(t)")
+        for level in [3, 1] {
+            let all = c.run(level: level, twoLevels: twoLevels)
+            for t in 0..<9 {
+                let alone = c.run(level: level, twoLevels: twoLevels, first: t, count: 1)
+                #expect(alone.map(\.bitPattern) == all[(t * 32)..<((t + 1) * 32)].map(\.bitPattern), "\(dtype) two=\(twoLevels) level \(level) token \(t)")
+            }
         }
     }
 }

@@ -106,11 +106,13 @@ void lt_dequantize_r16(int dtype, int64_t n, const void *packed, int64_t row, fl
 void lt_qgemm_r16(int dtype, int64_t n, const void *packed, int64_t nrows,
                   const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                   int64_t ntokens, float *y, int64_t ldy);
-/// Level 3 runs the AVX-512 VNNI kernel where the CPU has it; anything else the scalar twin.
+/// Level 3 runs the AVX-512 VNNI kernel where the CPU has it, levels 1-2 (or 3 on a CPU without VNNI) the
+/// AVX2 kernel (8 rows per 256-bit half of a packed vector, vpmaddubsw); level 0 the scalar twin.
 void lt_qgemm_r16_at(int level, int dtype, int64_t n, const void *packed, int64_t nrows,
                      const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                      int64_t ntokens, float *y, int64_t ldy);
-/// Whether lt_qgemm_r16 has a SIMD path on this CPU (otherwise packing would only slow matmuls down).
+/// Whether lt_qgemm_r16 has a SIMD path on this CPU (x86-64 with AVX2; otherwise packing would only slow
+/// matmuls down).
 int lt_qgemm_r16_fast(void);
 
 /// Same contract as lt_qgemm for F32 / F16 / BF16 weights against float activations x (row t at x + t * n).

@@ -1,0 +1,132 @@
+// lt_attend_kv (and so lt_attend_ext_f32) on 256-bit registers (AVX2 + FMA + F16C) for head dimensions
+// that are a multiple of 8, reading f32, f16 or q8_0 cache rows (converted to float eight values at a
+// time). Same contract and scalar twin as kv.c's; dispatch picks it at level 1 (and at level 2 where the
+// 512-bit kernel declines). attention512.c's scheme on half the width:
+// - scores: eight keys at a time, each key's dot kept as an 8-lane partial vector, then the eight vectors
+//   summed lane-wise into one vector of eight scores (hadd tree and one 128-bit swap) instead of a
+//   horizontal sum per key;
+// - values: the output row (up to 64 values per pass) stays in registers across all keys;
+// - no division per key: positions walk their cache blocks with a running (block, offset) pair.
+#include "kernels_internal.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define B_TARGET __attribute__((target("avx2,fma,f16c")))
+#define B_INLINE static inline __attribute__((always_inline)) B_TARGET
+#define B_UNROLL _Pragma("clang loop unroll(full)")
+
+void lt_softmax_f32_avx2(float *x, int64_t n);
+
+/// Lane i of the result is the sum of the eight lanes of a[i].
+B_INLINE __m256 sum8(const __m256 a[8]) {
+    // [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7] for the pairs (a, b).
+    const __m256 h0 = _mm256_hadd_ps(a[0], a[1]), h1 = _mm256_hadd_ps(a[2], a[3]);
+    const __m256 h2 = _mm256_hadd_ps(a[4], a[5]), h3 = _mm256_hadd_ps(a[6], a[7]);
+    // Lanes 0-3: low-half sums of keys 0-3 (4-7 for g1); lanes 4-7: their high-half sums.
+    const __m256 g0 = _mm256_hadd_ps(h0, h1), g1 = _mm256_hadd_ps(h2, h3);
+    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+}
+
+typedef struct { const int32_t *table; int64_t block, bi, off, j; } b_walk;
+
+B_INLINE b_walk bwalk_start(const int32_t *table, int64_t block, int64_t j) {
+    b_walk w = { table, block, j / block, j % block, j };
+    return w;
+}
+
+B_INLINE int64_t bwalk_row(const b_walk *w) { return w->table ? (int64_t)w->table[w->bi] * w->block + w->off : w->j; }
+
+B_INLINE void bwalk_next(b_walk *w) {
+    w->j++;
+    if (++w->off == w->block) { w->off = 0; w->bi++; }
+}
+
+/// Eight values c * 8 ..< c * 8 + 8 of a cache row stored as KT (LT_KV_F32 / F16 / Q8_0).
+B_INLINE __m256 kv_load8(const int KT, const uint8_t *row, int c) {
+    if (KT == LT_KV_F32) return _mm256_loadu_ps((const float *)row + 8 * c);
+    if (KT == LT_KV_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 16 * c)));
+    const uint8_t *b = row + (c >> 2) * 34;
+    uint16_t h; memcpy(&h, b, 2);
+    const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + 8 * (c & 3)))));
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), q);
+}
+
+/// NC = hd / 8 chunks per row (a compile-time constant for 64 / 128 / 256; 0 means read hd at run time).
+B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_t *k, const uint8_t *v,
+                        const int32_t *table, int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd,
+                        float scale, float slope, const float *bias, float *scores, float *out) {
+    const int nc = NC ? NC : (int)(hd / 8);
+    const __m256 vscale = _mm256_set1_ps(scale), vslope = _mm256_set1_ps(slope);
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    b_walk w = bwalk_start(table, block, first);
+    for (int64_t j0 = first; j0 < n; j0 += 8) {
+        const int m = n - j0 < 8 ? (int)(n - j0) : 8;
+        __m256 acc[8];
+        B_UNROLL for (int i = 0; i < 8; i++) {
+            acc[i] = _mm256_setzero_ps();
+            if (i < m) {
+                const uint8_t *kr = k + bwalk_row(&w) * stride;
+                bwalk_next(&w);
+                if (NC) {
+                    B_UNROLL for (int c = 0; c < NC; c++)
+                        acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), kv_load8(KT, kr, c), acc[i]);
+                } else {
+                    for (int c = 0; c < nc; c++)
+                        acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), kv_load8(KT, kr, c), acc[i]);
+                }
+            }
+        }
+        // dot * scale + slope * j (+ bias[j]), in the twin's order.
+        __m256 sc = _mm256_mul_ps(sum8(acc), vscale);
+        sc = _mm256_add_ps(sc, _mm256_mul_ps(vslope, _mm256_add_ps(_mm256_set1_ps((float)j0), lane)));
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        if (bias) sc = _mm256_add_ps(sc, _mm256_maskload_ps(bias + j0, mask));
+        _mm256_maskstore_ps(scores + (j0 - first), mask, sc);
+    }
+    lt_softmax_f32_avx2(scores, n - first);
+    // out = sum_j p_j v_j, 64 output values (8 registers) per pass over the keys.
+    for (int c0 = 0; c0 < nc; c0 += 8) {
+        const int cn = nc - c0 < 8 ? nc - c0 : 8;
+        __m256 o[8];
+        B_UNROLL for (int c = 0; c < 8; c++) o[c] = _mm256_setzero_ps();
+        w = bwalk_start(table, block, first);
+        for (int64_t j = first; j < n; j++) {
+            const uint8_t *vr = v + bwalk_row(&w) * stride;
+            bwalk_next(&w);
+            const __m256 p = _mm256_set1_ps(scores[j - first]);
+            if (NC && NC % 8 == 0) {
+                B_UNROLL for (int c = 0; c < 8; c++) o[c] = _mm256_fmadd_ps(p, kv_load8(KT, vr, c0 + c), o[c]);
+            } else {
+                B_UNROLL for (int c = 0; c < 8; c++)
+                    if (c < cn) o[c] = _mm256_fmadd_ps(p, kv_load8(KT, vr, c0 + c), o[c]);
+            }
+        }
+        B_UNROLL for (int c = 0; c < 8; c++)
+            if (c < cn) _mm256_storeu_ps(out + 8 * (c0 + c), o[c]);
+    }
+}
+
+#define B_SWITCH(KT) \
+    switch (hd) { \
+    case 64: attend256(8, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    case 128: attend256(16, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    case 256: attend256(32, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    default: attend256(0, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    }
+
+B_TARGET int lt_attend_kv_256(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
+                              int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                              float slope, const float *bias, float *scores, float *out) {
+    if (hd % 8 != 0 || hd > 256 || hd <= 0 || n <= first) return 0;
+    if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
+    switch (kvtype) {
+    case LT_KV_F32: B_SWITCH(LT_KV_F32) break;
+    case LT_KV_F16: B_SWITCH(LT_KV_F16) break;
+    case LT_KV_Q8_0: B_SWITCH(LT_KV_Q8_0) break;
+    default: return 0;
+    }
+    return 1;
+}
+#endif
