@@ -456,6 +456,7 @@ R16A_TARGET static int lt_qgemm_r16_avx2(int dtype, int64_t n, const void *packe
 }
 #endif
 
+#if defined(__x86_64__)
 /// Cached lt_cpu_level(); -1 until first use (racing first calls compute the same value).
 static int r16_level = -1;
 
@@ -464,6 +465,7 @@ static inline int r16_cpu_level(void) {
     if (level < 0) { level = lt_cpu_level(); __atomic_store_n(&r16_level, level, __ATOMIC_RELAXED); }
     return level;
 }
+#endif
 
 int lt_qgemm_r16_fast(void) {
 #if defined(__x86_64__)
