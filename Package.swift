@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "LanternServer", dependencies: [
             "Lantern", "LanternGeneration",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),

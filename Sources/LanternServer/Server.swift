@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Lantern
 import LanternGeneration
 import Logging
@@ -17,15 +18,26 @@ public struct ServerConfiguration: Sendable {
     public var defaults: RequestDefaults
     /// Bodies over this size are refused with 413.
     public var maxBodyBytes: Int
+    /// Seconds a connection may sit with no request in progress (none yet, one half-sent header, or
+    /// between keep-alive requests) before the server closes it; llama-server's `--timeout`. A header
+    /// sent a byte at a time counts as idle until it is complete, so a slow sender cannot hold a
+    /// connection past this.
+    public var idleTimeoutSeconds: Int
+    /// Connections served at once; further ones wait in the listen backlog (not accepted, not refused)
+    /// until one closes, so a flood of sockets cannot exhaust file descriptors or memory.
+    public var maxConnections: Int
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, alias: String? = nil,
-                defaults: RequestDefaults = RequestDefaults(), maxBodyBytes: Int = 8 << 20) {
+                defaults: RequestDefaults = RequestDefaults(), maxBodyBytes: Int = 8 << 20,
+                idleTimeoutSeconds: Int = 600, maxConnections: Int = 512) {
         self.host = host
         self.port = port
         self.apiKey = apiKey
         self.alias = alias
         self.defaults = defaults
         self.maxBodyBytes = maxBodyBytes
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.maxConnections = maxConnections
     }
 }
 
@@ -79,8 +91,10 @@ public struct OpenAIServer: Sendable {
         let host = configuration.host
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ClientWatch()])),
-            configuration: .init(address: .hostname(host, port: configuration.port), serverName: "lantern"),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientWatch()],
+                                                idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))),
+            configuration: .init(address: .hostname(host, port: configuration.port), serverName: "lantern",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)),
             onServerRunning: { channel in onListening(host, channel.localAddress?.port ?? 0) },
             logger: logger)
         try await app.runService()

@@ -38,6 +38,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Requests that may wait behind the running ones before new ones get 429.")
     var maxQueue: Int = 64
     @Option(name: .long, help: "Largest request body in bytes (larger: 413).") var maxBodyBytes: Int = 8 << 20
+    @Option(name: [.customLong("timeout"), .customLong("to", withSingleDash: true)],
+            help: "Seconds before a connection with no request in progress (or a half-sent header) is closed.")
+    var timeout: Int = 600
+    @Option(name: .long, help: "Connections served at once; more wait to be accepted until one closes.")
+    var maxConnections: Int = 512
 
     // llama-server flags that mean nothing here: accepted so existing command lines work.
     @Option(name: [.customShort("b"), .customLong("batch-size")], help: .hidden) var batchSize: Int?
@@ -60,6 +65,8 @@ struct Serve: AsyncParsableCommand {
         }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be >= 0") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard (1...86_400).contains(timeout) else { throw ValidationError("--timeout must be between 1 and 86400 seconds") }
+        guard (1...65_536).contains(maxConnections) else { throw ValidationError("--max-connections must be between 1 and 65536") }
     }
 
     func run() async throws {
@@ -79,7 +86,7 @@ struct Serve: AsyncParsableCommand {
             server = OpenAIServer(backend: backend, configuration: ServerConfiguration(
                 host: host, port: port, apiKey: apiKey, alias: alias,
                 defaults: RequestDefaults(maxTokens: nPredict, temperature: temp, seed: seed < 0 ? nil : UInt64(seed)),
-                maxBodyBytes: maxBodyBytes))
+                maxBodyBytes: maxBodyBytes, idleTimeoutSeconds: timeout, maxConnections: maxConnections))
             stderr("model \(backend.modelName): \(parallel) slots of \(backend.contextLength) positions, \(threads) threads")
         } catch {
             stderr("error: \(error)")

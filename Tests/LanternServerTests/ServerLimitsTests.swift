@@ -49,6 +49,63 @@ import Glibc
         #expect(!(choice["text"] as? String ?? "").isEmpty)
     }
 
+    // MARK: - Idle connections and half-sent headers are cut; connections are bounded
+
+    @Test func idleConnectionsAndSlowHeadersAreClosedAfterTheTimeout() async throws {
+        let server = try LanternServe(["-c", "512", "--threads", "1", "--timeout", "1"])
+        defer { server.stop() }
+        // Connected, sends nothing: closed after about a second (EOF, not the test's own 10 s cut-off).
+        let silent = try HTTPConnection(port: server.port)
+        try silent.setReceiveTimeout(seconds: 10)
+        var start = Date()
+        #expect(try silent.readToEnd().isEmpty)
+        let seconds = Date().timeIntervalSince(start)
+        #expect(seconds >= 0.8 && seconds < 6, "an idle connection lived \(seconds) s under --timeout 1")
+        // A header dribbled a byte every 200 ms never completes, so it is idle too: cut within seconds
+        // although bytes keep arriving (about 1 s on a quiet machine; the bound leaves room for a busy one).
+        let slow = try HTTPConnection(port: server.port)
+        try slow.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        start = Date()
+        var cut: TimeInterval?
+        for i in 0..<150 {
+            try await Task.sleep(for: .milliseconds(200))
+            if (try? slow.send(i % 2 == 0 ? "X" : "y")) == nil { cut = Date().timeIntervalSince(start); break }
+        }
+        let cutAfter = try #require(cut, "a header sent a byte at a time held its connection for 30 s")
+        #expect(cutAfter < 20, "the slow header was cut after \(cutAfter) s")
+        // A complete request on a fresh connection is answered as usual.
+        let health = try HTTPConnection.exchange(port: server.port, "GET", "/health")
+        #expect(health.status == 200)
+        // And a streamed completion longer than the timeout is not cut: a request in progress is not idle.
+        start = Date()
+        let long = try HTTPConnection.exchange(port: server.port, "POST", "/v1/completions",
+            body: #"{"prompt": "Once upon a time", "max_tokens": 400, "temperature": 0, "stream": true, "logit_bias": \#(Self.noEnd)}"#)
+        let streamed = Date().timeIntervalSince(start)
+        #expect(streamed > 1.2, "the stream took \(streamed) s, not longer than the 1 s timeout: this check says nothing")
+        #expect(long.status == 200)
+        #expect(long.body.contains("data: [DONE]"), "the stream was cut: \(long.body.suffix(200))")
+    }
+
+    @Test func connectionsBeyondTheLimitWaitUntilOneCloses() async throws {
+        let server = try LanternServe(["-c", "256", "--threads", "1", "--max-connections", "2"])
+        defer { server.stop() }
+        let first = try HTTPConnection(port: server.port), second = try HTTPConnection(port: server.port)
+        try await Task.sleep(for: .milliseconds(300))
+        // The third connects (the kernel's backlog takes it) but is not served while two are open.
+        let third = try HTTPConnection(port: server.port)
+        try third.send(HTTPConnection.request("GET", "/health"))
+        try third.setReceiveTimeout(seconds: 1.5)
+        #expect(throws: (any Error).self, "a third connection was served beside two open ones under --max-connections 2") {
+            _ = try third.readToEnd()
+        }
+        // Once one closes, the waiting one is accepted and answered.
+        first.close()
+        try third.setReceiveTimeout(seconds: 20)
+        let reply = String(decoding: try third.readToEnd(), as: UTF8.self)
+        #expect(reply.hasPrefix("HTTP/1.1 200"), "\(reply.prefix(200))")
+        second.close()
+    }
+
     // MARK: - max_tokens is capped by the context
 
     @Test func maxTokensIsCappedByTheContext() async throws {
@@ -332,6 +389,14 @@ final class HTTPConnection {
             guard n >= 0 else { throw ServerTests.SetupError(description: "recv() failed: \(errno)") }
             if n == 0 { return data }
             data.append(contentsOf: buffer[..<n])
+        }
+    }
+
+    /// recv() gives up after `seconds` (readToEnd then throws) instead of waiting forever.
+    func setReceiveTimeout(seconds: Double) throws {
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
+        guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+            throw ServerTests.SetupError(description: "setsockopt(SO_RCVTIMEO) failed: \(errno)")
         }
     }
 
