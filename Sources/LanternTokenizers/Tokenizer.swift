@@ -43,6 +43,13 @@ extension Tokenizer {
 
     public func decode(_ ids: [Int]) -> String { decode(ids, skipSpecial: false) }
 
+    /// Bytes that should be UTF-8 but may not be (a file, a socket, a pipe): ill-formed sequences
+    /// become U+FFFD first, one per maximal ill-formed subpart, exactly as Python's
+    /// `bytes.decode('utf-8', errors='replace')` does, so the ids match what a Python tokenizer gets.
+    public func encode(utf8 bytes: some Collection<UInt8>, parseSpecial: Bool, addBOS: Bool) -> [Int] {
+        encode(String(repairingUTF8: bytes), parseSpecial: parseSpecial, addBOS: addBOS)
+    }
+
     /// Default for tokenizers without control tokens.
     public func isSpecial(_ id: Int) -> Bool { false }
 }
@@ -88,5 +95,13 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .invalidTokenizerJSON(let m): return "tokenizer.json: \(m)"
         case .unsupportedComponent(let kind, let type): return "tokenizer.json: \(kind) type '\(type)' is not supported"
         }
+    }
+}
+
+extension String {
+    /// `bytes` decoded as UTF-8 with U+FFFD for each maximal ill-formed subpart (the Unicode
+    /// "substitution of maximal subparts" practice, which Python's `errors='replace'` follows too).
+    public init(repairingUTF8 bytes: some Collection<UInt8>) {
+        self = String(decoding: bytes, as: UTF8.self)
     }
 }
