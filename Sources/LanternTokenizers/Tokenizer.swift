@@ -79,6 +79,9 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// A tokenizer.json component (`normalizer`, `pre_tokenizer`, `model`, `post_processor`, `decoder`)
     /// whose `type` this library does not implement, e.g. `("normalizer", "Foo")`.
     case unsupportedComponent(String, String)
+    /// A tokenizer file larger than any real one (`HFTokenizer.maxFileBytes`): most likely the wrong
+    /// file (a model's weights), and reading it whole would take its size in memory.
+    case fileTooLarge(path: String, bytes: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -94,6 +97,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .emptyVocabulary: return "the tokenizer vocabulary is empty"
         case .invalidTokenizerJSON(let m): return "tokenizer.json: \(m)"
         case .unsupportedComponent(let kind, let type): return "tokenizer.json: \(kind) type '\(type)' is not supported"
+        case .fileTooLarge(let path, let bytes, let limit):
+            return "\(path) has \(bytes) bytes, more than the \(limit) any tokenizer file needs; is it the right file?"
         }
     }
 }

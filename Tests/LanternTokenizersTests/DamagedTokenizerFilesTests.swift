@@ -114,6 +114,22 @@ struct DamagedTokenizerFilesTests {
         }
     }
 
+    @Test("a tokenizer file larger than any real one is refused before it is read")
+    func hugeFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lantern-huge-\(UUID().uuidString).json").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("{".utf8)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: UInt64(HFTokenizer.maxFileBytes + 1))   // sparse: takes no disk space
+        try handle.close()
+        #expect(throws: TokenizerError.fileTooLarge(path: path, bytes: HFTokenizer.maxFileBytes + 1, limit: HFTokenizer.maxFileBytes)) {
+            try HFTokenizer(contentsOf: URL(fileURLWithPath: path))
+        }
+        // A small file is read and parsed as before.
+        #expect(throws: TokenizerError.self) { try HFTokenizer(contentsOf: URL(fileURLWithPath: "/nonexistent/tokenizer.json")) }
+        _ = try HFTokenizer(contentsOf: Fixtures.url("tokenizers/wordpiece/tokenizer.json"))
+    }
+
     // MARK: GGUF vocabularies
 
     /// The gpt2 fixture's metadata with one key replaced.
