@@ -15,6 +15,14 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
     case missingMetadata(path: String, key: String)
     case invalidMetadata(path: String, key: String, reason: String)
     case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
+    /// A count or length the file claims is above the sane maximum for its kind (`what`), even if the
+    /// file were long enough to hold it: no real model has that many, and honouring it would let a small
+    /// corrupt header size a huge allocation.
+    case limitExceeded(path: String, what: String, value: UInt64, limit: UInt64)
+    /// Two tensors' data ranges share bytes.
+    case tensorsOverlap(path: String, tensor: String, other: String)
+    /// A metadata key appears more than once (which one counts would be a guess).
+    case duplicateKey(path: String, key: String)
 
     // Sharded safetensors (`model.safetensors.index.json`): `index` is the index file's path, `shard`
     // the shard's file name as the weight map writes it.
@@ -55,6 +63,9 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
         case let .missingMetadata(path, key): return "\(path): metadata key '\(key)' not found"
         case let .invalidMetadata(path, key, reason): return "\(path): metadata key '\(key)': \(reason)"
         case let .shapeMismatch(path, tensor, expected, found): return "\(path): tensor '\(tensor)' has shape \(found), expected \(expected)"
+        case let .limitExceeded(path, what, value, limit): return "\(path) is corrupt: \(what) \(value) exceeds the limit of \(limit)"
+        case let .tensorsOverlap(path, tensor, other): return "\(path) is corrupt: the data of tensor '\(tensor)' overlaps that of '\(other)'"
+        case let .duplicateKey(path, key): return "\(path) is corrupt: metadata key '\(key)' appears twice"
         case let .missingShard(index, shard, tensor): return "\(index): shard '\(shard)' (listed for tensor '\(tensor)') does not exist"
         case let .tensorNotInShard(index, shard, tensor): return "\(index): tensor '\(tensor)' is mapped to shard '\(shard)', which does not hold it"
         case let .unlistedTensor(index, shard, tensor): return "\(index): shard '\(shard)' holds tensor '\(tensor)', which the weight map does not assign to it"

@@ -96,14 +96,15 @@ public final class GGUFFile: WeightStore, @unchecked Sendable {
         guard version == 2 || version == 3 else { throw .unsupportedVersion(path: file.path, version: Int(version)) }
         self.version = Int(version)
         // Each tensor info takes at least 8 (name len) + 4 + 4 + 8 bytes; each key/value pair at least 8 + 4 + 1.
-        let tensorCount = try r.count("tensor", minBytesEach: 24)
-        let kvCount = try r.count("metadata key/value", minBytesEach: 13)
+        let tensorCount = try r.count("tensor", minBytesEach: 24, limit: GGUFLimits.maxTensors)
+        let kvCount = try r.count("metadata key/value", minBytesEach: 13, limit: GGUFLimits.maxMetadataPairs)
 
         var keys: [String] = []
         var meta: [String: GGUFValue] = [:]
         keys.reserveCapacity(kvCount)
         for _ in 0..<kvCount {
-            let key = try r.string()
+            let key = try r.string(maxBytes: GGUFLimits.maxNameBytes, what: "metadata key length")
+            guard meta[key] == nil else { throw .duplicateKey(path: file.path, key: key) }
             let type = try r.read(UInt32.self, "value type of '\(key)'")
             meta[key] = try r.value(type: type, key: key, depth: 0)
             keys.append(key)
@@ -123,7 +124,7 @@ public final class GGUFFile: WeightStore, @unchecked Sendable {
         var raw: [(String, [Int], GGMLType, UInt64)] = []
         raw.reserveCapacity(tensorCount)
         for _ in 0..<tensorCount {
-            let name = try r.string()
+            let name = try r.string(maxBytes: GGUFLimits.maxNameBytes, what: "tensor name length")
             let nDims = try r.read(UInt32.self, "dimension count of '\(name)'")
             guard nDims >= 1 && nDims <= 4 else {
                 throw .invalidTensor(path: file.path, tensor: name, reason: "\(nDims) dimensions (1 to 4 allowed)")
@@ -135,6 +136,11 @@ public final class GGUFFile: WeightStore, @unchecked Sendable {
                 dims.append(Int(d))
             }
             let type = GGMLType(id: try r.read(UInt32.self, "type of '\(name)'"))
+            // An unknown type has no known size, so its bytes could not be bounds-checked: refuse it here
+            // (as llama.cpp does) rather than hand out a tensor whose extent is a guess.
+            guard GGMLType.table[type.id] != nil else {
+                throw .unsupportedTensorType(path: file.path, tensor: name, type: type.name)
+            }
             let offset = try r.read(UInt64.self, "offset of '\(name)'")
             raw.append((name, dims, type, offset))
         }
@@ -154,14 +160,27 @@ public final class GGUFFile: WeightStore, @unchecked Sendable {
                 throw .invalidTensor(path: file.path, tensor: name, reason: "offset \(rel) is not aligned to \(alignment)")
             }
             let bytes = type.byteCount(count)
-            if GGMLType.table[type.id] != nil && bytes == nil {
-                throw .invalidTensor(path: file.path, tensor: name, reason: "\(count) values are not a whole number of \(type) blocks")
+            if let (_, block, _) = GGMLType.table[type.id], bytes == nil {
+                let reason = count % block != 0 ? "\(count) values are not a whole number of \(type) blocks"
+                                                : "byte size of \(count) \(type) values overflows"
+                throw .invalidTensor(path: file.path, tensor: name, reason: reason)
             }
             if let bytes, offset > file.size || bytes > file.size - offset {
                 throw .tensorOutOfBounds(path: file.path, tensor: name)
             }
             index[name] = infos.count
             infos.append(GGUFTensorInfo(name: name, dims: dims, type: type, offset: offset, byteCount: bytes))
+        }
+        // No two tensors may share bytes (zero-sized ones occupy none): sorted by offset, each must begin
+        // at or after the end of the one before.
+        var previous: GGUFTensorInfo?
+        for info in infos.sorted(by: { ($0.offset, $0.byteCount ?? 0) < ($1.offset, $1.byteCount ?? 0) }) {
+            let bytes = info.byteCount ?? 0
+            guard bytes > 0 else { continue }
+            if let p = previous, info.offset < p.offset + (p.byteCount ?? 0) {
+                throw .tensorsOverlap(path: file.path, tensor: info.name, other: p.name)
+            }
+            previous = info
         }
         self.tensorInfos = infos
         self.index = index
@@ -206,6 +225,24 @@ public final class GGUFFile: WeightStore, @unchecked Sendable {
     }
 }
 
+/// Sane maxima for what a GGUF header may claim, far above any real model (the largest vocabularies
+/// have about 260,000 tokens; the largest checkpoints about 2,000 tensors and 100 metadata keys). A header
+/// count is first checked against the bytes left in the file; these bound what a file that is merely
+/// large (or a page of zeros read as counts) could make the reader allocate, since each metadata value
+/// takes more memory parsed than on disk.
+public enum GGUFLimits {
+    public static let maxTensors = 1 << 20
+    public static let maxMetadataPairs = 1 << 16
+    /// Elements of one metadata array (a vocabulary, its scores, its merges).
+    public static let maxArrayCount = 1 << 24
+    /// Metadata values in the whole file, nested array elements included.
+    public static let maxMetadataValues = 1 << 25
+    /// A metadata key or tensor name.
+    public static let maxNameBytes = 1 << 16
+    /// A string value (a chat template is the longest in practice: tens of kilobytes).
+    public static let maxStringBytes = 1 << 26
+}
+
 /// Bounds-checked little-endian reader over the mapped bytes.
 struct ByteReader {
     let base: UnsafeRawPointer
@@ -221,18 +258,26 @@ struct ByteReader {
         return v
     }
 
-    /// A 64-bit count, checked so that `count * minBytesEach` still fits in the rest of the file.
-    mutating func count(_ what: String, minBytesEach: Int) throws(FormatError) -> Int {
+    /// Metadata elements read so far (every scalar, string and array, nested ones included), against
+    /// `GGUFLimits.maxMetadataValues`.
+    var metadataValues = 0
+
+    /// A 64-bit count, checked so that `count * minBytesEach` still fits in the rest of the file, and
+    /// against `limit`.
+    mutating func count(_ what: String, minBytesEach: Int, limit: Int) throws(FormatError) -> Int {
         let c = try read(UInt64.self, "\(what) count")
         let remaining = UInt64(size - offset)
         guard c <= remaining / UInt64(max(minBytesEach, 1)) else { throw .absurdCount(path: path, what: what, count: c) }
+        guard c <= UInt64(limit) else { throw .limitExceeded(path: path, what: "\(what) count", value: c, limit: UInt64(limit)) }
         return Int(c)
     }
 
-    mutating func string() throws(FormatError) -> String {
+    /// A length-prefixed string; the length must fit in the rest of the file and in `maxBytes`.
+    mutating func string(maxBytes: Int = GGUFLimits.maxStringBytes, what: String = "string length") throws(FormatError) -> String {
         let start = offset
-        let len = try read(UInt64.self, "string length")
+        let len = try read(UInt64.self, what)
         guard len <= UInt64(size - offset) else { throw .truncated(path: path, what: "string of \(len) bytes", offset: start) }
+        guard len <= UInt64(maxBytes) else { throw .limitExceeded(path: path, what: what, value: len, limit: UInt64(maxBytes)) }
         let buf = UnsafeRawBufferPointer(start: base + offset, count: Int(len))
         offset += Int(len)
         guard let s = String(validating: buf.bindMemory(to: UInt8.self), as: UTF8.self) else {
@@ -243,6 +288,11 @@ struct ByteReader {
     }
 
     mutating func value(type: UInt32, key: String, depth: Int) throws(FormatError) -> GGUFValue {
+        metadataValues += 1
+        guard metadataValues <= GGUFLimits.maxMetadataValues else {
+            throw .limitExceeded(path: path, what: "metadata values (at '\(key)')", value: UInt64(metadataValues),
+                                 limit: UInt64(GGUFLimits.maxMetadataValues))
+        }
         switch type {
         case 0: return .uint8(try read(UInt8.self, key))
         case 1: return .int8(try read(Int8.self, key))
@@ -268,7 +318,7 @@ struct ByteReader {
             case 9: minBytes = 12
             default: throw .invalidValueType(path: path, key: key, type: elemType)
             }
-            let n = try count("array '\(key)'", minBytesEach: minBytes)
+            let n = try count("array '\(key)'", minBytesEach: minBytes, limit: GGUFLimits.maxArrayCount)
             var items: [GGUFValue] = []
             items.reserveCapacity(n)
             for _ in 0..<n { items.append(try value(type: elemType, key: key, depth: depth + 1)) }

@@ -38,11 +38,7 @@ public enum ModelRegistry {
     /// typed configuration of its `model_type`; an unknown type is an error naming it.
     public static func load(folder: ModelFolder, compute: ComputeOptions) throws -> Network {
         func config<C: Decodable>(_ type: C.Type) throws -> C {
-            do { return try JSONDecoder().decode(C.self, from: folder.configData) } catch let e as ModelError {
-                throw e
-            } catch {
-                throw ModelError.invalidConfiguration("\(folder.configPath): \(error)")
-            }
+            try decodeConfiguration(C.self, from: folder)
         }
         switch folder.modelType {
         case "llama": return .decoder(try Llama.load(config: config(LlamaConfiguration.self), store: folder.weights, compute: compute))

@@ -221,7 +221,7 @@ enum JinjaBuiltins {
             for item in try interpreter.iterate(value, line: line) {
                 var key = try attribute.map { try lookupPath(item, $0, interpreter: interpreter, line: line) } ?? item
                 if !caseSensitive, case let .string(s) = key { key = .string(s.lowercased()) }
-                if !seen.contains(where: { pythonEqual($0, key) }) {
+                if !(try seen.contains(where: { try pythonEqual($0, key, budget: interpreter.comparisons, line: line) })) {
                     seen.append(key)
                     result.append(item)
                 }
@@ -274,7 +274,7 @@ enum JinjaBuiltins {
             let byValue = (try args.string(1, "by", default: "key")) == "value"
             let reverse = args.bool(2, "reverse", default: false)
             let pairs = d.entries.map { JinjaValue.list([.string($0.key), $0.value]) }
-            let sorted = try sortValues(pairs, reverse: reverse, line: line) { pair in
+            let sorted = try sortValues(pairs, reverse: reverse, budget: interpreter.comparisons, line: line) { pair in
                 guard case let .list(kv) = pair else { return pair }
                 let key = kv[byValue ? 1 : 0]
                 if !caseSensitive, case let .string(s) = key { return .string(s.lowercased()) }
@@ -294,7 +294,7 @@ enum JinjaBuiltins {
         }
         switch name {
         case "sort":
-            return .list(try sortValues(items, reverse: args.bool(0, "reverse", default: false), line: line, key: key))
+            return .list(try sortValues(items, reverse: args.bool(0, "reverse", default: false), budget: interpreter.comparisons, line: line, key: key))
         case "sum":
             var total = args.get(1, "start") ?? .int(0)
             for item in items { total = try JinjaOperators.arithmetic("+", total, try key(item), line: line) }
@@ -305,7 +305,7 @@ enum JinjaBuiltins {
             var bestKey = try key(best)
             for item in items.dropFirst() {
                 let k = try key(item)
-                let order = try JinjaOperators.ordering(k, bestKey, op: "<", line: line)
+                let order = try JinjaOperators.ordering(k, bestKey, op: "<", budget: interpreter.comparisons, line: line)
                 if name == "min" ? order < 0 : order > 0 {
                     best = item
                     bestKey = k
@@ -316,12 +316,12 @@ enum JinjaBuiltins {
     }
 
     /// Stable sort by a key under Python ordering; type errors surface instead of crashing.
-    private static func sortValues(_ items: [JinjaValue], reverse: Bool, line: Int, key: (JinjaValue) throws -> JinjaValue) throws -> [JinjaValue] {
+    private static func sortValues(_ items: [JinjaValue], reverse: Bool, budget: ComparisonBudget, line: Int, key: (JinjaValue) throws -> JinjaValue) throws -> [JinjaValue] {
         let keyed = try items.enumerated().map { (offset: $0.offset, key: try key($0.element), item: $0.element) }
         var failure: Error? = nil
         let sorted = keyed.sorted { a, b in
             do {
-                let order = try JinjaOperators.ordering(a.key, b.key, op: "<", line: line)
+                let order = try JinjaOperators.ordering(a.key, b.key, op: "<", budget: budget, line: line)
                 if order == 0 { return a.offset < b.offset }
                 return reverse ? order > 0 : order < 0
             } catch {
@@ -404,8 +404,8 @@ enum JinjaBuiltins {
             // Every integer is divisible by -1; `Int.min % -1` would trap, as in JinjaOperators' `%`.
             guard n != -1 else { return true }
             return i % n == 0
-        case "eq", "equalto", "==": return pythonEqual(value, try argument())
-        case "ne", "!=": return !pythonEqual(value, try argument())
+        case "eq", "equalto", "==": return try pythonEqual(value, try argument(), budget: interpreter.comparisons, line: line)
+        case "ne", "!=": return !(try pythonEqual(value, try argument(), budget: interpreter.comparisons, line: line))
         case "sameas":
             let other = try argument()
             switch (value, other) {
@@ -414,11 +414,11 @@ enum JinjaBuiltins {
             case let (.namespace(a), .namespace(b)): return a === b
             default: return false
             }
-        case "lt", "lessthan", "<": return try JinjaOperators.compare("<", value, try argument(), line: line)
-        case "le", "<=": return try JinjaOperators.compare("<=", value, try argument(), line: line)
-        case "gt", "greaterthan", ">": return try JinjaOperators.compare(">", value, try argument(), line: line)
-        case "ge", ">=": return try JinjaOperators.compare(">=", value, try argument(), line: line)
-        case "in": return try JinjaOperators.contains(try argument(), value, line: line)
+        case "lt", "lessthan", "<": return try JinjaOperators.compare("<", value, try argument(), budget: interpreter.comparisons, line: line)
+        case "le", "<=": return try JinjaOperators.compare("<=", value, try argument(), budget: interpreter.comparisons, line: line)
+        case "gt", "greaterthan", ">": return try JinjaOperators.compare(">", value, try argument(), budget: interpreter.comparisons, line: line)
+        case "ge", ">=": return try JinjaOperators.compare(">=", value, try argument(), budget: interpreter.comparisons, line: line)
+        case "in": return try JinjaOperators.contains(try argument(), value, budget: interpreter.comparisons, line: line)
         case "filter":
             guard case let .string(s) = value else { return false }
             return filterNames.contains(s)

@@ -17,6 +17,9 @@ final class JinjaInterpreter {
     /// The iteration budget (tests lower it to reach it quickly).
     let maxIterations: Int
 
+    /// Comparison work left in this render (`==`, ordering, `in`, and the filters and tests that compare).
+    let comparisons: ComparisonBudget
+
     /// Macro call depth; unbounded recursion becomes an error rather than a stack overflow.
     private var callDepth = 0
     private static let maxCallDepth = 100
@@ -25,10 +28,12 @@ final class JinjaInterpreter {
     /// which reference counting never frees, so `deinit` empties them all to break such cycles.
     private var namespaces: [JinjaNamespace] = []
 
-    init(context: [String: JinjaValue], now: Date, maxIterations: Int = JinjaLimits.maxIterations) {
+    init(context: [String: JinjaValue], now: Date, maxIterations: Int = JinjaLimits.maxIterations,
+         maxComparisonWork: Int = JinjaLimits.maxComparisonWork) {
         frames = [JinjaBuiltins.globals, context]
         self.now = now
         self.maxIterations = maxIterations
+        comparisons = ComparisonBudget(limit: maxComparisonWork)
     }
 
     deinit {
@@ -321,7 +326,7 @@ final class JinjaInterpreter {
             var left = try eval(first)
             for (op, rhs) in ops {
                 let right = try eval(rhs)
-                guard try JinjaOperators.compare(op, left, right, line: line) else { return .bool(false) }
+                guard try JinjaOperators.compare(op, left, right, budget: comparisons, line: line) else { return .bool(false) }
                 left = right
             }
             return .bool(true)

@@ -133,14 +133,14 @@ enum JinjaOperators {
         }
     }
 
-    static func compare(_ op: String, _ a: JinjaValue, _ b: JinjaValue, line: Int) throws -> Bool {
+    static func compare(_ op: String, _ a: JinjaValue, _ b: JinjaValue, budget: ComparisonBudget, line: Int) throws -> Bool {
         switch op {
-        case "==": return pythonEqual(a, b)
-        case "!=": return !pythonEqual(a, b)
-        case "in": return try contains(b, a, line: line)
-        case "notin": return !(try contains(b, a, line: line))
+        case "==": return try pythonEqual(a, b, budget: budget, line: line)
+        case "!=": return !(try pythonEqual(a, b, budget: budget, line: line))
+        case "in": return try contains(b, a, budget: budget, line: line)
+        case "notin": return !(try contains(b, a, budget: budget, line: line))
         default:
-            let order = try ordering(a, b, op: op, line: line)
+            let order = try ordering(a, b, op: op, budget: budget, line: line)
             switch op {
             case "<": return order < 0
             case "<=": return order <= 0
@@ -151,14 +151,18 @@ enum JinjaOperators {
     }
 
     /// -1, 0 or 1 under Python ordering; mismatched types raise as Python does.
-    static func ordering(_ a: JinjaValue, _ b: JinjaValue, op: String, line: Int) throws -> Int {
+    static func ordering(_ a: JinjaValue, _ b: JinjaValue, op: String, budget: ComparisonBudget, line: Int) throws -> Int {
         if case let .undefined(hint) = a { throw TemplateError.undefined(hint, line: line) }
         if case let .undefined(hint) = b { throw TemplateError.undefined(hint, line: line) }
+        try budget.spend(1, line: line)
         switch (a, b) {
         case let (.string(x), .string(y)):
+            try budget.spend(ComparisonBudget.stringCost(min(x.utf8.count, y.utf8.count)), line: line)
             return lexicographic(Array(x.unicodeScalars.map(\.value)), Array(y.unicodeScalars.map(\.value)))
         case let (.list(x), .list(y)):
-            for (l, r) in zip(x, y) where !pythonEqual(l, r) { return try ordering(l, r, op: op, line: line) }
+            for (l, r) in zip(x, y) where !(try pythonEqual(l, r, budget: budget, line: line)) {
+                return try ordering(l, r, op: op, budget: budget, line: line)
+            }
             return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
         default:
             if let x = a.integer, let y = b.integer { return x == y ? 0 : (x < y ? -1 : 1) }
@@ -174,15 +178,18 @@ enum JinjaOperators {
     }
 
     /// Python `item in container`.
-    static func contains(_ container: JinjaValue, _ item: JinjaValue, line: Int) throws -> Bool {
+    static func contains(_ container: JinjaValue, _ item: JinjaValue, budget: ComparisonBudget, line: Int) throws -> Bool {
         switch container {
         case .undefined: return false
         case let .string(s):
             guard case let .string(needle) = item else {
                 throw TemplateError.runtime("'in <string>' requires string as left operand, not \(item.typeName)", line: line)
             }
+            try budget.spend(ComparisonBudget.stringCost(s.utf8.count + needle.utf8.count), line: line)
             return findScalars(needle, in: s) != nil
-        case let .list(items): return items.contains { pythonEqual($0, item) }
+        case let .list(items):
+            for element in items where try pythonEqual(element, item, budget: budget, line: line) { return true }
+            return false
         case let .dict(d):
             if case let .string(key) = item { return d[key] != nil }
             return false

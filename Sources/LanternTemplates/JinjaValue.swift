@@ -165,6 +165,33 @@ enum JinjaLimits {
     static let maxValueDepth = 500
     /// Most containers checked when storing a value in a namespace attribute.
     static let maxCheckedContainers = 4_000_000
+    /// Work units (one per value visited, plus one per 64 bytes of string compared or searched) that
+    /// all comparisons and membership tests of one render may spend: lists that share themselves
+    /// (`{% set a = [a, a] %}` thirty times) are small to build but exponential to compare.
+    static let maxComparisonWork = 4_000_000
+}
+
+/// The comparison work left in one render (`JinjaLimits.maxComparisonWork`), shared by `==`, `!=`,
+/// ordering, `in` and the filters and tests that compare (`unique`, `sort`, `min`, `max`, `eq`, ...).
+final class ComparisonBudget {
+    private(set) var remaining: Int
+    let limit: Int
+
+    init(limit: Int = JinjaLimits.maxComparisonWork) {
+        self.limit = limit
+        remaining = limit
+    }
+
+    /// Spends `units`; throws once the render has spent more than its limit.
+    func spend(_ units: Int, line: Int) throws {
+        remaining -= units
+        if remaining < 0 {
+            throw TemplateError.runtime("comparisons in this render visited more than \(limit) values (or 64-byte string chunks)", line: line)
+        }
+    }
+
+    /// The cost of comparing or searching a string of `bytes` UTF-8 bytes.
+    static func stringCost(_ bytes: Int) -> Int { 1 + bytes >> 6 }
 }
 
 /// Builds `repr()` text with a cycle guard for namespaces and the depth/size limits.
@@ -253,14 +280,25 @@ func checkStorableDepth(_ value: JinjaValue, line: Int) throws {
 
 /// Python `==`: numbers compare by value across int/float/bool, strings by code points
 /// (not Swift's canonical equivalence), containers element-wise, undefined equals undefined.
-func pythonEqual(_ a: JinjaValue, _ b: JinjaValue) -> Bool {
+/// Every value visited is charged to `budget`, so comparing huge (self-sharing) values ends in a
+/// `TemplateError` instead of running without bound.
+func pythonEqual(_ a: JinjaValue, _ b: JinjaValue, budget: ComparisonBudget, line: Int) throws -> Bool {
+    try budget.spend(1, line: line)
     switch (a, b) {
     case (.undefined, .undefined), (.none, .none): return true
-    case let (.string(x), .string(y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
-    case let (.list(x), .list(y)): return x.count == y.count && zip(x, y).allSatisfy { pythonEqual($0, $1) }
+    case let (.string(x), .string(y)):
+        try budget.spend(ComparisonBudget.stringCost(min(x.utf8.count, y.utf8.count)), line: line)
+        return x.unicodeScalars.elementsEqual(y.unicodeScalars)
+    case let (.list(x), .list(y)):
+        guard x.count == y.count else { return false }
+        for (l, r) in zip(x, y) where !(try pythonEqual(l, r, budget: budget, line: line)) { return false }
+        return true
     case let (.dict(x), .dict(y)):
         guard x.count == y.count else { return false }
-        return x.entries.allSatisfy { entry in y[entry.key].map { pythonEqual(entry.value, $0) } ?? false }
+        for entry in x.entries {
+            guard let other = y[entry.key], try pythonEqual(entry.value, other, budget: budget, line: line) else { return false }
+        }
+        return true
     case let (.namespace(x), .namespace(y)): return x === y
     default:
         if let x = a.integer, let y = b.integer { return x == y }

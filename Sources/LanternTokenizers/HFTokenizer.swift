@@ -231,7 +231,15 @@ public final class HFTokenizer: Tokenizer {
         return out
     }
 
+    /// The largest tokenizer.json read (the largest real ones, with 250,000-token vocabularies, take
+    /// about 35 MB).
+    public static let maxFileBytes = 512 << 20
+
     public convenience init(contentsOf url: URL, bosID: Int? = nil, eosID: Int? = nil) throws(TokenizerError) {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber,
+           size.intValue > Self.maxFileBytes {
+            throw .fileTooLarge(path: url.path, bytes: size.intValue, limit: Self.maxFileBytes)
+        }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw .invalidTokenizerJSON("cannot read \(url.path): \(error.localizedDescription)")

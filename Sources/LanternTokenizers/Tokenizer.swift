@@ -43,6 +43,13 @@ extension Tokenizer {
 
     public func decode(_ ids: [Int]) -> String { decode(ids, skipSpecial: false) }
 
+    /// Bytes that should be UTF-8 but may not be (a file, a socket, a pipe): ill-formed sequences
+    /// become U+FFFD first, one per maximal ill-formed subpart, exactly as Python's
+    /// `bytes.decode('utf-8', errors='replace')` does, so the ids match what a Python tokenizer gets.
+    public func encode(utf8 bytes: some Collection<UInt8>, parseSpecial: Bool, addBOS: Bool) -> [Int] {
+        encode(String(repairingUTF8: bytes), parseSpecial: parseSpecial, addBOS: addBOS)
+    }
+
     /// Default for tokenizers without control tokens.
     public func isSpecial(_ id: Int) -> Bool { false }
 }
@@ -72,6 +79,9 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// A tokenizer.json component (`normalizer`, `pre_tokenizer`, `model`, `post_processor`, `decoder`)
     /// whose `type` this library does not implement, e.g. `("normalizer", "Foo")`.
     case unsupportedComponent(String, String)
+    /// A tokenizer file larger than any real one (`HFTokenizer.maxFileBytes`): most likely the wrong
+    /// file (a model's weights), and reading it whole would take its size in memory.
+    case fileTooLarge(path: String, bytes: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -87,6 +97,16 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .emptyVocabulary: return "the tokenizer vocabulary is empty"
         case .invalidTokenizerJSON(let m): return "tokenizer.json: \(m)"
         case .unsupportedComponent(let kind, let type): return "tokenizer.json: \(kind) type '\(type)' is not supported"
+        case .fileTooLarge(let path, let bytes, let limit):
+            return "\(path) has \(bytes) bytes, more than the \(limit) any tokenizer file needs; is it the right file?"
         }
+    }
+}
+
+extension String {
+    /// `bytes` decoded as UTF-8 with U+FFFD for each maximal ill-formed subpart (the Unicode
+    /// "substitution of maximal subparts" practice, which Python's `errors='replace'` follows too).
+    public init(repairingUTF8 bytes: some Collection<UInt8>) {
+        self = String(decoding: bytes, as: UTF8.self)
     }
 }

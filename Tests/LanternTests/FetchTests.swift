@@ -111,9 +111,56 @@ import Testing
         }
     }
 
+    @Test func concurrentFetchesBothSucceedAndLeaveOneVerifiedFile() throws {
+        let cache = root.appendingPathComponent("cache-concurrent")
+        let fetcher = ModelFetcher(cacheDirectory: cache)
+        let src = source(sha: goodSHA)
+        let results = LockedResults()
+        let group = DispatchGroup()
+        for _ in 0..<2 {
+            DispatchQueue.global().async(group: group) {
+                results.append(Result { () throws(FetchError) -> URL in try fetcher.ensure(src) })
+            }
+        }
+        group.wait()
+        let urls = try results.all.map { try $0.get() }
+        #expect(urls.count == 2 && urls.allSatisfy { $0 == fetcher.cachedPath(src) })
+        #expect(try Data(contentsOf: fetcher.cachedPath(src)) == Data(payload))
+        // Both work folders are gone: nothing but the verified file under its name.
+        #expect(cacheContents(cache) == ["test.gguf"])
+    }
+
+    @Test func staleWorkFoldersOfDeadProcessesAreSwept() throws {
+        let cache = root.appendingPathComponent("cache-stale")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        // A process that has exited: its pid names no live process (pids are not reused this fast).
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        let host = ProcessInfo.processInfo.hostName
+        for (name, pid) in [(".fetch-dead", p.processIdentifier), (".fetch-live", getpid())] {
+            let dir = cache.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try Data("\(pid) \(host)\n".utf8).write(to: dir.appendingPathComponent("pid"))
+            try Data(payload.prefix(5)).write(to: dir.appendingPathComponent("test.gguf.part"))
+        }
+        _ = try ModelFetcher(cacheDirectory: cache).ensure(source(sha: goodSHA))
+        // The interrupted fetch's folder is removed; the one of a running process is left alone.
+        #expect(cacheContents(cache) == [".fetch-live", "test.gguf"])
+    }
+
     @Test func cacheDirectoryFollowsTheEnvironment() {
         #expect(ModelFetcher.defaultCacheDirectory(environment: ["LANTERN_CACHE": "/a", "XDG_CACHE_HOME": "/b", "HOME": "/h"]).path == "/a")
         #expect(ModelFetcher.defaultCacheDirectory(environment: ["XDG_CACHE_HOME": "/b", "HOME": "/h"]).path == "/b/lantern")
         #expect(ModelFetcher.defaultCacheDirectory(environment: ["HOME": "/h"]).path == "/h/.cache/lantern")
     }
+}
+
+/// Results collected from several threads.
+final class LockedResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<URL, FetchError>] = []
+    func append(_ r: Result<URL, FetchError>) { lock.lock(); results.append(r); lock.unlock() }
+    var all: [Result<URL, FetchError>] { lock.lock(); defer { lock.unlock() }; return results }
 }

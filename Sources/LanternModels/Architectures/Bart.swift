@@ -26,7 +26,7 @@ public struct BartConfiguration: Sendable, Decodable, Equatable {
 public enum Bart {
     public static func load(folder: ModelFolder, compute: ComputeOptions) throws -> EncoderDecoderModel {
         guard folder.modelType == "bart" else { throw ModelError.unsupportedArchitecture(folder.modelType) }
-        let config = try JSONDecoder().decode(BartConfiguration.self, from: folder.configData)
+        let config = try decodeConfiguration(BartConfiguration.self, from: folder)
         let c = config.shared
         let variant = PostNormSeq2Seq.Variant(
             architecture: "bart",

@@ -48,7 +48,8 @@ public struct BloomConfiguration: Sendable, Decodable, Equatable {
         residualAfterNorm = false
         maxContextLength = try h.int("context_length", default: 2048)
         guard try h.int("attention.head_count_kv", default: heads) == heads,
-              try h.int("feed_forward_length", default: 4 * hiddenSize) == 4 * hiddenSize else {
+              try h.int("feed_forward_length", default: ConfigurationLimits.saturatingProduct(4, hiddenSize))
+                == ConfigurationLimits.saturatingProduct(4, hiddenSize) else {
             throw ModelError.invalidConfiguration("bloom needs head_count_kv == head_count and feed_forward_length == 4 * embedding_length")
         }
         try validate()

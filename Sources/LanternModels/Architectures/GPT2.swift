@@ -48,7 +48,7 @@ public struct GPT2Configuration: Sendable, Decodable, Equatable {
         hiddenSize = try h.int("embedding_length")
         layers = try h.int("block_count")
         heads = try h.int("attention.head_count")
-        innerSize = try h.int("feed_forward_length", default: 4 * hiddenSize)
+        innerSize = try h.int("feed_forward_length", default: ConfigurationLimits.saturatingProduct(4, hiddenSize))
         vocabularySize = try h.vocabularySize()
         maxPositions = try h.int("context_length")
         layerNormEps = Float(try h.double("attention.layer_norm_epsilon", default: 1e-5))
@@ -61,7 +61,7 @@ public struct GPT2Configuration: Sendable, Decodable, Equatable {
     func validate() throws {
         try ConfigurationLimits.check([("n_embd", hiddenSize, 1 << 16), ("n_layer", layers, 1 << 10), ("n_head", heads, 1 << 10),
                                       ("vocab_size", vocabularySize, 1 << 22), ("n_positions", maxPositions, 1 << 20),
-                                      ("n_inner", innerSize ?? 4 * hiddenSize, 1 << 18)])
+                                      ("n_inner", innerSize ?? ConfigurationLimits.saturatingProduct(4, hiddenSize), 1 << 18)])
         guard hiddenSize % heads == 0 else { throw ModelError.invalidConfiguration("n_embd \(hiddenSize) is not a multiple of n_head \(heads)") }
         guard Activation(huggingFace: activation) != nil else {
             throw ModelError.invalidConfiguration("activation_function '\(activation)' is not supported")

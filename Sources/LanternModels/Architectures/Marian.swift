@@ -41,7 +41,7 @@ public struct MarianConfiguration: Sendable, Decodable, Equatable {
 public enum Marian {
     public static func load(folder: ModelFolder, compute: ComputeOptions) throws -> EncoderDecoderModel {
         guard folder.modelType == "marian" else { throw ModelError.unsupportedArchitecture(folder.modelType) }
-        let config = try JSONDecoder().decode(MarianConfiguration.self, from: folder.configData)
+        let config = try decodeConfiguration(MarianConfiguration.self, from: folder)
         let c = config.shared
         // [max_position_embeddings, d_model], shared by both stacks.
         let table = sinusoidalTable(positions: c.maxPositions, dimension: c.hiddenSize)

@@ -124,7 +124,7 @@ public enum T5 {
     /// `t5` (v1.0 / v1.1 / flan) and `mt5` folders.
     public static func load(folder: ModelFolder, compute: ComputeOptions) throws -> EncoderDecoderModel {
         guard ["t5", "mt5"].contains(folder.modelType) else { throw ModelError.unsupportedArchitecture(folder.modelType) }
-        let c = try JSONDecoder().decode(T5Configuration.self, from: folder.configData)
+        let c = try decodeConfiguration(T5Configuration.self, from: folder)
         return try build(c, store: folder.weights, names: .huggingFace, architecture: folder.modelType,
                          specialTokens: try Seq2SeqSpecialTokens.read(folder), compute: compute)
     }
