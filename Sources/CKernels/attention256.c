@@ -29,20 +29,6 @@ B_INLINE __m256 sum8(const __m256 a[8]) {
     return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
 }
 
-typedef struct { const int32_t *table; int64_t block, bi, off, j; } b_walk;
-
-B_INLINE b_walk bwalk_start(const int32_t *table, int64_t block, int64_t j) {
-    b_walk w = { table, block, j / block, j % block, j };
-    return w;
-}
-
-B_INLINE int64_t bwalk_row(const b_walk *w) { return w->table ? (int64_t)w->table[w->bi] * w->block + w->off : w->j; }
-
-B_INLINE void bwalk_next(b_walk *w) {
-    w->j++;
-    if (++w->off == w->block) { w->off = 0; w->bi++; }
-}
-
 /// Eight values c * 8 ..< c * 8 + 8 of a cache row stored as KT (LT_KV_F32 / F16 / Q8_0).
 B_INLINE __m256 kv_load8(const int KT, const uint8_t *row, int c) {
     if (KT == LT_KV_F32) return _mm256_loadu_ps((const float *)row + 8 * c);
@@ -60,15 +46,15 @@ B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_
     const int nc = NC ? NC : (int)(hd / 8);
     const __m256 vscale = _mm256_set1_ps(scale), vslope = _mm256_set1_ps(slope);
     const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
-    b_walk w = bwalk_start(table, block, first);
+    lt_kv_walk w = lt_kv_walk_start(table, block, first);
     for (int64_t j0 = first; j0 < n; j0 += 8) {
         const int m = n - j0 < 8 ? (int)(n - j0) : 8;
         __m256 acc[8];
         B_UNROLL for (int i = 0; i < 8; i++) {
             acc[i] = _mm256_setzero_ps();
             if (i < m) {
-                const uint8_t *kr = k + bwalk_row(&w) * stride;
-                bwalk_next(&w);
+                const uint8_t *kr = k + lt_kv_walk_row(&w) * stride;
+                lt_kv_walk_next(&w);
                 if (NC) {
                     B_UNROLL for (int c = 0; c < NC; c++)
                         acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), kv_load8(KT, kr, c), acc[i]);
@@ -91,10 +77,10 @@ B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_
         const int cn = nc - c0 < 8 ? nc - c0 : 8;
         __m256 o[8];
         B_UNROLL for (int c = 0; c < 8; c++) o[c] = _mm256_setzero_ps();
-        w = bwalk_start(table, block, first);
+        w = lt_kv_walk_start(table, block, first);
         for (int64_t j = first; j < n; j++) {
-            const uint8_t *vr = v + bwalk_row(&w) * stride;
-            bwalk_next(&w);
+            const uint8_t *vr = v + lt_kv_walk_row(&w) * stride;
+            lt_kv_walk_next(&w);
             const __m256 p = _mm256_set1_ps(scores[j - first]);
             if (NC && NC % 8 == 0) {
                 B_UNROLL for (int c = 0; c < 8; c++) o[c] = _mm256_fmadd_ps(p, kv_load8(KT, vr, c0 + c), o[c]);

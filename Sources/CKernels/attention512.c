@@ -40,21 +40,6 @@ A_INLINE __m512 sum16(const __m512 a[16]) {
     return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), s);
 }
 
-/// Cache row of key j and the walk to the next key.
-typedef struct { const int32_t *table; int64_t block, bi, off, j; } a_walk;
-
-A_INLINE a_walk walk_start(const int32_t *table, int64_t block, int64_t j) {
-    a_walk w = { table, block, j / block, j % block, j };
-    return w;
-}
-
-A_INLINE int64_t walk_row(const a_walk *w) { return w->table ? (int64_t)w->table[w->bi] * w->block + w->off : w->j; }
-
-A_INLINE void walk_next(a_walk *w) {
-    w->j++;
-    if (++w->off == w->block) { w->off = 0; w->bi++; }
-}
-
 /// Sixteen values c * 16 ..< c * 16 + 16 of a cache row stored as KT (LT_KV_F32 / F16 / Q8_0).
 A_INLINE __m512 kv_load(const int KT, const uint8_t *row, int c) {
     if (KT == LT_KV_F32) return _mm512_loadu_ps((const float *)row + 16 * c);
@@ -76,15 +61,15 @@ A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_
     if (NC && NC <= 8) A_UNROLL for (int c = 0; c < (NC <= 8 ? NC : 1); c++) qv[c] = _mm512_loadu_ps(q + 16 * c);
     const __m512 vscale = _mm512_set1_ps(scale), vslope = _mm512_set1_ps(slope);
     const __m512 lane = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    a_walk w = walk_start(table, block, first);
+    lt_kv_walk w = lt_kv_walk_start(table, block, first);
     for (int64_t j0 = first; j0 < n; j0 += 16) {
         const int m = n - j0 < 16 ? (int)(n - j0) : 16;
         __m512 acc[16];
         A_UNROLL for (int i = 0; i < 16; i++) {
             acc[i] = _mm512_setzero_ps();
             if (i < m) {
-                const uint8_t *kr = k + walk_row(&w) * stride;
-                walk_next(&w);
+                const uint8_t *kr = k + lt_kv_walk_row(&w) * stride;
+                lt_kv_walk_next(&w);
                 if (NC && NC <= 8) {
                     A_UNROLL for (int c = 0; c < (NC <= 8 ? NC : 1); c++) acc[i] = _mm512_fmadd_ps(qv[c], kv_load(KT, kr, c), acc[i]);
                 } else {
@@ -103,11 +88,11 @@ A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_
     // out = sum_j p_j v_j with two accumulator sets (even and odd keys), added at the end.
     __m512 o0[16], o1[16];
     for (int c = 0; c < nc; c++) { o0[c] = _mm512_setzero_ps(); o1[c] = _mm512_setzero_ps(); }
-    w = walk_start(table, block, first);
+    w = lt_kv_walk_start(table, block, first);
     int64_t j = first;
     for (; j + 2 <= n; j += 2) {
-        const uint8_t *v0 = v + walk_row(&w) * stride; walk_next(&w);
-        const uint8_t *v1 = v + walk_row(&w) * stride; walk_next(&w);
+        const uint8_t *v0 = v + lt_kv_walk_row(&w) * stride; lt_kv_walk_next(&w);
+        const uint8_t *v1 = v + lt_kv_walk_row(&w) * stride; lt_kv_walk_next(&w);
         const __m512 p0 = _mm512_set1_ps(scores[j - first]), p1 = _mm512_set1_ps(scores[j + 1 - first]);
         if (NC) {
             A_UNROLL for (int c = 0; c < NC; c++) {
@@ -122,7 +107,7 @@ A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_
         }
     }
     if (j < n) {
-        const uint8_t *v0 = v + walk_row(&w) * stride;
+        const uint8_t *v0 = v + lt_kv_walk_row(&w) * stride;
         const __m512 p0 = _mm512_set1_ps(scores[j - first]);
         for (int c = 0; c < nc; c++) o0[c] = _mm512_fmadd_ps(p0, kv_load(KT, v0, c), o0[c]);
     }

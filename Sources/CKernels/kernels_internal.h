@@ -66,6 +66,24 @@ void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k,
     void lt_attend_ext_f32_##isa(const float *q, const float *k, const float *v, const int32_t *table, \
                                  int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, \
                                  float slope, const float *bias, float *scores, float *out);
+/// A walk over cache positions first, first + 1, ... of a paged cache (row of position j:
+/// table[j / block] * block + j % block, or j without a table) that keeps a running (block, offset) pair
+/// instead of dividing per key; shared by attention256.c and attention512.c.
+typedef struct { const int32_t *table; int64_t block, bi, off, j; } lt_kv_walk;
+
+static inline __attribute__((always_inline)) lt_kv_walk lt_kv_walk_start(const int32_t *table, int64_t block, int64_t j) {
+    lt_kv_walk w = { table, block, j / block, j % block, j };
+    return w;
+}
+
+static inline __attribute__((always_inline)) int64_t lt_kv_walk_row(const lt_kv_walk *w) {
+    return w->table ? (int64_t)w->table[w->bi] * w->block + w->off : w->j;
+}
+
+static inline __attribute__((always_inline)) void lt_kv_walk_next(lt_kv_walk *w) {
+    w->j++;
+    if (++w->off == w->block) { w->off = 0; w->bi++; }
+}
 /// attention512.c: the 512-bit lt_attend_kv for hd % 16 == 0, hd <= 256 (stride in bytes); returns 0
 /// (doing nothing) for other head sizes.
 int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
