@@ -3,7 +3,6 @@
 #include "kernels_internal.h"
 #include <math.h>
 #include <string.h>
-#include <stdlib.h>
 
 /// Kind of packed block: 0 = 4-bit (Q4_0, Q4_1), 1 = 5-bit (Q5_0, Q5_1: 4-bit plus high-bit masks),
 /// 2 = 8-bit (Q8_0); -1 when the type has no packed form.
@@ -428,30 +427,42 @@ R16A_INLINE void r16a_gemm(const int kind, const int L, int64_t n, const uint8_t
 #undef R16A_ARGS
 }
 
-/// Returns 0 (nothing written) when the 8-bit kind's start values find no memory; the caller then runs
-/// the scalar twin.
+/// Start values of the 8-bit kind per token chunk: 16 KiB on the stack, so a decode step allocates nothing.
+#define R16A_SUMS 4096
+
+/// Returns 0 (nothing written) when one token's 8-bit start values exceed R16A_SUMS (n above 65,536 with
+/// two levels); the caller then runs the scalar twin.
 R16A_TARGET static int lt_qgemm_r16_avx2(int dtype, int64_t n, const void *packed, int64_t nrows,
                                          const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
                                          const float *s, int64_t ntokens, float *y, int64_t ldy) {
     const uint8_t *p = (const uint8_t *)packed;
     const int kind = r16_kind(dtype);
-    int32_t *corr = NULL, *corr2 = NULL;
-    if (kind == 2) {
-        const int64_t count = ntokens * (n / 32);
-        corr = (int32_t *)malloc((size_t)count * (qs2 ? 2 : 1) * sizeof(int32_t));
-        if (!corr) return 0;
-        r16a_block_sums(qs, ntokens, n, corr);
-        if (qs2) { corr2 = corr + count; r16a_block_sums(qs2, ntokens, n, corr2); }
+    const int64_t nb = n / 32;
+    if (kind != 2) {
+        switch (kind * 2 + (qs2 ? 1 : 0)) {
+        case 0: r16a_gemm(0, 1, n, p, nrows, qs, d, qs2, d2, s, NULL, NULL, ntokens, y, ldy); break;
+        case 1: r16a_gemm(0, 2, n, p, nrows, qs, d, qs2, d2, s, NULL, NULL, ntokens, y, ldy); break;
+        case 2: r16a_gemm(1, 1, n, p, nrows, qs, d, qs2, d2, s, NULL, NULL, ntokens, y, ldy); break;
+        default: r16a_gemm(1, 2, n, p, nrows, qs, d, qs2, d2, s, NULL, NULL, ntokens, y, ldy); break;
+        }
+        return 1;
     }
-    switch (kind * 2 + (qs2 ? 1 : 0)) {
-    case 0: r16a_gemm(0, 1, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
-    case 1: r16a_gemm(0, 2, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
-    case 2: r16a_gemm(1, 1, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
-    case 3: r16a_gemm(1, 2, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
-    case 4: r16a_gemm(2, 1, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
-    default: r16a_gemm(2, 2, n, p, nrows, qs, d, qs2, d2, s, corr, corr2, ntokens, y, ldy); break;
+    const int64_t perToken = nb * (qs2 ? 2 : 1);
+    if (perToken > R16A_SUMS) return 0;
+    int32_t sums[R16A_SUMS];
+    const int64_t chunk = R16A_SUMS / perToken;
+    for (int64_t t0 = 0; t0 < ntokens; t0 += chunk) {
+        const int64_t nt = ntokens - t0 < chunk ? ntokens - t0 : chunk;
+        int32_t *corr = sums, *corr2 = qs2 ? sums + nt * nb : NULL;
+        r16a_block_sums(qs + t0 * n, nt, n, corr);
+        if (qs2) {
+            r16a_block_sums(qs2 + t0 * n, nt, n, corr2);
+            r16a_gemm(2, 2, n, p, nrows, qs + t0 * n, d + t0 * nb, qs2 + t0 * n, d2 + t0 * nb, s + t0 * nb, corr, corr2,
+                      nt, y + t0 * ldy, ldy);
+        } else {
+            r16a_gemm(2, 1, n, p, nrows, qs + t0 * n, d + t0 * nb, qs2, d2, s + t0 * nb, corr, NULL, nt, y + t0 * ldy, ldy);
+        }
     }
-    free(corr);
     return 1;
 }
 #endif
