@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .library(name: "Lantern", targets: ["Lantern"]),
         .executable(name: "lantern", targets: ["lantern"]),
+        // The fuzz targets' bodies, shared by fuzz/ (libFuzzer builds) and the regression replay tests.
+        .library(name: "LanternFuzzing", targets: ["LanternFuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,6 +39,15 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // One function per fuzz target: feeds arbitrary bytes to a loader, tokenizer, template or request
+        // decoder and traps on anything but a result or a typed error. fuzz/ links it into libFuzzer.
+        .target(name: "LanternFuzzing", dependencies: [
+            "Lantern", "LanternServer", "LanternFormats", "LanternTokenizers", "LanternTemplates", "LanternModels",
+        ]),
+        // fuzz/run.sh builds this with -sanitize=fuzzer,address -DLANTERN_FUZZ; a plain build makes a stub
+        // that says so. CFuzzDriver only declares libFuzzer's LLVMFuzzerRunDriver.
+        .target(name: "CFuzzDriver", path: "fuzz/CFuzzDriver"),
+        .executableTarget(name: "lantern-fuzz", dependencies: ["LanternFuzzing", "CFuzzDriver"], path: "fuzz/Driver"),
         .executableTarget(name: "lantern", dependencies: [
             "Lantern",
             "LanternServer",
@@ -52,6 +63,8 @@ let package = Package(
         .testTarget(name: "LanternModelsTests", dependencies: ["LanternModels", "LanternFormats"]),
         .testTarget(name: "LanternGenerationTests", dependencies: ["LanternGeneration", "LanternFormats"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern"]),
+        // Replays fuzz/corpus seeds and every crash the fuzzers found (fuzz/regressions) through LanternFuzzing.
+        .testTarget(name: "LanternFuzzingTests", dependencies: ["LanternFuzzing"]),
         // Starts the built `lantern serve` and drives it with the official `openai` Python client (and
         // the page with headless Chromium); LanternServer itself for the page's colours.
         .testTarget(name: "LanternServerTests", dependencies: ["Lantern", "LanternFormats", "LanternServer"]),

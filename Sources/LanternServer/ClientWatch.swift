@@ -37,6 +37,26 @@ final class ClientWatch: ChannelInboundHandler, RemovableChannelHandler, @unchec
     private var gone = false
     private var nextID = 0
     private var actions: [Int: @Sendable () -> Void] = [:]
+    private var channel: (any Channel)?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        lock.withLock { channel = context.channel }
+    }
+
+    /// Runs `body` (one write of a streamed answer); when it has not finished after `seconds`, the
+    /// client is not reading: `onExpiry` runs (it cancels the sequence) and the connection is closed,
+    /// which fails the pending write. So a client that stops reading holds its sequence and connection
+    /// for at most `seconds` (llama-server's `--timeout` covers writes the same way).
+    func withWriteDeadline<T>(seconds: Int, onExpiry: @escaping @Sendable () -> Void,
+                              _ body: () async throws -> T) async throws -> T {
+        guard let channel = lock.withLock({ channel }) else { return try await body() }
+        let timer = channel.eventLoop.scheduleTask(in: .seconds(Int64(seconds))) {
+            onExpiry()
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        return try await body()
+    }
 
     /// Runs `action` once when the client goes away, at once if it already has. Returns a token for
     /// `remove` (nil when it already ran).

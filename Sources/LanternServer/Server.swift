@@ -21,7 +21,8 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a connection may sit with no request in progress (none yet, one half-sent header, or
     /// between keep-alive requests) before the server closes it; llama-server's `--timeout`. A header
     /// sent a byte at a time counts as idle until it is complete, so a slow sender cannot hold a
-    /// connection past this.
+    /// connection past this. It is also the longest one write of a streamed answer may wait on a
+    /// client that stopped reading: then its sequence is cancelled and the connection closed.
     public var idleTimeoutSeconds: Int
     /// Connections served at once; further ones wait in the listen backlog (not accepted, not refused)
     /// until one closes, so a flood of sockets cannot exhaust file descriptors or memory.
@@ -157,7 +158,7 @@ public struct OpenAIServer: Sendable {
                     return .object(o)
                 }
                 try await writer.write(event(chunk(.object([("role", "assistant"), ("content", "")]), finish: nil)))
-                let usage = try await stream(generation) { text, pieces in
+                let usage = try await stream(generation, client: client) { text, pieces in
                     let lp: JSON = logprobs == nil ? .null : .object([("content", .array(pieces.map(chatLogprob))), ("refusal", .null)])
                     return event(chunk(.object([("content", .string(text))]), finish: nil, logprobs: lp))
                 } write: { try await writer.write($0) }
@@ -228,7 +229,7 @@ public struct OpenAIServer: Sendable {
                 for index in requests.indices {
                     let generation = index == 0 ? first : try submit(requests[index], param: "prompt")
                     var offset = 0
-                    let usage = try await stream(generation) { text, pieces in
+                    let usage = try await stream(generation, client: client) { text, pieces in
                         let lp = wantsLogprobs ? completionLogprobs(pieces, offset: &offset) : .null
                         return event(chunk(index, text, finish: nil, logprobs: lp))
                     } write: { try await writer.write($0) }
@@ -404,10 +405,16 @@ public struct OpenAIServer: Sendable {
 
     /// Forwards a generation as SSE events: one per piece with text (pieces that release no text yet,
     /// such as the first bytes of a character, are merged into the next). Returns the usage. A failed
-    /// write (the client went away) cancels the sequence.
-    func stream(_ generation: BackendGeneration, chunk: (String, [GeneratedPiece]) -> ByteBuffer,
-                write: (ByteBuffer) async throws -> Void) async throws -> GenerationUsage {
+    /// write (the client went away) cancels the sequence, and so does a write that waits longer than
+    /// `--timeout` on a client that stopped reading (its connection is closed).
+    func stream(_ generation: BackendGeneration, client: ClientWatch?, chunk: (String, [GeneratedPiece]) -> ByteBuffer,
+                write unguarded: (ByteBuffer) async throws -> Void) async throws -> GenerationUsage {
         defer { generation.cancel() }
+        let seconds = configuration.idleTimeoutSeconds
+        func write(_ buffer: ByteBuffer) async throws {
+            guard let client else { return try await unguarded(buffer) }
+            try await client.withWriteDeadline(seconds: seconds, onExpiry: generation.cancel) { try await unguarded(buffer) }
+        }
         var pending: [GeneratedPiece] = []
         let start = Date()
         var first: Date?

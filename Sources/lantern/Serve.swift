@@ -39,7 +39,7 @@ struct Serve: AsyncParsableCommand {
     var maxQueue: Int = 64
     @Option(name: .long, help: "Largest request body in bytes (larger: 413).") var maxBodyBytes: Int = 8 << 20
     @Option(name: [.customLong("timeout"), .customLong("to", withSingleDash: true)],
-            help: "Seconds before a connection with no request in progress (or a half-sent header) is closed.")
+            help: "Seconds before a connection with no request in progress (or a half-sent header) is closed, and the longest a streamed write may wait on a client that stopped reading.")
     var timeout: Int = 600
     @Option(name: .long, help: "Connections served at once; more wait to be accepted until one closes.")
     var maxConnections: Int = 512

@@ -88,6 +88,40 @@ import Glibc
         #expect(long.body.contains("data: [DONE]"), "the stream was cut: \(long.body.suffix(200))")
     }
 
+    /// A streaming client that stops reading (but keeps its socket open) fills the socket buffers; the
+    /// write that then waits longer than --timeout cancels its sequence and closes the connection, so
+    /// the one slot is free for the next request long before the 3,000 tokens would have run out.
+    @Test func aClientThatStopsReadingIsCutOffAndFreesItsSequence() async throws {
+        let server = try LanternServe(["-c", "4096", "--parallel", "1", "--threads", "2", "--timeout", "2"])
+        defer { server.stop() }
+        // top_logprobs 20 makes each event about 2 KB, so the buffers fill within a few hundred tokens.
+        let body = #"{"messages": [{"role": "user", "content": "Tell me a long story."}], "max_tokens": 3000, "temperature": 0.8, "seed": 1, "stream": true, "logprobs": true, "top_logprobs": 20, "logit_bias": \#(Self.noEnd)}"#
+        let stalled = try HTTPConnection(port: server.port, receiveBuffer: 4096)
+        try stalled.send(HTTPConnection.request("POST", "/v1/chat/completions", body: body))
+        _ = try await server.waitForMetrics(timeout: 60) { $0.value("lantern_requests_running") == 1 }
+        // Meanwhile a second request waits for the only slot.
+        let waiting = Task.detached {
+            try HTTPConnection.exchange(port: server.port, "POST", "/v1/completions",
+                                        body: #"{"prompt": "The capital of France is", "max_tokens": 4, "temperature": 0}"#)
+        }
+        let after = try await server.waitForMetrics(timeout: 120) {
+            $0.value("lantern_sequences_cancelled_total") == 1 && $0.value("lantern_requests_running") == 0
+                || $0.value("lantern_generated_tokens_total") ?? 0 >= 3000
+        }
+        #expect(after.value("lantern_sequences_cancelled_total") == 1, "the stalled stream ran to its end:\n\(after.text)")
+        let next = try await waiting.value
+        #expect(next.status == 200, "\(next.body)")
+        let done = try await server.waitForMetrics(timeout: 30) { $0.value("lantern_requests_running") == 0 }
+        // The cut-off sequence held about 20 blocks of 16 positions; what stays is the answered request's
+        // prompt, cached for reuse (under 16 positions: one block).
+        #expect(done.value("lantern_kv_blocks_used") ?? 99 <= 1, "the cut-off sequence freed its blocks:\n\(done.text)")
+        // The server closed the stalled connection: what was buffered ends without [DONE].
+        try stalled.setReceiveTimeout(seconds: 20)
+        let received = String(decoding: (try? stalled.readToEnd()) ?? Data(), as: UTF8.self)
+        #expect(received.hasPrefix("HTTP/1.1 200"), "\(received.prefix(200))")
+        #expect(!received.contains("data: [DONE]"), "the stalled stream was not cut")
+    }
+
     @Test func connectionsBeyondTheLimitWaitUntilOneCloses() async throws {
         let server = try LanternServe(["-c", "256", "--threads", "1", "--max-connections", "2"])
         defer { server.stop() }
@@ -350,9 +384,14 @@ final class HTTPConnection {
         }
     }
 
-    init(port: Int) throws {
+    /// `receiveBuffer`: SO_RCVBUF in bytes, set before connecting (a small one makes a client that does
+    /// not read fill the server's buffers quickly).
+    init(port: Int, receiveBuffer: Int? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServerTests.SetupError(description: "socket() failed: \(errno)") }
+        if var size = receiveBuffer.map(Int32.init) {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
