@@ -132,6 +132,11 @@ func decodeBody<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) 
     // JSON5 reads the NaN and Infinity literals some clients write (Python's json.dumps does), so
     // they reach the range checks and get a 400 naming the field rather than "not JSON".
     decoder.allowsJSON5 = true
+    // JSON is UTF-8 (RFC 8259), and Foundation's JSON5 reader traps (a fatal error, not a throw) on
+    // invalid UTF-8 in an unquoted key: found by the request fuzz target, so bodies are checked first.
+    guard String(validating: data, as: UTF8.self) != nil else {
+        throw .invalid("the body is not valid JSON: it is not valid UTF-8")
+    }
     do {
         return try decoder.decode(T.self, from: data)
     } catch let error as DecodingError {
