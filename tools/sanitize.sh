@@ -11,7 +11,11 @@ cd "$(dirname "$0")/.."
 mode="${1:-all}"
 [ $# -gt 0 ] && shift
 # halt_on_error: the first report fails the run, with its stack; the test names the input.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:detect_stack_use_after_return=0}"
+# detect_leaks=0: LeakSanitizer's check at exit cannot follow Swift references that carry tag bits
+# (enum payloads, bridged objects), so the runtime's and lazy globals' objects still alive at exit show
+# as a few hundred bytes "leaked" by every `lantern` process the CLI tests start; memory growth is
+# checked where it matters instead (benchmarks/soak.py, the fuzzers' -rss_limit_mb).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=0}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
 
 run_address() {

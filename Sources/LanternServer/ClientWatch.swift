@@ -14,8 +14,10 @@ struct ServerRequestContext: RequestContext {
     }
 
     /// The watch of this request's connection (nil only if the pipeline lacks one, as in a test app).
+    /// Looked up in `ClientWatch.registry` under a lock rather than through the pipeline's future, whose
+    /// continuation, resumed on the event loop, ThreadSanitizer cannot see synchronised.
     var clientWatch: ClientWatch? {
-        get async { try? await channel.pipeline.handler(type: ClientWatch.self).get() }
+        get async { ClientWatch.registry.watch(of: channel) }
     }
 }
 
@@ -41,6 +43,23 @@ final class ClientWatch: ChannelInboundHandler, RemovableChannelHandler, @unchec
 
     func handlerAdded(context: ChannelHandlerContext) {
         lock.withLock { channel = context.channel }
+        Self.registry.add(self, for: context.channel)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        lock.withLock { channel = nil }
+        Self.registry.remove(context.channel)
+    }
+
+    /// Each open connection's watch, by channel.
+    static let registry = Registry()
+
+    final class Registry: @unchecked Sendable {
+        private let lock = NSLock()
+        private var watches: [ObjectIdentifier: ClientWatch] = [:]
+        func add(_ watch: ClientWatch, for channel: any Channel) { lock.withLock { watches[ObjectIdentifier(channel)] = watch } }
+        func remove(_ channel: any Channel) { lock.withLock { _ = watches.removeValue(forKey: ObjectIdentifier(channel)) } }
+        func watch(of channel: any Channel) -> ClientWatch? { lock.withLock { watches[ObjectIdentifier(channel)] } }
     }
 
     /// Runs `body` (one write of a streamed answer); when it has not finished after `seconds`, the

@@ -154,11 +154,12 @@ enum RealVocabulary {
         #expect(gemma.endOfGenerationIDs == [1, 106, 212])
     }
 
-    /// Building Gemma's 262,144-token vocabulary from parsed metadata stays well under a second
-    /// (0.24 s measured in a release build on 2 shared, busy cores; the bound leaves room for load).
+    /// Building Gemma's 262,144-token vocabulary from parsed metadata is linear, not quadratic: 0.24 s
+    /// measured in a release build on 2 busy cores, 1.1 s under AddressSanitizer; a quadratic build would
+    /// take minutes, so the bound is loose enough for any sanitizer or load and still catches that.
     @Test func gemmaBuildsQuickly() throws {
         let loaded = try RealVocabulary.get("gemma3-270m")
-        #expect(loaded.buildSeconds < 1.0, "built in \(loaded.buildSeconds) s")
+        #expect(loaded.buildSeconds < 10, "built in \(loaded.buildSeconds) s")
     }
 
     func controlType(_ tok: any Tokenizer, _ id: Int) -> Bool {
