@@ -102,6 +102,18 @@ def raw_request(path, body, key=API_KEY):
     return head, data
 
 
+def read_until_closed(c, size, pause=0.0):
+    """Reads `c` in pieces of at most `size` bytes (sleeping `pause` s before each) until the server closes."""
+    reply = b""
+    while True:
+        if pause:
+            time.sleep(pause)
+        piece = c.recv(size)
+        if not piece:
+            return reply
+        reply += piece
+
+
 def prompt_text(rng):
     words = ["the", "river", "city", "light", "a", "story", "of", "small", "robot", "garden", "night", "music"]
     return " ".join(rng.choice(words) for _ in range(rng.randint(3, 24)))
@@ -169,25 +181,14 @@ def one(kind, rng, port):
             for i in range(0, len(data), max(1, len(data) // 5)):
                 time.sleep(0.2)
                 c.sendall(data[i:i + max(1, len(data) // 5)])
-            reply = b""
-            while True:
-                piece = c.recv(65536)
-                if not piece:
-                    break
-                reply += piece
+            reply = read_until_closed(c, 65536)
         return reply.startswith(b"HTTP/1.1 200") or reply.startswith(b"HTTP/1.1 429"), reply[:12].decode("latin-1")
     if kind == "slowread":
         head, data = raw_request("/v1/completions", {"prompt": prompt_text(rng), "max_tokens": 24, "stream": True})
         with socket.create_connection(("127.0.0.1", port), timeout=60) as c:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             c.sendall(head + data)
-            reply = b""
-            while True:
-                time.sleep(0.05)
-                piece = c.recv(256)
-                if not piece:
-                    break
-                reply += piece
+            reply = read_until_closed(c, 256, pause=0.05)
         ok = reply.startswith(b"HTTP/1.1 429") or (reply.startswith(b"HTTP/1.1 200") and b"data: [DONE]" in reply)
         return ok, reply[:12].decode("latin-1")
     raise ValueError(kind)

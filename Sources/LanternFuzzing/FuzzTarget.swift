@@ -59,8 +59,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     public func asyncOutcome(_ data: Data) async -> FuzzOutcome {
         guard self == .request else { return outcome(data) }
         do { return try await FuzzBodies.requestAsync(data) } catch {
-            if !FuzzBodies.isTyped(error) { return .finding("\(rawValue): an untyped error escaped: \(type(of: error)): \(error)") }
-            return .refused(String(describing: error))
+            return classified(error)
         }
     }
 
@@ -81,9 +80,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             }
             return .accepted
         } catch {
-            if !FuzzBodies.isTyped(error) { return .finding("\(rawValue): an untyped error escaped: \(type(of: error)): \(error)") }
-            return .refused(String(describing: error))
+            return classified(error)
         }
+    }
+
+    /// A typed error refuses the input; any other is a finding.
+    func classified(_ error: any Error) -> FuzzOutcome {
+        guard FuzzBodies.isTyped(error) else { return .finding("\(rawValue): an untyped error escaped: \(type(of: error)): \(error)") }
+        return .refused(String(describing: error))
     }
 
     /// The repository's test fixtures (found from this source file, so it works in every build).
@@ -111,13 +115,11 @@ enum FuzzBodies {
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
         let dir = (base as NSString).appendingPathComponent("lantern-fuzz-\(getpid())")
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        atexit { try? FileManager.default.removeItem(atPath: FuzzBodies.scratchPath) }
+        atexit { try? FileManager.default.removeItem(atPath: FuzzBodies.scratch) }
         return dir
     }()
-    nonisolated(unsafe) static var scratchPath = ""
 
     static func write(_ data: Data, to name: String) -> String {
-        scratchPath = scratch
         let path = (scratch as NSString).appendingPathComponent(name)
         FileManager.default.createFile(atPath: path, contents: data)
         return path
