@@ -1,6 +1,7 @@
 // ARMv8 (aarch64) NEON kernels; this file is empty on every other architecture. Levels (lt_cpu_level):
 // 1 plain NEON (every aarch64 CPU), 2 NEON with the dot-product extension (SDOT, FEAT_DotProd). Only the
-// integer dot products differ between the two: neon_impl.h is instantiated once per level below. The
+// integer dot products differ between the two: neon_impl.h (lt_qgemm and lt_qgemm_r16 over packed r16
+// weights, dispatched from packed.c) is instantiated once per level below. The
 // activation quantizers, dequantization, the float-weight matmul and the float helpers need no dot
 // product and exist once (dispatch.c uses them at both levels). Same contracts as the scalar twins in
 // scalar.c (see ckernels.h); Tests/CKernelsNEON/neon_test.c checks every one against its twin under
@@ -480,6 +481,42 @@ void lt_softmax_f32_neon(float *x, int64_t n) {
     const float inv = 1.0f / sum;
     for (k = 0; k + 4 <= n; k += 4) vst1q_f32(x + k, vmulq_n_f32(vld1q_f32(x + k), inv));
     for (; k < n; k++) x[k] *= inv;
+}
+
+// ---- Row-interleaved ("r16") packed blocks (layout in ckernels.h; the scalar twin is in packed.c) ----
+
+/// Bytes of one packed block of 16 rows x 32 values: kind 0 = 4-bit (Q4_0, Q4_1), 1 = 5-bit (Q5_0, Q5_1),
+/// 2 = 8-bit (Q8_0), as r16_block_bytes in packed.c.
+LT_NI int64_t nr16_block_bytes(const int kind) { return kind == 0 ? 320 : kind == 1 ? 384 : 576; }
+
+/// 32 bytes from four mask bytes at p: byte 8i + j is 0x10 where bit j of p[i] is set (the 5-bit kind's
+/// high bits for 8 rows: half h of mask 2k + nibble covers bytes 32h .. 32h + 31 of packed vector k).
+LT_NI void nr16_high(const uint8_t *p, uint8x16_t *lo, uint8x16_t *hi) {
+    static const uint8_t index[32] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                       2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3 };
+    uint32_t m;
+    memcpy(&m, p, 4);
+    const uint8x16_t v = vreinterpretq_u8_u32(vdupq_n_u32(m));
+    const uint8x16_t bits = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ULL)), h = vdupq_n_u8(0x10);
+    *lo = vandq_u8(vtstq_u8(vqtbl1q_u8(v, vld1q_u8(index)), bits), h);
+    *hi = vandq_u8(vtstq_u8(vqtbl1q_u8(v, vld1q_u8(index + 16)), bits), h);
+}
+
+/// Four activation bytes at p broadcast to every 32-bit lane.
+LT_NI int8x16_t nr16_bcast(const int8_t *p) {
+    int32_t x;
+    memcpy(&x, p, 4);
+    return vreinterpretq_s8_s32(vdupq_n_s32(x));
+}
+
+/// Sum of the 32 activation bytes of a block (exact in int32).
+LT_NI int32_t nr16_sum32(const int8_t *p) { return vaddlvq_s8(vld1q_s8(p)) + vaddlvq_s8(vld1q_s8(p + 16)); }
+
+/// Eight f16 at p as two float32x4 (exact, like lt_f16_to_f32 for every non-NaN input).
+LT_NI void nr16_f16x8(const uint8_t *p, float32x4_t *lo, float32x4_t *hi) {
+    const float16x8_t h = vreinterpretq_f16_u8(vld1q_u8(p));
+    *lo = vcvt_f32_f16(vget_low_f16(h));
+    *hi = vcvt_high_f32_f16(h);
 }
 
 // ---- Integer dot products: plain NEON, then with SDOT ----

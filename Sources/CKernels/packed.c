@@ -467,7 +467,18 @@ R16A_TARGET static int lt_qgemm_r16_avx2(int dtype, int64_t n, const void *packe
 }
 #endif
 
-#if defined(__x86_64__)
+#if defined(__aarch64__)
+/// neon.c (neon_impl.h, one instance per level): the r16 kernel with plain NEON (level 1) and with the
+/// dot-product extension (level 2, SDOT); bit-identical to lt_qgemm_r16_scalar.
+void lt_qgemm_r16_neon(int dtype, int64_t n, const void *packed, int64_t nrows,
+                       const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                       int64_t ntokens, float *y, int64_t ldy);
+void lt_qgemm_r16_neondot(int dtype, int64_t n, const void *packed, int64_t nrows,
+                          const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
+                          int64_t ntokens, float *y, int64_t ldy);
+#endif
+
+#if defined(__x86_64__) || defined(__aarch64__)
 /// Cached lt_cpu_level(); -1 until first use (racing first calls compute the same value).
 static int r16_level = -1;
 
@@ -479,8 +490,8 @@ static inline int r16_cpu_level(void) {
 #endif
 
 int lt_qgemm_r16_fast(void) {
-#if defined(__x86_64__)
-    return r16_cpu_level() >= 1;
+#if defined(__x86_64__) || defined(__aarch64__)
+    return r16_cpu_level() >= 1;   // aarch64: NEON is always there (level 1 or 2)
 #else
     return 0;
 #endif
@@ -496,6 +507,16 @@ void lt_qgemm_r16_at(int level, int dtype, int64_t n, const void *packed, int64_
     }
     if (level >= 1 && r16_cpu_level() >= 1 &&
         lt_qgemm_r16_avx2(dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy)) return;
+#endif
+#if defined(__aarch64__)
+    if (level >= 2 && r16_cpu_level() >= 2) {
+        lt_qgemm_r16_neondot(dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+        return;
+    }
+    if (level >= 1 && r16_cpu_level() >= 1) {
+        lt_qgemm_r16_neon(dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);
+        return;
+    }
 #endif
     (void)level;
     lt_qgemm_r16_scalar(dtype, n, packed, nrows, qs, d, qs2, d2, s, ntokens, y, ldy);

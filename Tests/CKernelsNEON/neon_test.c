@@ -10,6 +10,8 @@
 //     bit for bit, which pins the integer unpacking and dot products of every block type;
 //   - quantized matmuls, random inputs: |error| <= 1e-5 * sum|terms| + 1e-6 (only the float summation
 //     order differs), the bound of LanternTensorTests' quantizedKernelMatchesIntegerTwin;
+//   - the packed ("r16") matmul, Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0, one and two activation levels: bit for
+//     bit on random inputs against lt_qgemm_r16_at(0) (its kernels take the scalar twin's float steps);
 //   - float kernels: the bounds of LanternTensorTests (float matmul 1e-5 * sum|w x| + 1e-6; swiglu and
 //     softmax 4e-7 relative + 1e-30; exact GELU 2e-7 * max(1, |x|) + 1e-7; tanh GELU 1.2e-7 (4 + 2|u|)
 //     relative + 1e-30 against a double-precision evaluation, scalar and SIMD alike).
@@ -317,6 +319,89 @@ static void test_qgemm(void) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Packed ("r16") quantized matmul: lt_qgemm_r16_at at levels 1 and 2 against level 0 (the scalar twin),
+// bit for bit on random inputs (the SIMD kernels take the twin's float steps in its order).
+
+/// Random rows x n stored blocks of a packable type with f16 scales whose implied offsets (-8 d, -16 d,
+/// -128 d) are exact f16 (normal scales up to 2^5: at most 128 * 64 = 8192); Q4_1 / Q5_1 scales and mins
+/// also subnormal. extreme: codes of the largest magnitude (4-/5-bit 15 / 31 with every high bit set,
+/// Q8_0 q = -128, u = 0), the plain-NEON int16 pair sums' worst case against activations of -127.
+static uint8_t *random_packable(int dtype, int64_t rows, int64_t n, int extreme) {
+    uint8_t *w = random_weights(dtype, rows, n, 0);
+    const int bb = lt_block_bytes(dtype), hasMin = dtype == LT_Q4_1 || dtype == LT_Q5_1;
+    for (int64_t b = 0; b < rows * (n / 32); b++) {
+        uint8_t *blk = w + b * bb;
+        put_u16(blk, hasMin ? rand_f16(0, 16) : rand_f16(1, 20));
+        if (hasMin) put_u16(blk + 2, rand_f16(0, 16));
+        if (extreme) memset(blk + (hasMin ? 4 : 2), dtype == LT_Q8_0 ? 0x80 : 0xFF, (size_t)(bb - (hasMin ? 4 : 2)));
+    }
+    return w;
+}
+
+static void test_qgemm_r16(void) {
+    static const int64_t lengths[] = { 32, 64, 96, 256, 576 };
+    static const int row_counts[] = { 16, 32, 48 };
+    static const int packable[] = { LT_Q4_0, LT_Q4_1, LT_Q5_0, LT_Q5_1, LT_Q8_0 };
+    for (int pi = 0; pi < 5; pi++)
+        for (int two = 0; two < 2; two++) {
+            const int dtype = packable[pi];
+            int cases[3] = {0}, bad[3] = {0};
+            for (int li = 0; li < 5; li++)
+                for (int ri = 0; ri < 3; ri++)
+                    for (int tokens = 1; tokens <= 9; tokens++) {
+                        const int64_t n = lengths[li], nb = n / 32, ldy = row_counts[ri] + 5;
+                        const int rows = row_counts[ri], extreme = tokens == 5 && ri == 1;
+                        uint8_t *w = random_packable(dtype, rows, n, extreme);
+                        const int64_t bytes = lt_pack_r16_bytes(dtype, n, rows);
+                        uint8_t *packed = malloc((size_t)bytes);
+                        if (bytes <= 0 || !lt_pack_r16(dtype, n, w, row_bytes(dtype, n), rows, packed)) {
+                            printf("  %s [%dx%lld] did not pack\n", type_name(dtype), rows, (long long)n);
+                            bad[1]++; bad[2]++;
+                            free(w); free(packed);
+                            continue;
+                        }
+                        int8_t *q = malloc((size_t)(tokens * n)), *q2 = malloc((size_t)(tokens * n));
+                        float *d = malloc((size_t)(tokens * nb) * 4), *d2 = malloc((size_t)(tokens * nb) * 4);
+                        float *s = malloc((size_t)(tokens * nb) * 4), *x = malloc((size_t)(tokens * n) * 4);
+                        for (int t = 0; t < tokens; t++) {
+                            fill_activations(x + t * n, n, 3);
+                            if (extreme && t == 0) for (int64_t k = 0; k < n; k++) x[k] = -1;   // q = -127 everywhere
+                            if (two) lt_quantize_q8x2_scalar(x + t * n, n, q + t * n, d + t * nb, q2 + t * n, d2 + t * nb, s + t * nb);
+                            else lt_quantize_q8_scalar(x + t * n, n, q + t * n, d + t * nb, s + t * nb);
+                        }
+                        // y rows ldy > rows apart; the gaps must stay untouched (NaN).
+                        const size_t ny = (size_t)(tokens * ldy);
+                        float *want = malloc(ny * 4), *got = malloc(ny * 4);
+                        for (size_t i = 0; i < ny; i++) want[i] = NAN;
+                        lt_qgemm_r16_at(0, dtype, n, packed, rows, q, d, two ? q2 : NULL, two ? d2 : NULL, s, tokens, want, ldy);
+                        for (int level = 1; level <= 2; level++) {
+                            for (size_t i = 0; i < ny; i++) got[i] = NAN;
+                            // Once per shape list: the public entry point at the detected level.
+                            if (level == 2 && li == 4 && ri == 2)
+                                lt_qgemm_r16(dtype, n, packed, rows, q, d, two ? q2 : NULL, two ? d2 : NULL, s, tokens, got, ldy);
+                            else
+                                lt_qgemm_r16_at(level, dtype, n, packed, rows, q, d, two ? q2 : NULL, two ? d2 : NULL, s, tokens, got, ldy);
+                            if (memcmp(want, got, ny * 4) != 0) {
+                                if (!bad[level])
+                                    for (size_t i = 0; i < ny; i++)
+                                        if (memcmp(want + i, got + i, 4)) {
+                                            printf("  %s%s r16 level %d rows %d n %lld tokens %d%s: y[%d][%d] %.9g vs %.9g\n", type_name(dtype),
+                                                   two ? " x2" : "", level, rows, (long long)n, tokens, extreme ? " (extreme codes)" : "",
+                                                   (int)(i / (size_t)ldy), (int)(i % (size_t)ldy), got[i], want[i]);
+                                            break;
+                                        }
+                                bad[level]++;
+                            }
+                            cases[level]++;
+                        }
+                        free(w); free(packed); free(q); free(q2); free(d); free(d2); free(s); free(x); free(want); free(got);
+                    }
+            for (int level = 1; level <= 2; level++)
+                report(two ? "qgemm_r16_x2" : "qgemm_r16", type_name(dtype), level, cases[level], bad[level], bad[level] ? INFINITY : 0);
+        }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Float-weight matmul.
 
 static void test_fgemm(void) {
@@ -497,13 +582,14 @@ int main(int argc, char **argv) {
         failures++;
     }
 #if defined(__aarch64__)
-    // The r16 layout has no NEON kernel: Swift must keep the stored layout (PackedWeights.enabled is false).
-    if (lt_qgemm_r16_fast() != 0) { printf("FAIL lt_qgemm_r16_fast() is %d on aarch64\n", lt_qgemm_r16_fast()); failures++; }
-    else printf("ok   lt_qgemm_r16_fast() = 0 (packed weights stay off)\n");
+    // The r16 layout has NEON kernels at both levels: Swift repacks weights at load (PackedWeights.enabled).
+    if (lt_qgemm_r16_fast() != 1) { printf("FAIL lt_qgemm_r16_fast() is %d on aarch64\n", lt_qgemm_r16_fast()); failures++; }
+    else printf("ok   lt_qgemm_r16_fast() = 1 (packed weights on)\n");
 #endif
     test_quantize();
     test_dequantize();
     test_qgemm();
+    test_qgemm_r16();
     test_fgemm();
     test_blas1();
     test_activations();
