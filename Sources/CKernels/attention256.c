@@ -17,7 +17,7 @@
 #define B_INLINE static inline __attribute__((always_inline)) B_TARGET
 #define B_UNROLL _Pragma("clang loop unroll(full)")
 
-void lt_softmax_f32_avx2(float *x, int64_t n);
+float lt_softmax_f32_avx2(float *x, int64_t n);
 
 /// Lane i of the result is the sum of the eight lanes of a[i].
 B_INLINE __m256 sum8(const __m256 a[8]) {
@@ -42,7 +42,7 @@ B_INLINE __m256 kv_load8(const int KT, const uint8_t *row, int c) {
 /// NC = hd / 8 chunks per row (a compile-time constant for 64 / 128 / 256; 0 means read hd at run time).
 B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_t *k, const uint8_t *v,
                         const int32_t *table, int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd,
-                        float scale, float slope, const float *bias, float *scores, float *out) {
+                        float scale, float slope, const float *bias, float *scores, float *out, float *lse) {
     const int nc = NC ? NC : (int)(hd / 8);
     const __m256 vscale = _mm256_set1_ps(scale), vslope = _mm256_set1_ps(slope);
     const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
@@ -71,7 +71,8 @@ B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_
         if (bias) sc = _mm256_add_ps(sc, _mm256_maskload_ps(bias + j0, mask));
         _mm256_maskstore_ps(scores + (j0 - first), mask, sc);
     }
-    lt_softmax_f32_avx2(scores, n - first);
+    const float l = lt_softmax_f32_avx2(scores, n - first);
+    if (lse) *lse = l;
     // out = sum_j p_j v_j, 64 output values (8 registers) per pass over the keys.
     for (int c0 = 0; c0 < nc; c0 += 8) {
         const int cn = nc - c0 < 8 ? nc - c0 : 8;
@@ -96,15 +97,15 @@ B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_
 
 #define B_SWITCH(KT) \
     switch (hd) { \
-    case 64: attend256(8, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
-    case 128: attend256(16, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
-    case 256: attend256(32, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
-    default: attend256(0, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    case 64: attend256(8, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse); break; \
+    case 128: attend256(16, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse); break; \
+    case 256: attend256(32, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse); break; \
+    default: attend256(0, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse); break; \
     }
 
 B_TARGET int lt_attend_kv_256(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                               int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                              float slope, const float *bias, float *scores, float *out) {
+                              float slope, const float *bias, float *scores, float *out, float *lse) {
     if (hd % 8 != 0 || hd > 256 || hd <= 0 || n <= first) return 0;
     if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
     switch (kvtype) {

@@ -17,7 +17,7 @@
 #define A_INLINE static inline __attribute__((always_inline)) A_TARGET
 #define A_UNROLL _Pragma("clang loop unroll(full)")
 
-void lt_softmax_f32_avx512(float *x, int64_t n);
+float lt_softmax_f32_avx512(float *x, int64_t n);
 
 /// Lane i of the result is the sum of the sixteen lanes of a[i].
 A_INLINE __m512 sum16(const __m512 a[16]) {
@@ -54,7 +54,7 @@ A_INLINE __m512 kv_load(const int KT, const uint8_t *row, int c) {
 /// KT: the cache's element type; k, v, stride in bytes.
 A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                         int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, float slope,
-                        const float *bias, float *scores, float *out) {
+                        const float *bias, float *scores, float *out, float *lse) {
     const int nc = NC ? NC : (int)(hd / 16);
     // The query stays in registers when it fits beside the 16 key accumulators.
     __m512 qv[8];
@@ -84,7 +84,8 @@ A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_
         if (bias) sc = _mm512_add_ps(sc, _mm512_maskz_loadu_ps(mask, bias + j0));
         _mm512_mask_storeu_ps(scores + (j0 - first), mask, sc);
     }
-    lt_softmax_f32_avx512(scores, n - first);
+    const float l = lt_softmax_f32_avx512(scores, n - first);
+    if (lse) *lse = l;
     // out = sum_j p_j v_j with two accumulator sets (even and odd keys), added at the end.
     __m512 o0[16], o1[16];
     for (int c = 0; c < nc; c++) { o0[c] = _mm512_setzero_ps(); o1[c] = _mm512_setzero_ps(); }
@@ -117,15 +118,15 @@ A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_
 /// Instantiates one head-size switch per element type.
 #define A_SWITCH(KT) \
     switch (hd) { \
-    case 64: attend512(4, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
-    case 128: attend512(8, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
-    case 256: attend512(16, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
-    default: attend512(0, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out); break; \
+    case 64: attend512(4, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse); break; \
+    case 128: attend512(8, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse); break; \
+    case 256: attend512(16, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse); break; \
+    default: attend512(0, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse); break; \
     }
 
 A_TARGET int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                               int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                              float slope, const float *bias, float *scores, float *out) {
+                              float slope, const float *bias, float *scores, float *out, float *lse) {
     if (hd % 16 != 0 || hd > 256 || hd <= 0) return 0;
     if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
     switch (kvtype) {
@@ -133,6 +134,114 @@ A_TARGET int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, cons
     case LT_KV_F16: A_SWITCH(LT_KV_F16) break;
     case LT_KV_Q8_0: A_SWITCH(LT_KV_Q8_0) break;
     default: return 0;
+    }
+    return 1;
+}
+
+/// Up to A_ROWS query rows of one head (lt_attend_kv_rows), each row's arithmetic exactly attend512's:
+/// - scores: each tile of 16 keys is converted to float once into kt (the values kv_load gives), then every
+///   row computes its 16 dots from kt in attend512's order (the same fma chain per key, the same sum16 tree);
+/// - softmax per row over its own keys, with its log-sum-exp; probabilities past a row's last key are 0;
+/// - values: one pass over the keys per 16-value chunk c, each value chunk loaded once and added into every
+///   row's even / odd accumulators of that chunk, as attend512 adds them (a 0 probability adds an exact 0).
+#define A_ROWS 8
+A_INLINE void attend512_rows(const int NC, const int KT, int rows, const float *q, int64_t qstride, const uint8_t *k,
+                             const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
+                             const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
+                             float *out, int64_t ostride, float *lse) {
+    const int nc = NC ? NC : (int)(hd / 16);
+    int64_t nmax = first;
+    for (int r = 0; r < rows; r++) nmax = ns[r] > nmax ? ns[r] : nmax;
+    const __m512 vscale = _mm512_set1_ps(scale), vslope = _mm512_set1_ps(slope);
+    const __m512 lane = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    float kt[16 * 256] __attribute__((aligned(64)));
+    lt_kv_walk w = lt_kv_walk_start(table, block, first);
+    for (int64_t j0 = first; j0 < nmax; j0 += 16) {
+        const int m = nmax - j0 < 16 ? (int)(nmax - j0) : 16;
+        for (int i = 0; i < m; i++) {
+            const uint8_t *kr = k + lt_kv_walk_row(&w) * stride;
+            lt_kv_walk_next(&w);
+            for (int c = 0; c < nc; c++) _mm512_store_ps(kt + i * hd + 16 * c, kv_load(KT, kr, c));
+        }
+        for (int r = 0; r < rows; r++) {
+            if (ns[r] <= j0) continue;
+            const int mr = ns[r] - j0 < m ? (int)(ns[r] - j0) : m;
+            const float *qr = q + r * qstride;
+            __m512 acc[16];
+            A_UNROLL for (int i = 0; i < 16; i++) {
+                acc[i] = _mm512_setzero_ps();
+                if (i < mr) {
+                    if (NC) {
+                        A_UNROLL for (int c = 0; c < NC; c++)
+                            acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qr + 16 * c), _mm512_load_ps(kt + i * hd + 16 * c), acc[i]);
+                    } else {
+                        for (int c = 0; c < nc; c++)
+                            acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qr + 16 * c), _mm512_load_ps(kt + i * hd + 16 * c), acc[i]);
+                    }
+                }
+            }
+            __m512 sc = _mm512_mul_ps(sum16(acc), vscale);
+            sc = _mm512_add_ps(sc, _mm512_mul_ps(vslope, _mm512_add_ps(_mm512_set1_ps((float)j0), lane)));
+            _mm512_mask_storeu_ps(scores + r * sstride + (j0 - first), (__mmask16)((1u << mr) - 1u), sc);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        float *sr = scores + r * sstride;
+        lse[r] = lt_softmax_f32_avx512(sr, ns[r] - first);
+        for (int64_t j = ns[r] - first; j < nmax - first; j++) sr[j] = 0;
+    }
+    for (int c = 0; c < nc; c++) {
+        __m512 o0[A_ROWS], o1[A_ROWS];
+        A_UNROLL for (int r = 0; r < A_ROWS; r++) { o0[r] = _mm512_setzero_ps(); o1[r] = _mm512_setzero_ps(); }
+        w = lt_kv_walk_start(table, block, first);
+        int64_t j = first;
+        for (; j + 2 <= nmax; j += 2) {
+            const uint8_t *v0 = v + lt_kv_walk_row(&w) * stride; lt_kv_walk_next(&w);
+            const uint8_t *v1 = v + lt_kv_walk_row(&w) * stride; lt_kv_walk_next(&w);
+            const __m512 x0 = kv_load(KT, v0, c), x1 = kv_load(KT, v1, c);
+            A_UNROLL for (int r = 0; r < A_ROWS; r++) {
+                if (r < rows) {
+                    o0[r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j - first]), x0, o0[r]);
+                    o1[r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j + 1 - first]), x1, o1[r]);
+                }
+            }
+        }
+        if (j < nmax) {
+            const __m512 x0 = kv_load(KT, v + lt_kv_walk_row(&w) * stride, c);
+            A_UNROLL for (int r = 0; r < A_ROWS; r++)
+                if (r < rows) o0[r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j - first]), x0, o0[r]);
+        }
+        A_UNROLL for (int r = 0; r < A_ROWS; r++)
+            if (r < rows) _mm512_storeu_ps(out + r * ostride + 16 * c, _mm512_add_ps(o0[r], o1[r]));
+    }
+}
+
+#define A_ROWS_SWITCH(KT) \
+    switch (hd) { \
+    case 64: attend512_rows(4, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, slope, \
+                            scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); break; \
+    case 128: attend512_rows(8, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, slope, \
+                             scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); break; \
+    default: attend512_rows(0, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, slope, \
+                            scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); break; \
+    }
+
+A_TARGET int lt_attend_kv_rows_512(int kvtype, int64_t rows, const float *q, int64_t qstride, const uint8_t *k,
+                                   const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
+                                   const int64_t *ns, int64_t hd, float scale, float slope, float *scores,
+                                   int64_t sstride, float *out, int64_t ostride, float *lse) {
+    if (hd % 16 != 0 || hd > 256 || hd <= 0) return 0;
+    if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
+    if (kvtype != LT_KV_F32 && kvtype != LT_KV_F16 && kvtype != LT_KV_Q8_0) return 0;
+    for (int64_t r = 0; r < rows; r++) if (ns[r] <= first) return 0;
+    for (int64_t r0 = 0; r0 < rows; r0 += A_ROWS) {
+        const int nr = rows - r0 < A_ROWS ? (int)(rows - r0) : A_ROWS;
+        const float *qr = q + r0 * qstride;
+        switch (kvtype) {
+        case LT_KV_F32: A_ROWS_SWITCH(LT_KV_F32) break;
+        case LT_KV_F16: A_ROWS_SWITCH(LT_KV_F16) break;
+        default: A_ROWS_SWITCH(LT_KV_Q8_0) break;
+        }
     }
     return 1;
 }

@@ -231,11 +231,7 @@ void lt_softmax_f32_at(int level, float *x, int64_t n) {
     if (clamp_level(level) >= 1) { lt_softmax_f32_neon(x, n); return; }
 #endif
     (void)level;
-    if (n <= 0) return;
-    float m = -INFINITY, sum = 0;
-    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
-    for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - m); sum += x[i]; }
-    for (int64_t i = 0; i < n; i++) x[i] *= 1.0f / sum;
+    lt_softmax_scalar_lse(x, n);
 }
 
 void lt_softmax_f32(float *x, int64_t n) { lt_softmax_f32_at(active_level(), x, n); }
@@ -266,18 +262,74 @@ void lt_kv_store(int kvtype, const float *src, int64_t n, void *dst) {
     lt_kv_store_level(active_level(), kvtype, src, n, dst);
 }
 
-void lt_attend_kv_at(int level, int kvtype, const float *q, const void *k, const void *v, const int32_t *table,
-                     int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                     float slope, const float *bias, float *scores, float *out) {
+void lt_attend_kv_lse_at(int level, int kvtype, const float *q, const void *k, const void *v, const int32_t *table,
+                         int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                         float slope, const float *bias, float *scores, float *out, float *lse) {
     if (block <= 0) block = n > 0 ? n : 1;
     if (first < 0) first = 0;
     level = clamp_level(level);
 #if defined(__x86_64__)
     if (level >= 2 && n > first &&
         lt_attend_kv_512(kvtype, q, (const uint8_t *)k, (const uint8_t *)v, table, block, stride, first, n, hd,
-                         scale, slope, bias, scores, out)) return;
+                         scale, slope, bias, scores, out, lse)) return;
 #endif
-    lt_attend_kv_below512(level, kvtype, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out);
+    lt_attend_kv_below512(level, kvtype, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out,
+                          lse);
+}
+
+void lt_attend_kv_lse(int kvtype, const float *q, const void *k, const void *v, const int32_t *table, int64_t block,
+                      int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, float slope,
+                      const float *bias, float *scores, float *out, float *lse) {
+    lt_attend_kv_lse_at(active_level(), kvtype, q, k, v, table, block, stride, first, n, hd, scale, slope, bias,
+                        scores, out, lse);
+}
+
+void lt_attend_kv_at(int level, int kvtype, const float *q, const void *k, const void *v, const int32_t *table,
+                     int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                     float slope, const float *bias, float *scores, float *out) {
+    lt_attend_kv_lse_at(level, kvtype, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out,
+                        NULL);
+}
+
+void lt_attend_kv_rows_at(int level, int kvtype, int64_t rows, const float *q, int64_t qstride, const void *k,
+                          const void *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
+                          const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
+                          float *out, int64_t ostride, float *lse) {
+    if (rows <= 0) return;
+    if (block <= 0) { block = 1; for (int64_t r = 0; r < rows; r++) block = ns[r] > block ? ns[r] : block; }
+    if (first < 0) first = 0;
+    level = clamp_level(level);
+#if defined(__x86_64__)
+    if (level >= 2 && rows > 1 &&
+        lt_attend_kv_rows_512(kvtype, rows, q, qstride, (const uint8_t *)k, (const uint8_t *)v, table, block, stride,
+                              first, ns, hd, scale, slope, scores, sstride, out, ostride, lse)) return;
+#endif
+    for (int64_t r = 0; r < rows; r++)
+        lt_attend_kv_lse_at(level, kvtype, q + r * qstride, k, v, table, block, stride, first, ns[r], hd, scale, slope,
+                            NULL, scores + r * sstride, out + r * ostride, lse + r);
+}
+
+void lt_attend_kv_rows(int kvtype, int64_t rows, const float *q, int64_t qstride, const void *k, const void *v,
+                       const int32_t *table, int64_t block, int64_t stride, int64_t first, const int64_t *ns,
+                       int64_t hd, float scale, float slope, float *scores, int64_t sstride, float *out,
+                       int64_t ostride, float *lse) {
+    lt_attend_kv_rows_at(active_level(), kvtype, rows, q, qstride, k, v, table, block, stride, first, ns, hd, scale,
+                         slope, scores, sstride, out, ostride, lse);
+}
+
+float lt_attend_merge(int64_t parts, const float *outs, int64_t ostride, const float *lses, int64_t hd, float *out,
+                      float *weights) {
+    float m = -INFINITY;
+    for (int64_t i = 0; i < parts; i++) m = lses[i] > m ? lses[i] : m;
+    float total = 0;
+    for (int64_t i = 0; i < parts; i++) total += expf(lses[i] - m);
+    for (int64_t d = 0; d < hd; d++) out[d] = 0;
+    for (int64_t i = 0; i < parts; i++) {
+        const float w = expf(lses[i] - m) / total;
+        if (weights) weights[i] = w;
+        for (int64_t d = 0; d < hd; d++) out[d] += w * outs[i * ostride + d];
+    }
+    return m + logf(total);
 }
 
 void lt_attend_kv(int kvtype, const float *q, const void *k, const void *v, const int32_t *table, int64_t block,

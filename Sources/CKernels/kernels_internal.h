@@ -44,7 +44,10 @@ void lt_kv_store_level(int level, int kvtype, const float *src, int64_t n, void 
 /// kv.c: lt_attend_kv at the AVX2 level (level >= 1, x86) or the scalar twin (level 0); stride in bytes.
 void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k, const void *v,
                            const int32_t *table, int64_t block, int64_t stride, int64_t first, int64_t n,
-                           int64_t hd, float scale, float slope, const float *bias, float *scores, float *out);
+                           int64_t hd, float scale, float slope, const float *bias, float *scores, float *out,
+                           float *lse);
+/// kv.c: the scalar softmax of lt_softmax_f32_at(0, ...), returning the log-sum-exp (max + log sum exp).
+float lt_softmax_scalar_lse(float *x, int64_t n);
 
 #if defined(__x86_64__)
 #define LT_DECLARE_ISA(isa) \
@@ -62,10 +65,10 @@ void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k,
     void lt_swiglu_f32_##isa(float *gate, const float *up, int64_t n); \
     void lt_gelu_f32_##isa(float *x, int64_t n); \
     void lt_gelu_tanh_f32_##isa(float *x, const float *up, int64_t n); \
-    void lt_softmax_f32_##isa(float *x, int64_t n); \
+    float lt_softmax_f32_##isa(float *x, int64_t n); /* returns max + log(sum of exp): the log-sum-exp */ \
     void lt_attend_ext_f32_##isa(const float *q, const float *k, const float *v, const int32_t *table, \
                                  int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, \
-                                 float slope, const float *bias, float *scores, float *out);
+                                 float slope, const float *bias, float *scores, float *out, float *lse);
 /// A walk over cache positions first, first + 1, ... of a paged cache (row of position j:
 /// table[j / block] * block + j % block, or j without a table) that keeps a running (block, offset) pair
 /// instead of dividing per key; shared by attention256.c and attention512.c.
@@ -88,11 +91,16 @@ static inline __attribute__((always_inline)) void lt_kv_walk_next(lt_kv_walk *w)
 /// (doing nothing) for other head sizes.
 int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                      int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                     float slope, const float *bias, float *scores, float *out);
+                     float slope, const float *bias, float *scores, float *out, float *lse);
+/// attention512.c: lt_attend_kv_rows for hd % 16 == 0, hd <= 256; returns 0 (nothing written) otherwise.
+int lt_attend_kv_rows_512(int kvtype, int64_t rows, const float *q, int64_t qstride, const uint8_t *k, const uint8_t *v,
+                          const int32_t *table, int64_t block, int64_t stride, int64_t first, const int64_t *ns,
+                          int64_t hd, float scale, float slope, float *scores, int64_t sstride, float *out,
+                          int64_t ostride, float *lse);
 /// The 256-bit (AVX2) kernel of attention256.c; returns 0 (nothing written) for a head size it does not take.
 int lt_attend_kv_256(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                      int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                     float slope, const float *bias, float *scores, float *out);
+                     float slope, const float *bias, float *scores, float *out, float *lse);
 LT_DECLARE_ISA(avx2)
 LT_DECLARE_ISA(avx512)
 LT_DECLARE_ISA(vnni)

@@ -102,7 +102,7 @@ static inline int64_t kv_row(const int32_t *table, int64_t block, int64_t j) {
 /// Scalar twin: the arithmetic of lt_attend_ext_f32's scalar level on decoded rows.
 static void attend_kv_scalar(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                              int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                             float slope, const float *bias, float *scores, float *out) {
+                             float slope, const float *bias, float *scores, float *out, float *lse) {
     float buffer[KV_MAX_HD];
     const int f32 = kvtype == LT_KV_F32;
     for (int64_t j = first; j < n; j++) {
@@ -112,7 +112,8 @@ static void attend_kv_scalar(int kvtype, const float *q, const uint8_t *k, const
         float sc = lt_dot_f32_scalar(q, row, hd) * scale + slope * (float)j;
         scores[j - first] = bias ? sc + bias[j] : sc;
     }
-    lt_softmax_f32_at(0, scores, n - first);
+    const float l = lt_softmax_scalar_lse(scores, n - first);
+    if (lse) *lse = l;
     for (int64_t d = 0; d < hd; d++) out[d] = 0;
     for (int64_t j = first; j < n; j++) {
         const uint8_t *vr = v + kv_row(table, block, j) * stride;
@@ -139,14 +140,15 @@ static void kv_decode_avx2(int kvtype, const uint8_t *row, int64_t hd, float *ds
 __attribute__((target("avx2,fma,f16c")))
 static void attend_kv_avx2(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                            int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                           float slope, const float *bias, float *scores, float *out) {
+                           float slope, const float *bias, float *scores, float *out, float *lse) {
     float row[KV_MAX_HD];
     for (int64_t j = first; j < n; j++) {
         kv_decode_avx2(kvtype, k + kv_row(table, block, j) * stride, hd, row);
         float sc = lt_dot_f32_avx2(q, row, hd) * scale + slope * (float)j;
         scores[j - first] = bias ? sc + bias[j] : sc;
     }
-    lt_softmax_f32_avx2(scores, n - first);
+    const float l = lt_softmax_f32_avx2(scores, n - first);
+    if (lse) *lse = l;
     memset(out, 0, (size_t)hd * sizeof(float));
     for (int64_t j = first; j < n; j++) {
         kv_decode_avx2(kvtype, v + kv_row(table, block, j) * stride, hd, row);
@@ -157,20 +159,30 @@ static void attend_kv_avx2(int kvtype, const float *q, const uint8_t *k, const u
 
 void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k, const void *v,
                                   const int32_t *table, int64_t block, int64_t stride, int64_t first, int64_t n,
-                                  int64_t hd, float scale, float slope, const float *bias, float *scores, float *out) {
+                                  int64_t hd, float scale, float slope, const float *bias, float *scores, float *out,
+                                  float *lse) {
     const uint8_t *kb = (const uint8_t *)k, *vb = (const uint8_t *)v;
 #if defined(__x86_64__)
     if (level >= 1) {
-        if (lt_attend_kv_256(kvtype, q, kb, vb, table, block, stride, first, n, hd, scale, slope, bias, scores, out))
+        if (lt_attend_kv_256(kvtype, q, kb, vb, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse))
             return;
         if (kvtype == LT_KV_F32)
             lt_attend_ext_f32_avx2(q, (const float *)k, (const float *)v, table, block, stride / 4, first, n, hd,
-                                   scale, slope, bias, scores, out);
+                                   scale, slope, bias, scores, out, lse);
         else
-            attend_kv_avx2(kvtype, q, kb, vb, table, block, stride, first, n, hd, scale, slope, bias, scores, out);
+            attend_kv_avx2(kvtype, q, kb, vb, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse);
         return;
     }
 #endif
     (void)level;
-    attend_kv_scalar(kvtype, q, kb, vb, table, block, stride, first, n, hd, scale, slope, bias, scores, out);
+    attend_kv_scalar(kvtype, q, kb, vb, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse);
+}
+
+float lt_softmax_scalar_lse(float *x, int64_t n) {
+    if (n <= 0) return -INFINITY;
+    float m = -INFINITY, sum = 0;
+    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - m); sum += x[i]; }
+    for (int64_t i = 0; i < n; i++) x[i] *= 1.0f / sum;
+    return m + logf(sum);
 }

@@ -920,8 +920,8 @@ LT_TARGET void FN(lt_gelu_f32)(float *x, int64_t n) {
     for (; k < n; k++) x[k] = 0.5f * x[k] * (1.0f + erff(x[k] * 0.70710678118654752f));
 }
 
-LT_TARGET void FN(lt_softmax_f32)(float *x, int64_t n) {
-    if (n <= 0) return;
+LT_TARGET float FN(lt_softmax_f32)(float *x, int64_t n) {
+    if (n <= 0) return -INFINITY;
     __m256 vm = _mm256_set1_ps(-INFINITY);
     int64_t k = 0;
     for (; k + 8 <= n; k += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + k));
@@ -942,11 +942,13 @@ LT_TARGET void FN(lt_softmax_f32)(float *x, int64_t n) {
     const __m256 inv = _mm256_set1_ps(1.0f / sum);
     for (k = 0; k + 8 <= n; k += 8) _mm256_storeu_ps(x + k, _mm256_mul_ps(_mm256_loadu_ps(x + k), inv));
     for (; k < n; k++) x[k] *= 1.0f / sum;
+    return m + logf(sum);
 }
 
 LT_TARGET void FN(lt_attend_ext_f32)(const float *q, const float *k, const float *v, const int32_t *table,
                                      int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd,
-                                     float scale, float slope, const float *bias, float *scores, float *out) {
+                                     float scale, float slope, const float *bias, float *scores, float *out,
+                                     float *lse) {
     // Keys first..<n; scores[j - first] holds key j.
     for (int64_t b0 = first - first % block; b0 < n; b0 += block) {
         const int64_t base = table ? (int64_t)table[b0 / block] * block : b0;
@@ -958,7 +960,8 @@ LT_TARGET void FN(lt_attend_ext_f32)(const float *q, const float *k, const float
             scores[j - first] = bias ? sc + bias[j] : sc;
         }
     }
-    FN(lt_softmax_f32)(scores, n - first);
+    const float l = FN(lt_softmax_f32)(scores, n - first);
+    if (lse) *lse = l;
     memset(out, 0, (size_t)hd * sizeof(float));
     for (int64_t b0 = first - first % block; b0 < n; b0 += block) {
         const int64_t base = table ? (int64_t)table[b0 / block] * block : b0;

@@ -182,4 +182,40 @@ extension Kernels {
         lt_attend_kv(type.code, q, keys, values, table, Int64(block), Int64(strideBytes), Int64(first), Int64(count),
                      Int64(headDim), scale, slope, bias, scores, out)
     }
+
+    /// `attend` that also returns the log-sum-exp of the scores (`lt_attend_kv_lse`), so outputs over
+    /// disjoint key ranges can be merged with `mergeAttention`.
+    @inline(__always)
+    public static func attendPart(_ type: KVType, query q: UnsafePointer<Float>, keys: UnsafeRawPointer, values: UnsafeRawPointer,
+                                  table: UnsafePointer<Int32>?, block: Int, strideBytes: Int, first: Int, count: Int,
+                                  headDim: Int, scale: Float, slope: Float, bias: UnsafePointer<Float>?,
+                                  scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) -> Float {
+        precondition(first >= 0 && first < count, "attention keys \(first)..<\(count) empty")
+        var lse: Float = 0
+        lt_attend_kv_lse(type.code, q, keys, values, table, Int64(block), Int64(strideBytes), Int64(first), Int64(count),
+                         Int64(headDim), scale, slope, bias, scores, out, &lse)
+        return lse
+    }
+
+    /// `rows` queries (`queryStride` floats apart) of one head over keys first..<counts[r] each, no bias
+    /// (`lt_attend_kv_rows`): row r's results equal `attendPart` of that row alone, bit for bit.
+    @inline(__always)
+    public static func attendRows(_ type: KVType, rows: Int, query q: UnsafePointer<Float>, queryStride: Int,
+                                  keys: UnsafeRawPointer, values: UnsafeRawPointer, table: UnsafePointer<Int32>?,
+                                  block: Int, strideBytes: Int, first: Int, counts: UnsafePointer<Int64>, headDim: Int,
+                                  scale: Float, slope: Float, scores: UnsafeMutablePointer<Float>, scoreStride: Int,
+                                  into out: UnsafeMutablePointer<Float>, outStride: Int, lse: UnsafeMutablePointer<Float>) {
+        lt_attend_kv_rows(type.code, Int64(rows), q, Int64(queryStride), keys, values, table, Int64(block),
+                          Int64(strideBytes), Int64(first), counts, Int64(headDim), scale, slope, scores,
+                          Int64(scoreStride), out, Int64(outStride), lse)
+    }
+
+    /// Merges `parts` outputs of one query over disjoint key ranges (`lt_attend_merge`); `weights`, when
+    /// given, receives each part's share.
+    @inline(__always)
+    public static func mergeAttention(parts: Int, outputs: UnsafePointer<Float>, stride: Int, lse: UnsafePointer<Float>,
+                                      headDim: Int, into out: UnsafeMutablePointer<Float>,
+                                      weights: UnsafeMutablePointer<Float>? = nil) {
+        _ = lt_attend_merge(Int64(parts), outputs, Int64(stride), lse, Int64(headDim), out, weights)
+    }
 }

@@ -206,7 +206,7 @@ struct Inspect: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prefill and decode speed (tokens/s), like llama-bench's pp and tg.",
-        discussion: "Prefill is one batched evaluation of a prompt of --prompt-tokens ids; decode is --gen-tokens single-token steps with the KV cache, sampling excluded. Medians of --reps runs.")
+        discussion: "Prefill is one batched evaluation of a prompt of --prompt-tokens ids; decode is --gen-tokens single-token steps with the KV cache, sampling excluded. Medians of --reps runs. With --depth N (llama-bench's -d), both are measured after N context tokens already in the cache (prefilled, not timed): prefill times the prompt after them, decode times --gen-tokens steps after them.")
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .long) var promptTokens: Int = 128
@@ -214,6 +214,8 @@ struct Bench: ParsableCommand {
     @Option(name: .long) var reps: Int = 3
     @Option(name: .long, help: "Sequences decoded together in one batched forward per step (tg_tps is then the aggregate).")
     var parallel: Int = 1
+    @Option(name: [.customLong("depth"), .customShort("d")], help: "Context tokens already in the cache when prefill and decode are timed (llama-bench's -d).")
+    var depth: Int = 0
     @Flag(name: .long, help: "Decode without the KV cache: every step recomputes the whole sequence from scratch (what the cache saves).")
     var noKvCache = false
     @Option(name: .long) var format: OutputFormat = .text
@@ -222,17 +224,22 @@ struct Bench: ParsableCommand {
         try reportingErrors(format: format) {
             guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256") }
             guard !(noKvCache && parallel > 1) else { throw ValidationError("--no-kv-cache measures one sequence: drop --parallel") }
-            guard promptTokens >= 1, genTokens >= 1, reps >= 1 else {
+            guard depth == 0 || (parallel == 1 && !noKvCache) else {
+                throw ValidationError("--depth measures one sequence with the KV cache: drop --parallel and --no-kv-cache")
+            }
+            guard depth >= 0, promptTokens >= 1, genTokens >= 1, reps >= 1 else {
                 throw ValidationError("--prompt-tokens, --gen-tokens and --reps must be at least 1")
             }
             let loaded = try modelOptions.load()
             let model = try loaded.model
             let vocab = model.vocabularySize
-            guard promptTokens <= model.maxContextLength, genTokens <= model.maxContextLength - promptTokens else {
-                throw ValidationError("--prompt-tokens + --gen-tokens must fit the model's context of \(model.maxContextLength) tokens")
+            guard depth + promptTokens + genTokens <= model.maxContextLength else {
+                throw ValidationError("--depth + --prompt-tokens + --gen-tokens (\(depth + promptTokens + genTokens)) must fit the model's context of \(model.maxContextLength) tokens")
             }
             // The same id patterns as shared/tools/llamacpp_anchor.py, folded into the vocabulary.
             let prompt = [1] + (1..<promptTokens).map { (($0 - 1) * 7919 % 40000 + 100) % vocab }
+            let context = depth == 0 ? [] : [1] + (1..<depth).map { (($0 - 1) * 4099 % 40000 + 300) % vocab }
+            let withContext = context + prompt
             var pp: [Double] = [], tg: [Double] = []
             if parallel > 1 {
                 // N sequences: prefill each, then every decode step is one forward over N rows.
@@ -264,12 +271,19 @@ struct Bench: ParsableCommand {
                     tg.append(Double(genTokens * parallel) / Date().timeIntervalSince(t))
                 }
             }
-            let session = try loaded.makeSession(contextLength: promptTokens + genTokens, kvType: modelOptions.kvType)
+            let session = try loaded.makeSession(contextLength: depth + promptTokens + genTokens, kvType: modelOptions.kvType)
             for _ in 0..<(parallel > 1 ? 0 : reps) {
                 session.reset()
+                // With a depth, prefill(context + prompt) keeps the cached context and evaluates the prompt only.
+                if depth > 0 { try session.prefill(context) }
                 var t = Date()
-                try session.prefill(prompt)
+                try session.prefill(withContext)
                 pp.append(Double(promptTokens) / Date().timeIntervalSince(t))
+                if depth > 0 {
+                    // Decode at depth N follows N tokens, not N + the prompt (as llama-bench's tg test).
+                    session.reset()
+                    try session.prefill(context)
+                }
                 var tok = 100
                 var sequence = prompt
                 t = Date()
@@ -291,15 +305,15 @@ struct Bench: ParsableCommand {
             case .json:
                 printJSON(.object([
                     ("engine", .string("lantern")), ("threads", .int(modelOptions.threads)),
-                    ("pp", .int(promptTokens)), ("tg", .int(genTokens)), ("parallel", .int(parallel)),
+                    ("pp", .int(promptTokens)), ("tg", .int(genTokens)), ("parallel", .int(parallel)), ("depth", .int(depth)),
                     ("pp_tps", .double(median(pp))), ("tg_tps", .double(median(tg))),
                     ("kv_cache", .bool(!noKvCache)), ("kv_type", .string(session.cacheType.rawValue)),
                     ("kv_bytes_per_token", .int(session.cacheBytesPerPosition)),
-                    ("kv_bytes", .int(noKvCache ? 0 : session.cacheBytesPerPosition * (promptTokens + genTokens))),
+                    ("kv_bytes", .int(noKvCache ? 0 : session.cacheBytesPerPosition * (depth + promptTokens + genTokens))),
                 ]))
             case .text:
-                print(String(format: "prefill %d tokens: %.1f tokens/s; decode %d tokens%@: %.1f tokens/s (%d threads, %d sequences, median of %d)",
-                             promptTokens, median(pp), genTokens, noKvCache ? " without the KV cache" : "", median(tg), modelOptions.threads, parallel, reps))
+                print(String(format: "prefill %d tokens: %.1f tokens/s; decode %d tokens%@: %.1f tokens/s (%d threads, %d sequences, depth %d, median of %d)",
+                             promptTokens, median(pp), genTokens, noKvCache ? " without the KV cache" : "", median(tg), modelOptions.threads, parallel, depth, reps))
             }
         }
     }

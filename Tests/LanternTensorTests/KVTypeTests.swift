@@ -5,16 +5,6 @@ import CKernels
 
 // KV cache element types (f32, f16, q8_0): storing rows and attention that reads them directly.
 
-/// Floats of a stored row, decoded independently of the kernels (Swift's Float16 for halves).
-private func decode(_ type: KVType, _ bytes: [UInt8], values: Int) -> [Float] {
-    func half(_ o: Int) -> Float { Float(Float16(bitPattern: UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8)) }
-    switch type {
-    case .f32: return (0..<values).map { i in bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) } }
-    case .f16: return (0..<values).map { half(2 * $0) }
-    case .q8_0: return (0..<values).map { i in half(34 * (i / 32)) * Float(Int8(bitPattern: bytes[34 * (i / 32) + 2 + i % 32])) }
-    }
-}
-
 private func store(_ type: KVType, _ x: [Float], level: Int) -> [UInt8] {
     var out = [UInt8](repeating: 0xEE, count: type.bytes(values: x.count))
     out.withUnsafeMutableBytes { lt_kv_store_at(Int32(level), type.code, x, Int64(x.count), $0.baseAddress!) }
@@ -43,7 +33,7 @@ private func store(_ type: KVType, _ x: [Float], level: Int) -> [UInt8] {
     let x = Array(inputs.prefix(n))
     let scalar = store(.f16, x, level: 0)
     for level in supportedLevels { #expect(store(.f16, x, level: level) == scalar, "level \(level)") }
-    #expect(decode(.f16, scalar, values: n).map(\.bitPattern) == x.map { Float(Float16($0)).bitPattern })
+    #expect(decodeKV(.f16, scalar, values: n).map(\.bitPattern) == x.map { Float(Float16($0)).bitPattern })
 }
 
 /// q8_0 rows: d = max|x| / 127 per 32 values (stored as f16), q = round(x / d); decoded values are within
@@ -55,7 +45,7 @@ private func store(_ type: KVType, _ x: [Float], level: Int) -> [UInt8] {
     x[100] = 40                                          // one large value in a block
     let stored = store(.q8_0, x, level: 0)
     for level in supportedLevels { #expect(store(.q8_0, x, level: level) == stored) }
-    let back = decode(.q8_0, stored, values: x.count)
+    let back = decodeKV(.q8_0, stored, values: x.count)
     for b in 0..<7 {
         let block = x[(32 * b)..<(32 * b + 32)]
         let amax = block.map(abs).max()!
@@ -88,7 +78,7 @@ private func store(_ type: KVType, _ x: [Float], level: Int) -> [UInt8] {
                 let q = randomFloats(headDim, rng: &rng, scale: 2)
                 let head = kvHeads - 1                                  // the last head of each row
                 let storedK = store(type, keys, level: 0), storedV = store(type, values, level: 0)
-                let decodedK = decode(type, storedK, values: keys.count), decodedV = decode(type, storedV, values: values.count)
+                let decodedK = decodeKV(type, storedK, values: keys.count), decodedV = decodeKV(type, storedV, values: values.count)
                 let rowBytes = type.bytes(values: rowValues), headOffset = head * type.bytes(values: headDim)
                 for first in Set([0, count / 2, count - 1]).sorted() {
                     var onDecoded = [Float](repeating: .nan, count: headDim), onOriginal = onDecoded

@@ -72,3 +72,14 @@ func absDot(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) ->
 
 /// Instruction-set levels this CPU can run (0 = scalar ... 3 = AVX-512 VNNI).
 let supportedLevels = Array(0...Int(lt_cpu_level()))
+
+/// Floats of a stored row, decoded independently of the kernels (Swift's Float16 for halves).
+func decodeKV(_ type: KVType, _ bytes: [UInt8], values: Int) -> [Float] {
+    func half(_ o: Int) -> Float { Float(Float16(bitPattern: UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8)) }
+    switch type {
+    case .f32: return (0..<values).map { i in bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) } }
+    case .f16: return (0..<values).map { half(2 * $0) }
+    case .q8_0: return (0..<values).map { i in half(34 * (i / 32)) * Float(Int8(bitPattern: bytes[34 * (i / 32) + 2 + i % 32])) }
+    }
+}
+

@@ -152,6 +152,49 @@ import LanternTensor
     }
 }
 
+/// Long rows: attention cuts each row's keys at multiples of 512 and merges the parts (split-K), and runs
+/// prompt rows in tiles. A row's value must still not depend on how it is batched: the last logits of a
+/// 1,300-token sequence are bit-identical as one chunk, as chunks of 500 and 800 (a workspace of 500
+/// rows), as 1,299 tokens then one decode step (the decode path spreads parts over the threads), and
+/// beside a second, shorter sequence in the same batch; and the decode step's next-token distribution
+/// stays close to a plain prefill of the same 1,300 tokens made with an f32 cache.
+@Suite struct SmolLM2LongContextTests {
+    @Test func longRowsDoNotDependOnTheirBatch() throws {
+        let model = try RealModel.get().model
+        let vocab = model.vocabularySize
+        let ids = [1] + (1..<1300).map { ($0 * 7919 % 40000 + 100) % vocab }
+        func last(_ chunks: [Int], other: [Int]? = nil, maxTokens: Int = 1300) throws -> [Float] {
+            let cache = try model.makeCache(capacity: 1300)
+            let ws = model.makeWorkspace(maxTokens: maxTokens)
+            var logits = [Float](repeating: 0, count: 2 * vocab)
+            var start = 0
+            for (k, n) in chunks.enumerated() {
+                var batch = ForwardBatch()
+                batch.append(Array(ids[start..<(start + n)]), to: cache, output: .last)
+                if k == chunks.count - 1, let other {
+                    batch.append(other, to: try model.makeCache(capacity: other.count), output: .last)
+                }
+                try logits.withUnsafeMutableBufferPointer { try model.forward(batch, workspace: ws, output: .logits, into: $0.baseAddress!) }
+                start += n
+            }
+            return Array(logits[..<vocab])
+        }
+        let whole = try last([1300])
+        #expect(try last([500, 800], maxTokens: 500) == whole, "chunks of 500 and 800")
+        #expect(try last([1299, 1]) == whole, "1,299 tokens then a decode step")
+        #expect(try last([1299, 1], other: Array(ids[3..<40])) == whole, "the decode step beside another sequence")
+        #expect(try last([1300], other: Array(ids[5..<600])) == whole, "the prompt beside another prompt")
+        let f32 = try model.forward(ids, cache: try model.makeCache(capacity: 1300, type: .f32), rows: .last)
+        func logSoftmax(_ x: [Float]) -> [Double] {
+            let m = Double(x.max()!), z = log(x.map { exp(Double($0) - m) }.reduce(0, +)) + m
+            return x.map { Double($0) - z }
+        }
+        let p = logSoftmax(f32), q = logSoftmax(whole)
+        let kl = zip(p, q).map { exp($0) * ($0 - $1) }.reduce(0, +)
+        #expect(kl <= 1e-3, "KL(f32 cache || f16 cache) at position 1,300: \(kl)")
+    }
+}
+
 /// A hyper-parameter of the wrong type is an error naming the key, not a silent default.
 @Suite struct GGUFHyperparameterTypeTests {
     @Test func wrongTypedContextLengthIsNamed() throws {

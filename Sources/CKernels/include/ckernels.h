@@ -28,8 +28,8 @@
 
 /// Highest instruction-set level usable on this CPU: 0 scalar; x86-64: 1 AVX2+FMA+F16C, 2 AVX-512F/BW/VL,
 /// 3 AVX-512 VNNI; aarch64: 1 NEON, 2 NEON with the dot-product extension (SDOT, FEAT_DotProd; read at run
-/// time from the Linux auxiliary vector or macOS sysctl). On aarch64 the packed r16 layout has no fast
-/// kernel (lt_qgemm_r16_fast() is 0) and attention runs its scalar path.
+/// time from the Linux auxiliary vector or macOS sysctl). On aarch64 the packed r16 layout runs NEON kernels
+/// at both levels (lt_qgemm_r16_fast() is 1) and attention runs its scalar path.
 int lt_cpu_level(void);
 
 /// Weight element types understood by the kernels; values match nothing on disk.
@@ -87,7 +87,8 @@ void lt_qgemm_x2_at(int level, int dtype, int64_t n, const void *w, int64_t ldw,
  *   5-bit:     [320, 384) eight u64 masks, index 2k + h: bit 4r + j = bit 16h + 4k + j of row r's qh
  *   8-bit:     [64, 576) eight 64-byte vectors k = 0..7; bytes 4r..4r+3 are row r's codes 4k..4k+3
  * So one 512-bit load holds four consecutive codes of all 16 rows, and vpdpbusd against four activation
- * bytes broadcast to every lane adds 16 rows' partial dots at once, with no horizontal sums. Packed
+ * bytes broadcast to every lane adds 16 rows' partial dots at once, with no horizontal sums (on aarch64
+ * four 128-bit SDOTs, Q8_0's codes as u ^ 0x80 plus 128 * the block's activation sum). Packed
  * blocks are 320 / 384 / 576 bytes for 16 rows against 288-320 / 352-384 / 544 as stored.
  */
 /// Bytes of the packed form, or 0 when the type, n or nrows has none.
@@ -106,13 +107,16 @@ void lt_dequantize_r16(int dtype, int64_t n, const void *packed, int64_t row, fl
 void lt_qgemm_r16(int dtype, int64_t n, const void *packed, int64_t nrows,
                   const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                   int64_t ntokens, float *y, int64_t ldy);
-/// Level 3 runs the AVX-512 VNNI kernel where the CPU has it, levels 1-2 (or 3 on a CPU without VNNI) the
-/// AVX2 kernel (8 rows per 256-bit half of a packed vector, vpmaddubsw); level 0 the scalar twin.
+/// x86-64: level 3 runs the AVX-512 VNNI kernel where the CPU has it, levels 1-2 (or 3 on a CPU without
+/// VNNI) the AVX2 kernel (8 rows per 256-bit half of a packed vector, vpmaddubsw). aarch64: levels 2-3 run
+/// the SDOT kernel where the CPU has the dot product, level 1 (or 2-3 without it) the plain NEON kernel
+/// (vmull_s8 + pairwise adds); both take 8 rows per 32-byte half of a packed vector (two int32x4 of rows).
+/// Level 0 runs the scalar twin.
 void lt_qgemm_r16_at(int level, int dtype, int64_t n, const void *packed, int64_t nrows,
                      const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                      int64_t ntokens, float *y, int64_t ldy);
-/// Whether lt_qgemm_r16 has a SIMD path on this CPU (x86-64 with AVX2; otherwise packing would only slow
-/// matmuls down).
+/// Whether lt_qgemm_r16 has a SIMD path on this CPU (x86-64 with AVX2, or any aarch64 CPU: NEON;
+/// otherwise packing would only slow matmuls down).
 int lt_qgemm_r16_fast(void);
 
 /// Same contract as lt_qgemm for F32 / F16 / BF16 weights against float activations x (row t at x + t * n).
@@ -201,6 +205,36 @@ void lt_attend_kv(int kvtype, const float *q, const void *k, const void *v, cons
 void lt_attend_kv_at(int level, int kvtype, const float *q, const void *k, const void *v, const int32_t *table,
                      int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                      float slope, const float *bias, float *scores, float *out);
+
+/// lt_attend_kv that also writes *lse (when not NULL) = max_j s_j + log(sum_j exp(s_j - max)), the
+/// log-sum-exp of its scores, so the outputs of disjoint key ranges of one query can be merged exactly
+/// as if it had attended over their union (lt_attend_merge; split-K attention).
+void lt_attend_kv_lse(int kvtype, const float *q, const void *k, const void *v, const int32_t *table, int64_t block,
+                      int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, float slope,
+                      const float *bias, float *scores, float *out, float *lse);
+void lt_attend_kv_lse_at(int level, int kvtype, const float *q, const void *k, const void *v, const int32_t *table,
+                         int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                         float slope, const float *bias, float *scores, float *out, float *lse);
+/// A tile of `rows` queries of one head (row r at q + r * qstride, e.g. consecutive positions of a prompt)
+/// against the same cache: row r attends over keys first..<ns[r] (each ns[r] > first; no bias), writes its
+/// probabilities at scores + r * sstride (sstride >= max ns - first), its output at out + r * ostride and
+/// its log-sum-exp at lse[r] (not NULL). Each row's results are bit-identical to lt_attend_kv_lse_at of
+/// that row alone at the same level, so a row's value does not depend on how rows are grouped; the SIMD
+/// path converts each key tile once and reads each value row once per call instead of once per query.
+void lt_attend_kv_rows(int kvtype, int64_t rows, const float *q, int64_t qstride, const void *k, const void *v,
+                       const int32_t *table, int64_t block, int64_t stride, int64_t first, const int64_t *ns,
+                       int64_t hd, float scale, float slope, float *scores, int64_t sstride, float *out,
+                       int64_t ostride, float *lse);
+void lt_attend_kv_rows_at(int level, int kvtype, int64_t rows, const float *q, int64_t qstride, const void *k,
+                          const void *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
+                          const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
+                          float *out, int64_t ostride, float *lse);
+/// Merges the outputs of one query over `parts` disjoint key ranges (part i: out at outs + i * ostride,
+/// log-sum-exp lses[i]): w_i = exp(lse_i - max) / sum_k exp(lse_k - max), out = sum_i w_i out_i (in part
+/// order). Writes w_i into weights when not NULL (to rescale a part's probabilities to the whole row's) and
+/// returns the merged log-sum-exp. Plain C, the same on every CPU.
+float lt_attend_merge(int64_t parts, const float *outs, int64_t ostride, const float *lses, int64_t hd, float *out,
+                      float *weights);
 
 /*
  * Tiny atomics on plain 64-bit words for ThreadPool. Swift's `Synchronization.Atomic` needs macOS 15

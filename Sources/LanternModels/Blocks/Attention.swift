@@ -1,3 +1,4 @@
+import Foundation
 import LanternTensor
 
 /// Which keys a query row sees.
@@ -110,7 +111,9 @@ public struct Attention: Sendable {
         var job = AttentionJob(q: ws.q, out: ws.attn, rowPosition: ws.rowPosition, rowSequence: ws.rowSequence,
                                sequences: ws.sequences, heads: heads, group: heads / kvHeads, headDim: headDim,
                                scale: scale, causal: mask == .causal && !cross,
-                               cross: cross, window: cross ? 0 : (window ?? 0), slopes: nil, relative: nil, record: nil)
+                               cross: cross, window: cross ? 0 : (window ?? 0), slopes: nil, relative: nil, record: nil,
+                               partials: ws.attentionPartials, partialLSE: ws.attentionPartialLSE, maxParts: 1,
+                               rowCount: T)
         if let observer = ws.attentionObserver, observer.matches(layer: layer, cross: cross) {
             // Keys each row sees, as attendChunk computes them (the observed batch holds one sequence).
             let causal = job.causal, s = ws.sequences[0]
@@ -124,15 +127,66 @@ public struct Attention: Sendable {
         case let .alibi(slopes) where !cross:
             slopes.withUnsafeBufferPointer { s in
                 job.slopes = s.baseAddress
-                withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(T * heads, context: $0, attendChunk) }
+                run(&job, rows: T, compute)
             }
             return
         case let .relative(bias) where !cross:
             job.relative = Unmanaged.passUnretained(bias)
         default: break
         }
-        withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(T * heads, context: $0, attendChunk) }
+        run(&job, rows: T, compute)
         if case let .relative(bias) = position { withExtendedLifetime(bias) {} }
+    }
+
+    /// Spreads one layer's attention over the pool. Each row's keys are cut into fixed parts
+    /// (`AttentionParts`), attended part by part and merged, whichever way the work is spread, so a row's
+    /// result never depends on the rows beside it or the thread count:
+    /// - few (row, head) pairs and long rows (decode): one item per (row, head, part), merged after;
+    /// - otherwise: one item per (tile of up to 8 rows, head); runs of consecutive positions of one
+    ///   sequence go through the row-tile kernel, which reads each key and value row once per tile.
+    private func run(_ job: inout AttentionJob, rows T: Int, _ compute: ComputeOptions) {
+        var maxParts = 1
+        for t in 0..<T {
+            let (first, n) = job.keys(row: t)
+            maxParts = max(maxParts, AttentionParts.count(first: first, end: n))
+        }
+        job.maxParts = maxParts
+        let pairs = T * heads
+        if job.record == nil, maxParts > 1, pairs < 4 * compute.pool.threads,
+           T * maxParts <= ForwardWorkspace.attentionPartialRows {
+            withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(pairs * maxParts, context: $0, attendParts) }
+            let hd = headDim
+            for item in 0..<pairs {
+                let (first, n) = job.keys(row: item / heads)
+                let parts = AttentionParts.count(first: first, end: n)
+                guard parts > 1 else { continue }
+                Kernels.mergeAttention(parts: parts, outputs: job.partials + item * maxParts * hd, stride: hd,
+                                       lse: job.partialLSE + item * maxParts, headDim: hd, into: job.out + item * hd)
+            }
+        } else if job.record != nil {
+            withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(pairs, context: $0, attendRowsOneByOne) }
+        } else {
+            let tiles = (T + AttentionParts.tileRows - 1) / AttentionParts.tileRows
+            withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(tiles * heads, context: $0, attendTiles) }
+        }
+    }
+}
+
+/// How attention cuts a row's keys: at absolute positions that are multiples of `keys` (and at the row's
+/// window start), so part boundaries depend only on the row itself. `LANTERN_ATTENTION_SPLIT=0` (to
+/// measure what this buys) attends every row whole, one row at a time, as before split-K and tiles.
+enum AttentionParts {
+    static let split = ProcessInfo.processInfo.environment["LANTERN_ATTENTION_SPLIT"] != "0"
+    static let keys = split ? 512 : Int.max / 4
+    /// Rows per tile of the row-tile kernel (its register tile is 8 rows).
+    static let tileRows = split ? 8 : 1
+
+    @inline(__always) static func count(first: Int, end n: Int) -> Int { (n - 1) / keys - first / keys + 1 }
+
+    /// Keys of part i of a row over first..<n.
+    @inline(__always) static func range(_ i: Int, first: Int, end n: Int) -> (Int, Int) {
+        let a = i == 0 ? first : (first / keys + i) * keys
+        return (a, min(n, (first / keys + i + 1) * keys))
     }
 }
 
@@ -158,38 +212,171 @@ struct AttentionJob {
     var relative: Unmanaged<RelativePositionBias>?
     /// Set only while an `AttentionObserver` watches this layer.
     var record: AttentionRecord?
+    /// Split-K scratch: [rows * heads * maxParts, headDim] outputs and [rows * heads * maxParts] log-sum-exps.
+    let partials: UnsafeMutablePointer<Float>
+    let partialLSE: UnsafeMutablePointer<Float>
+    var maxParts: Int
+    let rowCount: Int
+
+    /// Keys row t sees: first..<n.
+    @inline(__always) func keys(row t: Int) -> (Int, Int) {
+        let s = sequences[Int(rowSequence[t])]
+        if cross { return (0, s.crossCount) }
+        let n = causal ? rowPosition[t] + 1 : s.visible
+        return (causal && window > 0 ? max(0, n - window) : 0, n)
+    }
+
+    /// One part of (row t, head h) over keys a..<b: log-sum-exp returned, output at out, scores scratch.
+    @inline(__always) func part(row t: Int, head h: Int, keys a: Int, _ b: Int, scores: UnsafeMutablePointer<Float>,
+                                into out: UnsafeMutablePointer<Float>) -> Float {
+        let s = sequences[Int(rowSequence[t])], g = h / group, hd = headDim
+        let q = self.q + (t * heads + h) * hd
+        if cross {
+            return Kernels.attendPart(s.kvType, query: q, keys: s.keys + g * s.headBytes, values: s.values + g * s.headBytes,
+                                      table: nil, block: s.crossCount, strideBytes: s.rowBytes, first: a, count: b,
+                                      headDim: hd, scale: scale, slope: 0, bias: nil, scores: scores, into: out)
+        }
+        let bias = relative.map { $0.takeUnretainedValue().row(head: h, query: rowPosition[t]) }
+        return Kernels.attendPart(s.kvType, query: q, keys: s.keys + g * s.headBytes, values: s.values + g * s.headBytes,
+                                  table: UnsafePointer(s.table), block: s.blockSize, strideBytes: s.rowBytes,
+                                  first: a, count: b, headDim: hd, scale: scale, slope: slopes?[h] ?? 0, bias: bias,
+                                  scores: scores, into: out)
+    }
+
+    /// (row t, head h) on its own: parts in turn, merged, recorded when watched. `scratch` holds
+    /// n - first scores, then maxParts * (headDim + 2) floats.
+    @inline(__always) func row(_ t: Int, head h: Int, scratch: UnsafeMutablePointer<Float>) {
+        let (first, n) = keys(row: t)
+        let parts = AttentionParts.count(first: first, end: n), hd = headDim
+        let out = self.out + (t * heads + h) * hd
+        let scores = scratch
+        if parts == 1 {
+            _ = part(row: t, head: h, keys: first, n, scores: scores, into: out)
+            record?.keep(scores, head: h, row: rowPosition[t], first: first, count: n)
+            return
+        }
+        let outs = scratch + (n - first), lse = outs + parts * hd, weights = lse + parts
+        for i in 0..<parts {
+            let (a, b) = AttentionParts.range(i, first: first, end: n)
+            lse[i] = part(row: t, head: h, keys: a, b, scores: scores + (a - first), into: outs + i * hd)
+        }
+        Kernels.mergeAttention(parts: parts, outputs: outs, stride: hd, lse: lse, headDim: hd, into: out,
+                               weights: record == nil ? nil : weights)
+        guard let record else { return }
+        // Each part's probabilities are over its own keys: rescale them to the row's.
+        for i in 0..<parts {
+            let (a, b) = AttentionParts.range(i, first: first, end: n)
+            for j in a..<b { scores[j - first] *= weights[i] }
+        }
+        record.keep(scores, head: h, row: rowPosition[t], first: first, count: n)
+    }
 }
 
-/// Attention for items lo..<hi, item = row * heads + head.
-private let attendChunk: ThreadPool.ChunkFunction = { context, lo, hi in
+/// Scratch floats `AttentionJob.row` needs for rows of up to `longest` keys.
+@inline(__always) private func rowScratch(_ job: AttentionJob, longest: Int) -> UnsafeMutablePointer<Float> {
+    let parts = longest / AttentionParts.keys + 2
+    return MatmulWorkspace.current.scratch(bytes: (longest + parts * (job.headDim + 2)) * MemoryLayout<Float>.stride)
+        .assumingMemoryBound(to: Float.self)
+}
+
+/// Items lo..<hi, item = row * heads + head, each row on its own (used while the observer records).
+private let attendRowsOneByOne: ThreadPool.ChunkFunction = { context, lo, hi in
     guard let job = context?.assumingMemoryBound(to: AttentionJob.self).pointee else { return }
-    let hd = job.headDim
+    var longest = 1
+    for item in lo..<hi { let (f, n) = job.keys(row: item / job.heads); longest = max(longest, n - f) }
+    let scratch = rowScratch(job, longest: longest)
+    for item in lo..<hi { job.row(item / job.heads, head: item % job.heads, scratch: scratch) }
+}
+
+/// Items lo..<hi, item = ((row * heads + head) * maxParts + part): one part each, into the split-K
+/// scratch (a row with one part writes its output directly).
+private let attendParts: ThreadPool.ChunkFunction = { context, lo, hi in
+    guard let job = context?.assumingMemoryBound(to: AttentionJob.self).pointee else { return }
+    let hd = job.headDim, scores = MatmulWorkspace.current.scratch(bytes: AttentionParts.keys * MemoryLayout<Float>.stride)
+        .assumingMemoryBound(to: Float.self)
+    for item in lo..<hi {
+        let pair = item / job.maxParts, i = item % job.maxParts
+        let t = pair / job.heads, h = pair % job.heads
+        let (first, n) = job.keys(row: t)
+        let parts = AttentionParts.count(first: first, end: n)
+        guard i < parts else { continue }
+        let (a, b) = AttentionParts.range(i, first: first, end: n)
+        if parts == 1 {
+            _ = job.part(row: t, head: h, keys: a, b, scores: scores, into: job.out + pair * hd)
+        } else {
+            job.partialLSE[item] = job.part(row: t, head: h, keys: a, b, scores: scores, into: job.partials + item * hd)
+        }
+    }
+}
+
+/// Items lo..<hi, item = tile * heads + head, a tile being up to `AttentionParts.tileRows` rows of the
+/// batch. Runs of consecutive positions of one sequence that share their first key go through the row-tile
+/// kernel part by part; other rows (a relative bias, a single row) go one by one.
+private let attendTiles: ThreadPool.ChunkFunction = { context, lo, hi in
+    guard let job = context?.assumingMemoryBound(to: AttentionJob.self).pointee else { return }
+    let R = AttentionParts.tileRows, P = AttentionParts.keys, hd = job.headDim, T = Int(job.rowCount)
+    let maxParts = job.maxParts
     var longest = 1
     for item in lo..<hi {
-        let s = job.sequences[Int(job.rowSequence[item / job.heads])]
-        longest = max(longest, job.cross ? s.crossCount : (job.causal ? job.rowPosition[item / job.heads] + 1 : s.visible))
+        let t0 = item / job.heads * R
+        for t in t0..<min(T, t0 + R) { let (f, n) = job.keys(row: t); longest = max(longest, n - f) }
     }
-    let scores = MatmulWorkspace.current.scratch(bytes: longest * MemoryLayout<Float>.stride)
-        .assumingMemoryBound(to: Float.self)                                   // [keys]
+    // [R, part] scores (a part holds at most P keys), [R, maxParts, hd] part outputs, [R, maxParts] lse,
+    // R lse of one call, R key ends; or what `AttentionJob.row` needs.
+    let part = min(P, longest)
+    let floats = R * part + R * maxParts * hd + R * maxParts + R
+    let rowFloats = longest + (longest / P + 2) * (hd + 2)
+    let raw = MatmulWorkspace.current.scratch(bytes: max(floats, rowFloats) * MemoryLayout<Float>.stride + R * 8)
+    let base = raw.assumingMemoryBound(to: Float.self)
+    let scores = base, outs = scores + R * part, lses = outs + R * maxParts * hd, callLSE = lses + R * maxParts
+    let ends = (raw + max(floats, rowFloats) * MemoryLayout<Float>.stride).assumingMemoryBound(to: Int64.self)
     for item in lo..<hi {
-        let t = item / job.heads, h = item % job.heads, g = h / job.group
-        let s = job.sequences[Int(job.rowSequence[t])]
-        let p = job.rowPosition[t]
-        if job.cross {
-            Kernels.attend(s.kvType, query: job.q + item * hd, keys: s.keys + g * s.headBytes,
-                           values: s.values + g * s.headBytes, table: nil,
-                           block: s.crossCount, strideBytes: s.rowBytes, count: s.crossCount, headDim: hd,
-                           scale: job.scale, slope: 0, bias: nil, scores: scores, into: job.out + item * hd)
-            job.record?.keep(scores, head: h, row: p, first: 0, count: s.crossCount)
-            continue
+        let tile = item / job.heads, h = item % job.heads
+        let t0 = tile * R, t1 = min(T, t0 + R)
+        var t = t0
+        while t < t1 {
+            // The run t..<u: one sequence, consecutive positions, the same first key.
+            let (first, _) = job.keys(row: t)
+            var u = t + 1
+            if job.relative == nil {
+                while u < t1, job.rowSequence[u] == job.rowSequence[t],
+                      job.rowPosition[u] == job.rowPosition[u - 1] + 1, job.keys(row: u).0 == first { u += 1 }
+            }
+            if u - t == 1 {
+                job.row(t, head: h, scratch: base)
+                t = u
+                continue
+            }
+            let s = job.sequences[Int(job.rowSequence[t])], g = h / job.group
+            let runParts = AttentionParts.count(first: first, end: job.keys(row: u - 1).1)
+            let qs = job.q + (t * job.heads + h) * hd, qStride = job.heads * hd
+            let table: UnsafePointer<Int32>? = job.cross ? nil : UnsafePointer(s.table)
+            let block = job.cross ? s.crossCount : s.blockSize
+            for i in 0..<runParts {
+                let (a, b) = AttentionParts.range(i, first: first, end: job.keys(row: u - 1).1)
+                // Rows whose keys reach into this part: a suffix of the run (ends grow with position).
+                var r0 = t
+                while job.keys(row: r0).1 <= a { r0 += 1 }
+                for r in r0..<u { ends[r - r0] = Int64(min(job.keys(row: r).1, b)) }
+                let direct = runParts == 1
+                Kernels.attendRows(s.kvType, rows: u - r0, query: qs + (r0 - t) * qStride, queryStride: qStride,
+                                   keys: s.keys + g * s.headBytes, values: s.values + g * s.headBytes, table: table,
+                                   block: block, strideBytes: s.rowBytes, first: a, counts: ends, headDim: hd,
+                                   scale: job.scale, slope: job.slopes?[h] ?? 0, scores: scores, scoreStride: part,
+                                   into: direct ? job.out + (r0 * job.heads + h) * hd : outs + ((r0 - t) * maxParts + i) * hd,
+                                   outStride: direct ? qStride : maxParts * hd, lse: callLSE)
+                if !direct { for r in r0..<u { lses[(r - t) * maxParts + i] = callLSE[r - r0] } }
+            }
+            if runParts > 1 {
+                for r in t..<u {
+                    let (f, n) = job.keys(row: r)
+                    Kernels.mergeAttention(parts: AttentionParts.count(first: f, end: n),
+                                           outputs: outs + (r - t) * maxParts * hd, stride: hd,
+                                           lse: lses + (r - t) * maxParts, headDim: hd,
+                                           into: job.out + (r * job.heads + h) * hd)
+                }
+            }
+            t = u
         }
-        let n = job.causal ? p + 1 : s.visible
-        let first = job.causal && job.window > 0 ? max(0, n - job.window) : 0
-        let bias = job.relative.map { $0.takeUnretainedValue().row(head: h, query: p) }
-        Kernels.attend(s.kvType, query: job.q + item * hd, keys: s.keys + g * s.headBytes,
-                       values: s.values + g * s.headBytes, table: UnsafePointer(s.table), block: s.blockSize,
-                       strideBytes: s.rowBytes, first: first, count: n, headDim: hd, scale: job.scale,
-                       slope: job.slopes?[h] ?? 0, bias: bias, scores: scores, into: job.out + item * hd)
-        job.record?.keep(scores, head: h, row: p, first: first, count: n)
     }
 }

@@ -67,6 +67,10 @@ public final class ForwardWorkspace: @unchecked Sendable {
     /// Records one layer's attention probabilities during the next forward calls (one sequence per
     /// batch while set); nil, the default, records nothing and costs nothing.
     public var attentionObserver: AttentionObserver?
+    /// Split-K attention's part outputs and log-sum-exps when few rows are spread over the threads by key
+    /// parts: room for `attentionPartialRows` (row, part) pairs of every head.
+    let attentionPartials, attentionPartialLSE: UnsafeMutablePointer<Float>
+    static let attentionPartialRows = 256
 
     public init(shape: WorkspaceShape, maxTokens: Int) {
         self.shape = shape
@@ -90,10 +94,13 @@ public final class ForwardWorkspace: @unchecked Sendable {
         rowType = .allocate(capacity: T)
         rowToken = .allocate(capacity: T)
         sequences = .allocate(capacity: T)
+        attentionPartials = buf(Self.attentionPartialRows * shape.query)
+        attentionPartialLSE = buf(Self.attentionPartialRows * shape.query)
     }
 
     deinit {
-        [x, normed, residual, gathered, q, attn, k, v, ffA, ffB, ropeCos, ropeSin].forEach { $0.deallocate() }
+        [x, normed, residual, gathered, q, attn, k, v, ffA, ffB, ropeCos, ropeSin, attentionPartials,
+         attentionPartialLSE].forEach { $0.deallocate() }
         rowPosition.deallocate(); rowSequence.deallocate(); rowType.deallocate(); rowToken.deallocate()
         sequences.deallocate()
     }
