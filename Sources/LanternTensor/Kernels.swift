@@ -91,22 +91,91 @@ public enum Kernels {
         guard tokens > 0, w.rows > 0 else { return }
         var args = MatmulArguments(dtype: w.dtype.kernelCode, rows: w.rows, cols: w.cols, data: w.data, rowBytes: w.rowBytes,
                                    packed: w.packed.map { UnsafeRawPointer($0.pointer) }, x: x, y: y, tokens: tokens, act: nil)
-        if w.dtype.isQuantized {
-            args.act = workspace.q8Activations(tokens: tokens, cols: w.cols, levels: precision.rawValue)
-            withUnsafeMutablePointer(to: &args) { args in
-                if tokens >= 4 {
-                    pool.parallelFor(tokens, context: args, quantizeChunk)
-                } else {
-                    quantizeChunk(args, 0, tokens)
-                }
+        if w.dtype.isQuantized { quantize(&args, workspace: workspace, precision: precision, pool: pool) }
+        withUnsafeMutablePointer(to: &args) { args in
+            pool.parallelFor(units(args.pointee), context: args, args.pointee.packed != nil ? packedMatmulChunk : matmulChunk)
+        }
+    }
+
+    /// Two or three matmuls of one input (q, k and v; gate and up): y_i[t, r] = sum_k W_i[r, k] * x[t, k].
+    /// With quantized weights of one width the activations are quantized once and one parallel pass covers
+    /// every matrix's rows (one wait instead of three, and two quantizations fewer); each y_i is then
+    /// bit for bit what `matmul` of W_i alone gives. Otherwise the matmuls run one after another.
+    public static func matmul(_ w0: WeightMatrix, _ y0: UnsafeMutablePointer<Float>, _ w1: WeightMatrix,
+                              _ y1: UnsafeMutablePointer<Float>, _ w2: WeightMatrix?, _ y2: UnsafeMutablePointer<Float>?,
+                              x: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, workspace: MatmulWorkspace,
+                              precision: ActivationPrecision = activationPrecision) {
+        precondition(tokens >= 0 && (w2 == nil) == (y2 == nil))
+        let shared = w0.dtype.isQuantized && w1.dtype.isQuantized && w1.cols == w0.cols
+            && (w2.map { $0.dtype.isQuantized && $0.cols == w0.cols } ?? true)
+        guard shared, tokens > 0 else {
+            matmul(w0, x, tokens: tokens, y0, pool: pool, workspace: workspace, precision: precision)
+            matmul(w1, x, tokens: tokens, y1, pool: pool, workspace: workspace, precision: precision)
+            if let w2, let y2 { matmul(w2, x, tokens: tokens, y2, pool: pool, workspace: workspace, precision: precision) }
+            return
+        }
+        func arguments(_ w: WeightMatrix, _ y: UnsafeMutablePointer<Float>) -> MatmulArguments {
+            MatmulArguments(dtype: w.dtype.kernelCode, rows: w.rows, cols: w.cols, data: w.data, rowBytes: w.rowBytes,
+                            packed: w.packed.map { UnsafeRawPointer($0.pointer) }, x: x, y: y, tokens: tokens, act: nil)
+        }
+        withUnsafeTemporaryAllocation(of: MatmulArguments.self, capacity: 3) { buffer in
+            let m = buffer.baseAddress!
+            var first = arguments(w0, y0)
+            quantize(&first, workspace: workspace, precision: precision, pool: pool)
+            m.initialize(to: first)
+            (m + 1).initialize(to: arguments(w1, y1))
+            (m + 1).pointee.act = first.act
+            let count = w2 == nil ? 2 : 3
+            if let w2, let y2 {
+                (m + 2).initialize(to: arguments(w2, y2))
+                (m + 2).pointee.act = first.act
+            }
+            var job = SharedMatmulArguments(args: m, count: count, end0: units(m[0]), end1: units(m[0]) + units(m[1]),
+                                            end2: units(m[0]) + units(m[1]) + (count == 3 ? units(m[2]) : 0))
+            withUnsafeMutablePointer(to: &job) { pool.parallelFor($0.pointee.end2, context: $0, sharedMatmulChunk) }
+            m.deinitialize(count: count)
+        }
+    }
+
+    /// Quantizes the activations of `args` into the workspace (one or two levels): on the pool when the
+    /// rows are many, on the caller when they are a decode step's few (a pool wait costs more there).
+    private static func quantize(_ args: inout MatmulArguments, workspace: MatmulWorkspace, precision: ActivationPrecision,
+                                 pool: ThreadPool) {
+        args.act = workspace.q8Activations(tokens: args.tokens, cols: args.cols, levels: precision.rawValue)
+        let tokens = args.tokens, values = args.tokens * args.cols
+        withUnsafeMutablePointer(to: &args) { args in
+            if tokens >= 4 && values >= 16_384 {
+                pool.parallelFor(tokens, context: args, quantizeChunk)
+            } else {
+                quantizeChunk(args, 0, tokens)
             }
         }
-        withUnsafeMutablePointer(to: &args) { args in
-            if args.pointee.packed != nil {
-                pool.parallelFor(w.rows / packedRows, context: args, packedMatmulChunk)
-            } else {
-                pool.parallelFor((w.rows + rowTile - 1) / rowTile, context: args, matmulChunk)
+    }
+
+    /// Units of work of one matmul: packed row groups, or 4-row tiles.
+    @inline(__always) private static func units(_ a: MatmulArguments) -> Int {
+        a.packed != nil ? a.rows / packedRows : (a.rows + rowTile - 1) / rowTile
+    }
+
+    /// Matmuls sharing quantized activations: units 0..<end0 are the first matrix's, end0..<end1 the
+    /// second's, end1..<end2 the third's.
+    private struct SharedMatmulArguments {
+        let args: UnsafeMutablePointer<MatmulArguments>
+        let count: Int
+        let end0: Int, end1: Int, end2: Int
+    }
+
+    private static let sharedMatmulChunk: ThreadPool.ChunkFunction = { context, lo, hi in
+        let job = context!.assumingMemoryBound(to: SharedMatmulArguments.self).pointee
+        var start = 0
+        for i in 0..<job.count {
+            let end = i == 0 ? job.end0 : (i == 1 ? job.end1 : job.end2)
+            let l = max(lo, start), h = min(hi, end)
+            if l < h {
+                let a = job.args + i
+                (a.pointee.packed != nil ? packedMatmulChunk : matmulChunk)(UnsafeMutableRawPointer(a), l - start, h - start)
             }
+            start = end
         }
     }
 

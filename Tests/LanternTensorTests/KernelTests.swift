@@ -263,6 +263,52 @@ func matmulMatchesReference(_ dtype: DType) {
     }
 }
 
+/// Matmuls sharing one input (q, k, v; gate and up) quantize it once and run in one parallel pass, and
+/// each output equals its matrix's own matmul bit for bit: packed and unpacked types mixed, two and
+/// three matrices, both activation precisions, token counts around the kernels' tiles; float weights
+/// (and mismatched widths) take the matmuls one by one, with the same results.
+@Test func sharedInputMatmulsEqualSeparateOnes() {
+    var rng = SeededRandom(seed: 91)
+    let pool = ThreadPool(threads: 3)
+    let cols = 768
+    let specs: [(DType, Int)] = [(.q4_1, 576), (.q8_0, 192), (.q4_k, 80), (.q5_0, 192)]
+    let stored = specs.map { randomMatrixBytes($0.0, rows: $0.1, cols: cols, rng: &rng) }
+    let floats = randomFloats(48 * cols, rng: &rng)
+    for precision in Kernels.ActivationPrecision.allCases {
+        for tokens in [1, 3, 4, 8, 9, 37] {
+            let x = randomFloats(tokens * cols, rng: &rng, scale: 2)
+            func matrices(_ raws: [UnsafeRawBufferPointer]) -> [WeightMatrix] {
+                zip(specs, raws).map { WeightMatrix(dtype: $0.0, rows: $0.1, cols: cols, data: $1.baseAddress!).packedForMatmul() }
+            }
+            stored[0].withUnsafeBytes { r0 in stored[1].withUnsafeBytes { r1 in stored[2].withUnsafeBytes { r2 in
+                stored[3].withUnsafeBytes { r3 in floats.withUnsafeBytes { rf in
+                    let w = matrices([r0, r1, r2, r3])
+                    let f = WeightMatrix(dtype: .f32, rows: 48, cols: cols, data: rf.baseAddress!)
+                    for combo in [[0, 1, 1], [0, 2, 3], [3, 0], [1, 2], [0, 4, 1]] {
+                        let ms = combo.map { $0 == 4 ? f : w[$0] }
+                        var alone = ms.map { [Float](repeating: 0, count: tokens * $0.rows) }
+                        for (i, m) in ms.enumerated() {
+                            Kernels.matmul(m, x, tokens: tokens, &alone[i], pool: pool, workspace: MatmulWorkspace(), precision: precision)
+                        }
+                        var y0 = [Float](repeating: .nan, count: tokens * ms[0].rows), y1 = [Float](repeating: .nan, count: tokens * ms[1].rows)
+                        var y2 = [Float](repeating: .nan, count: tokens * ms[ms.count - 1].rows)
+                        y0.withUnsafeMutableBufferPointer { p0 in y1.withUnsafeMutableBufferPointer { p1 in y2.withUnsafeMutableBufferPointer { p2 in
+                            Kernels.matmul(ms[0], p0.baseAddress!, ms[1], p1.baseAddress!, ms.count == 3 ? ms[2] : nil,
+                                           ms.count == 3 ? p2.baseAddress! : nil, x: x, tokens: tokens, pool: pool,
+                                           workspace: MatmulWorkspace(), precision: precision)
+                        } } }
+                        let together = ms.count == 3 ? [y0, y1, y2] : [y0, y1]
+                        for i in ms.indices {
+                            #expect(together[i].map(\.bitPattern) == alone[i].map(\.bitPattern),
+                                    "\(combo) matrix \(i) (\(ms[i].dtype)) \(precision) tokens \(tokens)")
+                        }
+                    }
+                } }
+            } } }
+        }
+    }
+}
+
 @Test func floatHelpersMatchReference() {
     var rng = SeededRandom(seed: 3)
     for n in [1, 7, 8, 31, 64, 576, 1000] {

@@ -56,9 +56,8 @@ public struct Attention: Sendable {
     func callAsFunction(_ x: UnsafePointer<Float>, rows T: Int, layer: Int, chunk: Chunk, ropes: [RotaryEmbedding],
                         ws: ForwardWorkspace, out: UnsafeMutablePointer<Float>, _ compute: ComputeOptions) {
         let kvDim = kvHeads * headDim
-        q(x, tokens: T, into: ws.q, compute)        // [T, heads, headDim]
-        k(x, tokens: T, into: ws.k, compute)        // [T, kvHeads, headDim]
-        v(x, tokens: T, into: ws.v, compute)        // [T, kvHeads, headDim]
+        // q [T, heads, headDim], k and v [T, kvHeads, headDim]
+        Linear.shared(q, into: ws.q, k, into: ws.k, v, into: ws.v, x: x, tokens: T, compute)
         if let queryNorm { queryNorm(ws.q, tokens: T * heads, into: ws.q) }
         if let keyNorm { keyNorm(ws.k, tokens: T * kvHeads, into: ws.k) }
         if case let .rope(i) = position {
@@ -103,8 +102,7 @@ public struct Attention: Sendable {
     /// Keys and values of an encoder's output h [positions, width] for this layer's cross-attention.
     func crossKeysValues(_ h: UnsafePointer<Float>, positions: Int, keys: UnsafeMutablePointer<Float>,
                          values: UnsafeMutablePointer<Float>, _ compute: ComputeOptions) {
-        k(h, tokens: positions, into: keys, compute)
-        v(h, tokens: positions, into: values, compute)
+        Linear.shared(k, into: keys, v, into: values, x: h, tokens: positions, compute)
     }
 
     private func attend(rows T: Int, layer: Int, cross: Bool, ws: ForwardWorkspace, _ compute: ComputeOptions) {
@@ -165,6 +163,11 @@ public struct Attention: Sendable {
             }
         } else if job.record != nil {
             withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(pairs, context: $0, attendRowsOneByOne) }
+        } else if job.group > 1, job.slopes == nil, job.relative == nil, !job.hasRuns {
+            // Decode rows (no two consecutive positions of one sequence): the query heads of one key-value
+            // head go through the row-tile kernel together, so each key and value row is read once per group.
+            let items = T * (heads / job.group)
+            withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(items, context: $0, attendGroups) }
         } else {
             let tiles = (T + AttentionParts.tileRows - 1) / AttentionParts.tileRows
             withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(tiles * heads, context: $0, attendTiles) }
@@ -217,6 +220,15 @@ struct AttentionJob {
     let partialLSE: UnsafeMutablePointer<Float>
     var maxParts: Int
     let rowCount: Int
+
+    /// Whether some row continues the row before it (the same sequence, the next position): a prompt run
+    /// that the row-tile kernel takes per head.
+    var hasRuns: Bool {
+        for t in 1..<max(1, rowCount) where rowSequence[t] == rowSequence[t - 1] && rowPosition[t] == rowPosition[t - 1] + 1 {
+            return true
+        }
+        return false
+    }
 
     /// Keys row t sees: first..<n.
     @inline(__always) func keys(row t: Int) -> (Int, Int) {
@@ -305,6 +317,49 @@ private let attendParts: ThreadPool.ChunkFunction = { context, lo, hi in
             _ = job.part(row: t, head: h, keys: a, b, scores: scores, into: job.out + pair * hd)
         } else {
             job.partialLSE[item] = job.part(row: t, head: h, keys: a, b, scores: scores, into: job.partials + item * hd)
+        }
+    }
+}
+
+/// Items lo..<hi, item = row * kvHeads + kvHead: the `group` query heads of one key-value head of one row,
+/// through the row-tile kernel part by part (each head's result is bit for bit that of `AttentionJob.row`:
+/// the kernel computes every row as attending alone would), merged per head.
+private let attendGroups: ThreadPool.ChunkFunction = { context, lo, hi in
+    guard let job = context?.assumingMemoryBound(to: AttentionJob.self).pointee else { return }
+    let G = job.group, hd = job.headDim, kvHeads = job.heads / G, P = AttentionParts.keys
+    var longest = 1
+    for item in lo..<hi { let (f, n) = job.keys(row: item / kvHeads); longest = max(longest, n - f) }
+    // [G, part] scores, [G, maxParts, hd] part outputs, [G, maxParts] lse, G lse of one call, G key ends.
+    let part = min(P, longest), maxParts = AttentionParts.count(first: 0, end: longest) + 1
+    let floats = G * part + G * maxParts * hd + G * maxParts + G
+    let raw = MatmulWorkspace.current.scratch(bytes: floats * MemoryLayout<Float>.stride + G * 8)
+    let scores = raw.assumingMemoryBound(to: Float.self)
+    let outs = scores + G * part, lses = outs + G * maxParts * hd, callLSE = lses + G * maxParts
+    let ends = (raw + floats * MemoryLayout<Float>.stride).assumingMemoryBound(to: Int64.self)
+    for item in lo..<hi {
+        let t = item / kvHeads, g = item % kvHeads, h0 = g * G
+        let (first, n) = job.keys(row: t)
+        let parts = AttentionParts.count(first: first, end: n)
+        let s = job.sequences[Int(job.rowSequence[t])]
+        let q = job.q + (t * job.heads + h0) * hd, out = job.out + (t * job.heads + h0) * hd
+        let table: UnsafePointer<Int32>? = job.cross ? nil : UnsafePointer(s.table)
+        let block = job.cross ? s.crossCount : s.blockSize
+        for i in 0..<parts {
+            let (a, b) = AttentionParts.range(i, first: first, end: n)
+            for r in 0..<G { ends[r] = Int64(b) }
+            let direct = parts == 1
+            Kernels.attendRows(s.kvType, rows: G, query: q, queryStride: hd, keys: s.keys + g * s.headBytes,
+                               values: s.values + g * s.headBytes, table: table, block: block, strideBytes: s.rowBytes,
+                               first: a, counts: ends, headDim: hd, scale: job.scale, slope: 0, scores: scores,
+                               scoreStride: part, into: direct ? out : outs + i * hd, outStride: direct ? hd : maxParts * hd,
+                               lse: callLSE)
+            if !direct { for r in 0..<G { lses[r * maxParts + i] = callLSE[r] } }
+        }
+        if parts > 1 {
+            for r in 0..<G {
+                Kernels.mergeAttention(parts: parts, outputs: outs + r * maxParts * hd, stride: hd,
+                                       lse: lses + r * maxParts, headDim: hd, into: out + r * hd)
+            }
         }
     }
 }

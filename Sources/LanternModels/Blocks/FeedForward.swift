@@ -31,8 +31,7 @@ public struct FeedForward: Sendable {
             Kernels.activate(activation, ws.ffA, count: T * up.outFeatures)
             down(ws.ffA, tokens: T, into: out, compute)              // [T, hidden]
         case let .gated(gate, up, down):
-            gate(x, tokens: T, into: ws.ffA, compute)                // [T, intermediate]
-            up(x, tokens: T, into: ws.ffB, compute)                  // [T, intermediate]
+            Linear.shared(gate, into: ws.ffA, up, into: ws.ffB, x: x, tokens: T, compute)   // [T, intermediate] each
             Kernels.gated(activation, ws.ffA, ws.ffB, count: T * gate.outFeatures)
             down(ws.ffA, tokens: T, into: out, compute)              // [T, hidden]
         }

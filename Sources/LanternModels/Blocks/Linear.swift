@@ -40,10 +40,27 @@ public struct Linear: Sendable {
     public func callAsFunction(_ x: UnsafePointer<Float>, tokens: Int, into y: UnsafeMutablePointer<Float>,
                                _ compute: ComputeOptions) {
         Kernels.matmul(weight, x, tokens: tokens, y, pool: compute.pool, workspace: .current, precision: compute.precision)
-        if let bias {
-            bias.withUnsafeBufferPointer { b in
-                for t in 0..<tokens { Kernels.add(y + t * outFeatures, b.baseAddress!, count: outFeatures) }
-            }
+        addBias(y, tokens: tokens)
+    }
+}
+
+extension Linear {
+    /// a, b (and c) over the same input x [tokens, in]: one quantization of x and one parallel pass
+    /// (`Kernels.matmul` of several matrices); each output equals the layer's own call, bit for bit.
+    static func shared(_ a: Linear, into ya: UnsafeMutablePointer<Float>, _ b: Linear, into yb: UnsafeMutablePointer<Float>,
+                       _ c: Linear? = nil, into yc: UnsafeMutablePointer<Float>? = nil, x: UnsafePointer<Float>, tokens: Int,
+                       _ compute: ComputeOptions) {
+        Kernels.matmul(a.weight, ya, b.weight, yb, c?.weight, yc, x: x, tokens: tokens, pool: compute.pool,
+                       workspace: .current, precision: compute.precision)
+        a.addBias(ya, tokens: tokens)
+        b.addBias(yb, tokens: tokens)
+        if let c, let yc { c.addBias(yc, tokens: tokens) }
+    }
+
+    private func addBias(_ y: UnsafeMutablePointer<Float>, tokens: Int) {
+        guard let bias else { return }
+        bias.withUnsafeBufferPointer { b in
+            for t in 0..<tokens { Kernels.add(y + t * outFeatures, b.baseAddress!, count: outFeatures) }
         }
     }
 }
