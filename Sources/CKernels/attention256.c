@@ -6,7 +6,8 @@
 //   summed lane-wise into one vector of eight scores (hadd tree and one 128-bit swap) instead of a
 //   horizontal sum per key;
 // - values: the output row (up to 64 values per pass) stays in registers across all keys;
-// - no division per key: positions walk their cache blocks with a running (block, offset) pair.
+// - no division per key: positions walk their cache blocks with a running (block, offset) pair;
+// - prefetch: key rows a tile ahead, value rows while their keys are scored (lt_kv_prefetch).
 #include "kernels_internal.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -46,14 +47,18 @@ B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_
     const int nc = NC ? NC : (int)(hd / 8);
     const __m256 vscale = _mm256_set1_ps(scale), vslope = _mm256_set1_ps(slope);
     const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
-    lt_kv_walk w = lt_kv_walk_start(table, block, first);
+    lt_kv_walk w = lt_kv_walk_start(table, block, first), pw = w;
+    lt_kv_prefetch_keys(KT, k, &pw, first, first + 8, n, stride, hd);
     for (int64_t j0 = first; j0 < n; j0 += 8) {
         const int m = n - j0 < 8 ? (int)(n - j0) : 8;
+        lt_kv_prefetch_keys(KT, k, &pw, j0 + 8, j0 + 16, n, stride, hd);   // the next tile's keys
         __m256 acc[8];
         B_UNROLL for (int i = 0; i < 8; i++) {
             acc[i] = _mm256_setzero_ps();
             if (i < m) {
-                const uint8_t *kr = k + lt_kv_walk_row(&w) * stride;
+                const int64_t row = lt_kv_walk_row(&w);
+                const uint8_t *kr = k + row * stride;
+                lt_kv_prefetch(KT, v + row * stride, hd);   // the value pass after the softmax finds it cached
                 lt_kv_walk_next(&w);
                 if (NC) {
                     B_UNROLL for (int c = 0; c < NC; c++)

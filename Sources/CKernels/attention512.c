@@ -6,7 +6,8 @@
 //   adds for 16 keys instead of a horizontal sum per key);
 // - values: the output row stays in registers across all keys (two interleaved sets of accumulators, so
 //   the multiply-add chains overlap), instead of a load and store of the output per key;
-// - no division per key: positions walk their cache blocks with a running (block, offset) pair.
+// - no division per key: positions walk their cache blocks with a running (block, offset) pair;
+// - prefetch: key rows a tile ahead, value rows while their keys are scored (lt_kv_prefetch).
 #include "kernels_internal.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -50,21 +51,6 @@ A_INLINE __m512 kv_load(const int KT, const uint8_t *row, int c) {
     return _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(h)), q);
 }
 
-/// Prefetches one head's slice of a cache row (hd values of type KT) into L1. Attention over paged cache
-/// rows is otherwise bound by the latency of each row's first touch (a decode step's keys and values have
-/// left the caches while the weights streamed through).
-A_INLINE void kv_prefetch(const int KT, const uint8_t *row, int64_t hd) {
-    const int64_t bytes = KT == LT_KV_F32 ? hd * 4 : KT == LT_KV_F16 ? hd * 2 : hd / 32 * 34;
-    for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch((const char *)(row + o), _MM_HINT_T0);
-    _mm_prefetch((const char *)(row + bytes - 1), _MM_HINT_T0);
-}
-
-/// Prefetches the key rows of positions j..<min(end, n) (the walker `pw` is at j and moves on).
-A_INLINE void kv_prefetch_keys(const int KT, const uint8_t *k, lt_kv_walk *pw, int64_t j, int64_t end, int64_t n,
-                               int64_t stride, int64_t hd) {
-    for (; j < end && j < n; j++) { kv_prefetch(KT, k + lt_kv_walk_row(pw) * stride, hd); lt_kv_walk_next(pw); }
-}
-
 /// NC = hd / 16 chunks per row (a compile-time constant for 64 / 128 / 256; 0 means read hd at run time).
 /// KT: the cache's element type; k, v, stride in bytes.
 A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
@@ -77,17 +63,17 @@ A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_
     const __m512 vscale = _mm512_set1_ps(scale), vslope = _mm512_set1_ps(slope);
     const __m512 lane = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     lt_kv_walk w = lt_kv_walk_start(table, block, first), pw = w;
-    kv_prefetch_keys(KT, k, &pw, first, first + 16, n, stride, hd);
+    lt_kv_prefetch_keys(KT, k, &pw, first, first + 16, n, stride, hd);
     for (int64_t j0 = first; j0 < n; j0 += 16) {
         const int m = n - j0 < 16 ? (int)(n - j0) : 16;
-        kv_prefetch_keys(KT, k, &pw, j0 + 16, j0 + 32, n, stride, hd);
+        lt_kv_prefetch_keys(KT, k, &pw, j0 + 16, j0 + 32, n, stride, hd);
         __m512 acc[16];
         A_UNROLL for (int i = 0; i < 16; i++) {
             acc[i] = _mm512_setzero_ps();
             if (i < m) {
                 const int64_t row = lt_kv_walk_row(&w);
                 const uint8_t *kr = k + row * stride;
-                kv_prefetch(KT, v + row * stride, hd);   // the value pass after the softmax finds it cached
+                lt_kv_prefetch(KT, v + row * stride, hd);   // the value pass after the softmax finds it cached
                 lt_kv_walk_next(&w);
                 if (NC && NC <= 8) {
                     A_UNROLL for (int c = 0; c < (NC <= 8 ? NC : 1); c++) acc[i] = _mm512_fmadd_ps(qv[c], kv_load(KT, kr, c), acc[i]);
@@ -175,14 +161,14 @@ A_INLINE void attend512_rows(const int NC, const int KT, int rows, const float *
     const __m512 lane = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     float kt[16 * 256] __attribute__((aligned(64)));
     lt_kv_walk w = lt_kv_walk_start(table, block, first), pw = w;
-    kv_prefetch_keys(KT, k, &pw, first, first + 16, nmax, stride, hd);
+    lt_kv_prefetch_keys(KT, k, &pw, first, first + 16, nmax, stride, hd);
     for (int64_t j0 = first; j0 < nmax; j0 += 16) {
         const int m = nmax - j0 < 16 ? (int)(nmax - j0) : 16;
-        kv_prefetch_keys(KT, k, &pw, j0 + 16, j0 + 32, nmax, stride, hd);
+        lt_kv_prefetch_keys(KT, k, &pw, j0 + 16, j0 + 32, nmax, stride, hd);
         for (int i = 0; i < m; i++) {
             const int64_t row = lt_kv_walk_row(&w);
             const uint8_t *kr = k + row * stride;
-            kv_prefetch(KT, v + row * stride, hd);
+            lt_kv_prefetch(KT, v + row * stride, hd);
             lt_kv_walk_next(&w);
             for (int c = 0; c < nc; c++) _mm512_store_ps(kt + i * hd + 16 * c, kv_load(KT, kr, c));
         }

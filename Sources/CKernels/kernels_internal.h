@@ -87,6 +87,24 @@ static inline __attribute__((always_inline)) void lt_kv_walk_next(lt_kv_walk *w)
     w->j++;
     if (++w->off == w->block) { w->off = 0; w->bi++; }
 }
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+/// Prefetches one head's slice of a cache row (hd values of type kt) into L1. Attention over paged cache
+/// rows is otherwise bound by the latency of each row's first touch (a decode step's keys and values
+/// have left the caches while the weights streamed through). Shared by attention256.c and attention512.c.
+static inline __attribute__((always_inline)) void lt_kv_prefetch(const int kt, const uint8_t *row, int64_t hd) {
+    const int64_t bytes = kt == LT_KV_F32 ? hd * 4 : kt == LT_KV_F16 ? hd * 2 : hd / 32 * 34;
+    for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch((const char *)(row + o), _MM_HINT_T0);
+    _mm_prefetch((const char *)(row + bytes - 1), _MM_HINT_T0);
+}
+
+/// Prefetches the key rows of positions j..<min(end, n); the walker `pw` is at j and moves on.
+static inline __attribute__((always_inline)) void lt_kv_prefetch_keys(const int kt, const uint8_t *k, lt_kv_walk *pw,
+                                                                      int64_t j, int64_t end, int64_t n,
+                                                                      int64_t stride, int64_t hd) {
+    for (; j < end && j < n; j++) { lt_kv_prefetch(kt, k + lt_kv_walk_row(pw) * stride, hd); lt_kv_walk_next(pw); }
+}
+#endif
 /// attention512.c: the 512-bit lt_attend_kv for hd % 16 == 0, hd <= 256 (stride in bytes); returns 0
 /// (doing nothing) for other head sizes.
 int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
