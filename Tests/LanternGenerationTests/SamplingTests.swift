@@ -204,6 +204,19 @@ private func syntheticLogits(step: Int, vocab: Int = 100) -> [Float] {
         #expect(g.select(&c) == 1)
     }
 
+    /// Plain greedy reads the logits directly; it picks what `Greedy` over the working set picks,
+    /// NaN and -infinity included (NaN counts as -infinity; all unusable: id 0; ties: lowest id).
+    @Test func plainGreedyMatchesGreedyOverCandidates() throws {
+        var fast = try SamplerChain(.greedy)
+        var slow = SamplerChain(processors: [LogitBias([:])], selector: Greedy())
+        var rng = SystemRandomNumberGenerator()
+        let cases: [[Float]] = [[.nan, 1, 1], [-.infinity, -.infinity], [.nan, .nan], [.nan, -.infinity, -3], [2, .infinity, .infinity]]
+            + (0..<50).map { _ in (0..<40).map { _ in [Float.nan, -.infinity, 1, 2][Int.random(in: 0..<4, using: &rng)] } }
+        for logits in cases {
+            #expect(fast.sample(logits: logits, history: []) == slow.sample(logits: logits, history: []), "\(logits)")
+        }
+    }
+
     @Test func temperatureZeroSkipsTruncationButKeepsPenalties() throws {
         // Token 0 wins on raw logits; a repeat penalty of 2 over the history [0] halves it below token 1.
         var chain = try SamplerChain(SamplingParameters(temperature: 0, topK: 1, repeatPenalty: 2))

@@ -15,13 +15,17 @@ public struct SamplerChain: Sendable {
     /// nil for a chain built from explicit parts.
     public let seed: UInt64?
     /// The working set of the last step, kept so its buffer is reused (and so callers can inspect the
-    /// final distribution, e.g. for log-probabilities).
+    /// final distribution, e.g. for log-probabilities). Plain greedy (no processor) never fills it.
     public private(set) var candidates = Candidates()
+    /// No processor and a `Greedy` selector: `sample` takes the argmax of the logits directly, without
+    /// copying the vocabulary into the working set (the same token: NaN never wins, ties go to the lowest id).
+    private let plainGreedy: Bool
 
     public init(processors: [any LogitProcessor], selector: any TokenSelector) {
         self.processors = processors
         self.selector = selector
         self.seed = nil
+        plainGreedy = processors.isEmpty && selector is Greedy
     }
 
     /// Validates `parameters` and builds llama.cpp's default chain from them.
@@ -41,8 +45,10 @@ public struct SamplerChain: Sendable {
         if p.temperature == 0 {
             self.processors = chain
             self.selector = Greedy()
+            plainGreedy = chain.isEmpty
             return
         }
+        plainGreedy = false
         if p.topK > 0 { chain.append(TopK(p.topK)) }
         if p.topP < 1 { chain.append(TopP(p.topP)) }
         if p.minP > 0 { chain.append(MinP(p.minP)) }
@@ -56,6 +62,11 @@ public struct SamplerChain: Sendable {
     /// Precondition (programmer error): `logits` is not empty.
     public mutating func sample(logits: UnsafeBufferPointer<Float>, history: [Int]) -> Int {
         precondition(!logits.isEmpty, "SamplerChain.sample needs at least one logit")
+        if plainGreedy {
+            var best = 0, bestLogit = -Float.infinity
+            for (i, l) in logits.enumerated() where l > bestLogit { best = i; bestLogit = l }   // NaN > x is false
+            return best
+        }
         candidates.reset(logits: logits)
         let window = history[...]
         for i in processors.indices {
