@@ -142,6 +142,7 @@ float lt_sumsq_f32_neon(const float *x, int64_t n);
 void lt_swiglu_f32_neon(float *gate, const float *up, int64_t n);
 void lt_gelu_f32_neon(float *x, int64_t n);
 void lt_gelu_tanh_f32_neon(float *x, const float *up, int64_t n);
-void lt_softmax_f32_neon(float *x, int64_t n);
+/// Returns the log-sum-exp of the inputs (as lt_softmax_scalar_lse).
+float lt_softmax_f32_neon(float *x, int64_t n);
 #endif
 #endif

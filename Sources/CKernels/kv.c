@@ -63,12 +63,29 @@ static void kv_store_f16_f16c(const float *src, int64_t n, uint16_t *dst) {
 }
 #endif
 
+#if defined(__aarch64__)
+#include <arm_neon.h>
+/// f32 -> f16 four at a time (FCVTN rounds to nearest even, as lt_f32_to_f16 does).
+static void kv_store_f16_neon(const float *src, int64_t n, uint8_t *dst) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint16_t h[4];
+        vst1_u16(h, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+        memcpy(dst + 2 * i, h, 8);
+    }
+    for (; i < n; i++) { const uint16_t h = lt_f32_to_f16(src[i]); memcpy(dst + 2 * i, &h, 2); }
+}
+#endif
+
 void lt_kv_store_level(int level, int kvtype, const float *src, int64_t n, void *dst) {
     uint8_t *out = (uint8_t *)dst;
     switch (kvtype) {
     case LT_KV_F16:
 #if defined(__x86_64__)
         if (level >= 1) { kv_store_f16_f16c(src, n, (uint16_t *)dst); return; }
+#endif
+#if defined(__aarch64__)
+        if (level >= 1) { kv_store_f16_neon(src, n, out); return; }
 #endif
         for (int64_t i = 0; i < n; i++) { const uint16_t h = lt_f32_to_f16(src[i]); memcpy(out + 2 * i, &h, 2); }
         return;
@@ -157,6 +174,59 @@ static void attend_kv_avx2(int kvtype, const float *q, const uint8_t *k, const u
 }
 #endif
 
+#if defined(__aarch64__)
+#include <arm_neon.h>
+/// Row decoded with NEON (the same values as the scalar decode: f16 -> f32 is exact, and q8_0 takes the
+/// same single product d * q per value).
+static void kv_decode_neon(int kvtype, const uint8_t *row, int64_t hd, float *dst) {
+    if (kvtype == LT_KV_F16) {
+        int64_t i = 0;
+        for (; i + 4 <= hd; i += 4) {
+            uint16_t h[4]; memcpy(h, row + 2 * i, 8);
+            vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h))));
+        }
+        for (; i < hd; i++) dst[i] = lt_f16_to_f32(kv_load_u16(row + 2 * i));
+    } else if (kvtype == LT_KV_Q8_0) {
+        for (int64_t b = 0; b < hd / 32; b++) {
+            const uint8_t *blk = row + 34 * b;
+            const float32x4_t d = vdupq_n_f32(lt_f16_to_f32(kv_load_u16(blk)));
+            for (int c = 0; c < 32; c += 8) {
+                const int16x8_t w = vmovl_s8(vld1_s8((const int8_t *)(blk + 2 + c)));
+                vst1q_f32(dst + 32 * b + c, vmulq_f32(d, vcvtq_f32_s32(vmovl_s16(vget_low_s16(w)))));
+                vst1q_f32(dst + 32 * b + c + 4, vmulq_f32(d, vcvtq_f32_s32(vmovl_s16(vget_high_s16(w)))));
+            }
+        }
+    } else {
+        kv_decode_scalar(kvtype, row, hd, dst);
+    }
+}
+
+/// NEON level: each key row decoded (f16 / q8_0) or read as is (f32), then the NEON dot, softmax and
+/// axpy; the scalar twin's steps in the same order, with vector sums inside the dot.
+static void attend_kv_neon(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
+                           int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                           float slope, const float *bias, float *scores, float *out, float *lse) {
+    float buffer[KV_MAX_HD];
+    const int f32 = kvtype == LT_KV_F32;
+    for (int64_t j = first; j < n; j++) {
+        const uint8_t *kr = k + kv_row(table, block, j) * stride;
+        const float *row = f32 ? (const float *)kr : buffer;
+        if (!f32) kv_decode_neon(kvtype, kr, hd, buffer);
+        float sc = lt_dot_f32_neon(q, row, hd) * scale + slope * (float)j;
+        scores[j - first] = bias ? sc + bias[j] : sc;
+    }
+    const float l = lt_softmax_f32_neon(scores, n - first);
+    if (lse) *lse = l;
+    for (int64_t d = 0; d < hd; d++) out[d] = 0;
+    for (int64_t j = first; j < n; j++) {
+        const uint8_t *vr = v + kv_row(table, block, j) * stride;
+        const float *row = f32 ? (const float *)vr : buffer;
+        if (!f32) kv_decode_neon(kvtype, vr, hd, buffer);
+        lt_axpy_f32_neon(scores[j - first], row, out, hd);
+    }
+}
+#endif
+
 void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k, const void *v,
                                   const int32_t *table, int64_t block, int64_t stride, int64_t first, int64_t n,
                                   int64_t hd, float scale, float slope, const float *bias, float *scores, float *out,
@@ -171,6 +241,12 @@ void lt_attend_kv_below512(int level, int kvtype, const float *q, const void *k,
                                    scale, slope, bias, scores, out, lse);
         else
             attend_kv_avx2(kvtype, q, kb, vb, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse);
+        return;
+    }
+#endif
+#if defined(__aarch64__)
+    if (level >= 1 && hd <= KV_MAX_HD) {
+        attend_kv_neon(kvtype, q, kb, vb, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse);
         return;
     }
 #endif

@@ -462,8 +462,8 @@ void lt_gelu_f32_neon(float *x, int64_t n) {
     for (; k < n; k++) x[k] = 0.5f * x[k] * (1.0f + erff(x[k] * 0.70710678118654752f));
 }
 
-void lt_softmax_f32_neon(float *x, int64_t n) {
-    if (n <= 0) return;
+float lt_softmax_f32_neon(float *x, int64_t n) {
+    if (n <= 0) return -INFINITY;
     float32x4_t vm = vdupq_n_f32(-INFINITY);
     int64_t k = 0;
     for (; k + 4 <= n; k += 4) vm = vmaxq_f32(vm, vld1q_f32(x + k));
@@ -481,6 +481,7 @@ void lt_softmax_f32_neon(float *x, int64_t n) {
     const float inv = 1.0f / sum;
     for (k = 0; k + 4 <= n; k += 4) vst1q_f32(x + k, vmulq_n_f32(vld1q_f32(x + k), inv));
     for (; k < n; k++) x[k] *= inv;
+    return m + logf(sum);
 }
 
 // ---- Row-interleaved ("r16") packed blocks (layout in ckernels.h; the scalar twin is in packed.c) ----

@@ -569,6 +569,103 @@ static void test_activations(void) {
     free(a); free(b); free(up);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// KV cache: storing rows (f16 must equal the scalar conversion bit for bit) and attention over stored
+// rows (paged through a shuffled block table, with a first key, an ALiBi slope and a bias) against the
+// scalar twin: outputs within 2e-6 of sum |p v| (plus 1e-6), the log-sum-exp within 2e-6 |lse| + 1e-6;
+// and lt_attend_kv_rows_at equal to one row at a time, bit for bit.
+
+static void test_kv(void) {
+    for (int level = 1; level <= max_level; level++) {
+        // Stores: random values plus the edges of f16 (overflow, ties, subnormals, infinities, NaN).
+        int bad = 0, cases = 0; double worst = 0;
+        const float edges[] = { 65504.0f, 65520.0f, 65519.99f, -1e9f, 1.0009765625f, 1.00048828125f, 5.9604645e-8f,
+                                2.9802322e-8f, 8.9406967e-8f, -6.1035156e-5f, 6.0975552e-5f, 0.0f, -0.0f, INFINITY, -INFINITY, NAN };
+        for (int kt = 1; kt <= 2; kt++) {
+            const int64_t n = 96;
+            float src[96]; uint8_t a[96 * 4], b[96 * 4];
+            for (int rep = 0; rep < 40; rep++) {
+                for (int i = 0; i < n; i++) src[i] = rep == 0 && i < 16 ? edges[i] : rand_float(rep < 20 ? 4.0f : 1e-4f);
+                memset(a, 0, sizeof a); memset(b, 0, sizeof b);
+                lt_kv_store_at(0, kt, src, n, a);
+                lt_kv_store_at(level, kt, src, n, b);
+                const int64_t bytes = lt_kv_bytes(kt, n);
+                if (memcmp(a, b, (size_t)bytes) != 0) {
+                    if (!bad) printf("  kv store type %d differs from the scalar store (rep %d)\n", kt, rep);
+                    bad++;
+                }
+                cases++;
+            }
+        }
+        report("kv_store", "f16/q8_0", level, cases, bad, worst);
+
+        static const int64_t hds[] = { 64, 96, 128 }, lengths[] = { 1, 2, 7, 16, 33, 100 };
+        for (int kt = 0; kt <= 2; kt++) {
+            bad = 0; cases = 0; worst = 0;
+            int rbad = 0;
+            for (int hi = 0; hi < 3; hi++)
+                for (int li = 0; li < 6; li++)
+                    for (int variant = 0; variant < 3; variant++) {
+                        const int64_t hd = hds[hi], n = lengths[li], block = 16, blocks = (n + block - 1) / block;
+                        const int64_t heads = 2, row_bytes = lt_kv_bytes(kt, hd), stride = heads * row_bytes;
+                        int32_t table[16];
+                        for (int64_t i = 0; i < blocks; i++) table[i] = (int32_t)i;
+                        for (int64_t i = blocks - 1; i > 0; i--) { const int j = rand_int(0, (int)i); int32_t t = table[i]; table[i] = table[j]; table[j] = t; }
+                        uint8_t *k = calloc((size_t)(blocks * block * stride), 1), *v = calloc((size_t)(blocks * block * stride), 1);
+                        float row[128], q[3 * 128];
+                        for (int64_t j = 0; j < n; j++) {
+                            const int64_t slot = (int64_t)table[j / block] * block + j % block;
+                            for (int64_t h = 0; h < heads; h++) {
+                                for (int64_t d = 0; d < hd; d++) row[d] = rand_float(2);
+                                lt_kv_store_at(0, kt, row, hd, k + slot * stride + h * row_bytes);
+                                for (int64_t d = 0; d < hd; d++) row[d] = rand_float(1);
+                                lt_kv_store_at(0, kt, row, hd, v + slot * stride + h * row_bytes);
+                            }
+                        }
+                        for (int64_t d = 0; d < 3 * hd; d++) q[d] = rand_float(1);
+                        const int64_t first = variant == 2 && n > 3 ? 3 : 0;
+                        const float slope = variant == 1 ? -0.0625f : 0.0f;
+                        float bias[100];
+                        for (int64_t j = 0; j < n; j++) bias[j] = rand_float(0.5f);
+                        const float *bp = variant == 1 ? bias : NULL;
+                        float s0[100], s1[100], o0[128], o1[128], l0 = 0, l1 = 0;
+                        const uint8_t *kh = k + row_bytes, *vh = v + row_bytes;   // head 1 of each row
+                        lt_attend_kv_lse_at(0, kt, q, kh, vh, table, block, stride, first, n, hd, 0.125f, slope, bp, s0, o0, &l0);
+                        lt_attend_kv_lse_at(level, kt, q, kh, vh, table, block, stride, first, n, hd, 0.125f, slope, bp, s1, o1, &l1);
+                        double mag[128] = {0};
+                        float vr[128], one[1];
+                        for (int64_t j = first; j < n; j++) {   // v_j itself: attention over key j alone
+                            lt_attend_kv_lse_at(0, kt, q, kh, vh, table, block, stride, j, j + 1, hd, 0, 0, NULL, one, vr, NULL);
+                            for (int64_t d = 0; d < hd; d++) mag[d] += fabs((double)s0[j - first] * vr[d]);
+                        }
+                        for (int64_t d = 0; d < hd; d++)
+                            check(fabs((double)o1[d] - o0[d]), 2e-6 * mag[d] + 1e-6, &bad, &worst, "attend out", n, d, o1[d], o0[d]);
+                        check(fabs((double)l1 - l0), 2e-6 * fabs((double)l0) + 1e-6, &bad, &worst, "attend lse", n, 0, l1, l0);
+                        // Three rows of one head (grouped query heads) through the row kernel, each as alone.
+                        if (!bp) {
+                            int64_t ns[3] = { n, n, n };
+                            float rs[3 * 100], ro[3 * 128], rl[3], so[100], oo[128], lo;
+                            lt_attend_kv_rows_at(level, kt, 3, q, hd, kh, vh, table, block, stride, first, ns, hd, 0.125f,
+                                                 slope, rs, 100, ro, hd, rl);
+                            for (int r = 0; r < 3; r++) {
+                                lt_attend_kv_lse_at(level, kt, q + r * hd, kh, vh, table, block, stride, first, n, hd, 0.125f,
+                                                    slope, NULL, so, oo, &lo);
+                                if (memcmp(oo, ro + r * hd, (size_t)hd * 4) != 0 || memcmp(&lo, rl + r, 4) != 0) {
+                                    if (!rbad) printf("  attend rows type %d hd %lld n %lld row %d differs from the row alone\n",
+                                                      kt, (long long)hd, (long long)n, r);
+                                    rbad++;
+                                }
+                            }
+                        }
+                        cases++;
+                        free(k); free(v);
+                    }
+            report("attend_kv", kt == 0 ? "f32" : kt == 1 ? "f16" : "q8_0", level, cases, bad, worst);
+            report("attend_kv_rows", kt == 0 ? "f32" : kt == 1 ? "f16" : "q8_0", level, cases, rbad, 0);
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     max_level = lt_cpu_level();
     printf("lt_cpu_level() = %d", max_level);
@@ -593,6 +690,7 @@ int main(int argc, char **argv) {
     test_fgemm();
     test_blas1();
     test_activations();
+    test_kv();
     printf("%s: %d failing kernel line(s)\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
 }
