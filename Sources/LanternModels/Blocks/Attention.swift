@@ -139,6 +139,8 @@ public struct Attention: Sendable {
     /// Spreads one layer's attention over the pool. Each row's keys are cut into fixed parts
     /// (`AttentionParts`), attended part by part and merged, whichever way the work is spread, so a row's
     /// result never depends on the rows beside it or the thread count:
+    /// - decode rows of grouped-query heads: one item per (row, key-value head), the group's query heads
+    ///   through the row-tile kernel together; with few such items and long rows, per part, merged after;
     /// - few (row, head) pairs and long rows (decode): one item per (row, head, part), merged after;
     /// - otherwise: one item per (tile of up to 8 rows, head); runs of consecutive positions of one
     ///   sequence go through the row-tile kernel, which reads each key and value row once per tile.
@@ -149,29 +151,41 @@ public struct Attention: Sendable {
             maxParts = max(maxParts, AttentionParts.count(first: first, end: n))
         }
         job.maxParts = maxParts
-        let pairs = T * heads
-        if job.record == nil, maxParts > 1, pairs < 4 * compute.pool.threads,
-           T * maxParts <= ForwardWorkspace.attentionPartialRows {
-            withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(pairs * maxParts, context: $0, attendParts) }
-            let hd = headDim
-            for item in 0..<pairs {
-                let (first, n) = job.keys(row: item / heads)
-                let parts = AttentionParts.count(first: first, end: n)
-                guard parts > 1 else { continue }
-                Kernels.mergeAttention(parts: parts, outputs: job.partials + item * maxParts * hd, stride: hd,
-                                       lse: job.partialLSE + item * maxParts, headDim: hd, into: job.out + item * hd)
+        let pairs = T * heads, threads = compute.pool.threads
+        let fitsParts = maxParts > 1 && T * maxParts <= ForwardWorkspace.attentionPartialRows
+        if job.record == nil, job.group > 1, job.slopes == nil, job.relative == nil, !job.hasRuns {
+            // Decode rows (no two consecutive positions of one sequence): the query heads of one key-value
+            // head go through the row-tile kernel together, so each key and value row is read once per
+            // group; with few groups (one sequence: 3 of them for 2 threads) their parts are spread too.
+            let groups = T * (heads / job.group)
+            if fitsParts, groups < 4 * threads {
+                let items = groups * maxParts
+                withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(items, context: $0, attendGroupParts) }
+                mergeParts(job, pairs: pairs)
+            } else {
+                withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(groups, context: $0, attendGroups) }
             }
+        } else if job.record == nil, fitsParts, pairs < 4 * threads {
+            withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(pairs * maxParts, context: $0, attendParts) }
+            mergeParts(job, pairs: pairs)
         } else if job.record != nil {
             withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(pairs, context: $0, attendRowsOneByOne) }
-        } else if job.group > 1, job.slopes == nil, job.relative == nil, !job.hasRuns {
-            // Decode rows (no two consecutive positions of one sequence): the query heads of one key-value
-            // head go through the row-tile kernel together, so each key and value row is read once per group.
-            let items = T * (heads / job.group)
-            withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(items, context: $0, attendGroups) }
         } else {
             let tiles = (T + AttentionParts.tileRows - 1) / AttentionParts.tileRows
             withUnsafeMutablePointer(to: &job) { compute.pool.parallelFor(tiles * heads, context: $0, attendTiles) }
         }
+    }
+}
+
+/// Merges the split-K partials of every (row, head) pair with more than one part into its output.
+private func mergeParts(_ job: AttentionJob, pairs: Int) {
+    let hd = job.headDim
+    for item in 0..<pairs {
+        let (first, n) = job.keys(row: item / job.heads)
+        let parts = AttentionParts.count(first: first, end: n)
+        guard parts > 1 else { continue }
+        Kernels.mergeAttention(parts: parts, outputs: job.partials + item * job.maxParts * hd, stride: hd,
+                               lse: job.partialLSE + item * job.maxParts, headDim: hd, into: job.out + item * hd)
     }
 }
 
@@ -318,6 +332,34 @@ private let attendParts: ThreadPool.ChunkFunction = { context, lo, hi in
         } else {
             job.partialLSE[item] = job.part(row: t, head: h, keys: a, b, scores: scores, into: job.partials + item * hd)
         }
+    }
+}
+
+/// Items lo..<hi, item = (row * kvHeads + kvHead) * maxParts + part: one part of the `group` query heads of
+/// one key-value head through the row-tile kernel, into the split-K scratch (a row with one part writes its
+/// output directly); `mergeParts` combines them after.
+private let attendGroupParts: ThreadPool.ChunkFunction = { context, lo, hi in
+    guard let job = context?.assumingMemoryBound(to: AttentionJob.self).pointee else { return }
+    let G = job.group, hd = job.headDim, kvHeads = job.heads / G, P = AttentionParts.keys, M = job.maxParts
+    let raw = MatmulWorkspace.current.scratch(bytes: (G * P + 2 * G) * MemoryLayout<Float>.stride + G * 8)
+    let scores = raw.assumingMemoryBound(to: Float.self), callLSE = scores + G * P
+    let ends = (raw + (G * P + 2 * G) * MemoryLayout<Float>.stride).assumingMemoryBound(to: Int64.self)
+    for item in lo..<hi {
+        let i = item % M, t = item / M / kvHeads, g = item / M % kvHeads
+        let (first, n) = job.keys(row: t)
+        let parts = AttentionParts.count(first: first, end: n)
+        guard i < parts else { continue }
+        let (a, b) = AttentionParts.range(i, first: first, end: n)
+        let s = job.sequences[Int(job.rowSequence[t])], pair = t * job.heads + g * G
+        for r in 0..<G { ends[r] = Int64(b) }
+        let direct = parts == 1
+        Kernels.attendRows(s.kvType, rows: G, query: job.q + pair * hd, queryStride: hd, keys: s.keys + g * s.headBytes,
+                           values: s.values + g * s.headBytes, table: job.cross ? nil : UnsafePointer(s.table),
+                           block: job.cross ? s.crossCount : s.blockSize, strideBytes: s.rowBytes, first: a, counts: ends,
+                           headDim: hd, scale: job.scale, slope: 0, scores: scores, scoreStride: P,
+                           into: direct ? job.out + pair * hd : job.partials + (pair * M + i) * hd,
+                           outStride: direct ? hd : M * hd, lse: callLSE)
+        if !direct { for r in 0..<G { job.partialLSE[(pair + r) * M + i] = callLSE[r] } }
     }
 }
 
