@@ -317,6 +317,19 @@ void lt_attend_kv_rows(int kvtype, int64_t rows, const float *q, int64_t qstride
                          slope, scores, sstride, out, ostride, lse);
 }
 
+void lt_attend_prefetch(int kvtype, const void *k, const void *v, const int32_t *table, int64_t block,
+                        int64_t stride, int64_t first, int64_t n, int64_t hd) {
+    if (block <= 0) block = n > 0 ? n : 1;
+    const int64_t bytes = lt_kv_bytes(kvtype, hd);
+    for (int64_t j = first < 0 ? 0 : first; j < n; j++) {
+        const int64_t row = table ? (int64_t)table[j / block] * block + j % block : j;
+        const char *kr = (const char *)k + row * stride, *vr = (const char *)v + row * stride;
+        for (int64_t o = 0; o < bytes; o += 64) { __builtin_prefetch(kr + o, 0, 3); __builtin_prefetch(vr + o, 0, 3); }
+        __builtin_prefetch(kr + bytes - 1, 0, 3);
+        __builtin_prefetch(vr + bytes - 1, 0, 3);
+    }
+}
+
 float lt_attend_merge(int64_t parts, const float *outs, int64_t ostride, const float *lses, int64_t hd, float *out,
                       float *weights) {
     float m = -INFINITY;

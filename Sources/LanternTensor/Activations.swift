@@ -210,6 +210,15 @@ extension Kernels {
                           Int64(scoreStride), out, Int64(outStride), lse)
     }
 
+    /// Prefetch hint for the key and value rows of positions first..<count of one head (`lt_attend_prefetch`).
+    @inline(__always)
+    public static func prefetchAttention(_ type: KVType, keys: UnsafeRawPointer, values: UnsafeRawPointer,
+                                         table: UnsafePointer<Int32>?, block: Int, strideBytes: Int, first: Int,
+                                         count: Int, headDim: Int) {
+        lt_attend_prefetch(type.code, keys, values, table, Int64(block), Int64(strideBytes), Int64(first), Int64(count),
+                           Int64(headDim))
+    }
+
     /// Merges `parts` outputs of one query over disjoint key ranges (`lt_attend_merge`); `weights`, when
     /// given, receives each part's share.
     @inline(__always)

@@ -233,6 +233,11 @@ void lt_attend_kv_rows_at(int level, int kvtype, int64_t rows, const float *q, i
 /// log-sum-exp lses[i]): w_i = exp(lse_i - max) / sum_k exp(lse_k - max), out = sum_i w_i out_i (in part
 /// order). Writes w_i into weights when not NULL (to rescale a part's probabilities to the whole row's) and
 /// returns the merged log-sum-exp. Plain C, the same on every CPU.
+/// Hints the caches to fetch the key and value rows (one head's hd values of type kvtype, stride bytes apart,
+/// paged through `table` as in lt_attend_kv) of positions first..<n: attention over a decode batch calls it
+/// for the next (sequence, head) while it attends the current one. Only a hint: reads nothing it returns.
+void lt_attend_prefetch(int kvtype, const void *k, const void *v, const int32_t *table, int64_t block,
+                        int64_t stride, int64_t first, int64_t n, int64_t hd);
 float lt_attend_merge(int64_t parts, const float *outs, int64_t ostride, const float *lses, int64_t hd, float *out,
                       float *weights);
 

@@ -244,6 +244,17 @@ struct AttentionJob {
         return false
     }
 
+    /// Hints the caches to fetch the first keys and values of item `group` (row * kvHeads + kvHead) of a
+    /// grouped decode pass while the current item is attended (a decode step's cache rows are cold).
+    @inline(__always) func prefetch(group item: Int, kvHeads: Int) {
+        let t = item / kvHeads, g = item % kvHeads
+        let (first, n) = keys(row: t)
+        let s = sequences[Int(rowSequence[t])]
+        Kernels.prefetchAttention(s.kvType, keys: s.keys + g * s.headBytes, values: s.values + g * s.headBytes,
+                                  table: cross ? nil : UnsafePointer(s.table), block: cross ? s.crossCount : s.blockSize,
+                                  strideBytes: s.rowBytes, first: first, count: min(n, first + 32), headDim: headDim)
+    }
+
     /// Keys row t sees: first..<n.
     @inline(__always) func keys(row t: Int) -> (Int, Int) {
         let s = sequences[Int(rowSequence[t])]
@@ -381,6 +392,7 @@ private let attendGroups: ThreadPool.ChunkFunction = { context, lo, hi in
     for item in lo..<hi {
         let t = item / kvHeads, g = item % kvHeads, h0 = g * G
         let (first, n) = job.keys(row: t)
+        if item + 1 < hi { job.prefetch(group: item + 1, kvHeads: kvHeads) }
         let parts = AttentionParts.count(first: first, end: n)
         let s = job.sequences[Int(job.rowSequence[t])]
         let q = job.q + (t * job.heads + h0) * hd, out = job.out + (t * job.heads + h0) * hd
