@@ -28,7 +28,7 @@ int main(int argc, char **argv) {
     float *x = malloc(sizeof(float) * T * cols), *y = malloc(sizeof(float) * T * rows);
     int8_t *qs = malloc(T * cols), *qs2 = malloc(T * cols);
     float *d = malloc(sizeof(float) * T * nb), *d2 = malloc(sizeof(float) * T * nb), *s = malloc(sizeof(float) * T * nb);
-    for (int64_t i = 0; i < T * cols; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int64_t i = 0; i < T * cols; i++) x[i] = (float)(rand() & 0xFFFF) / 65536.0f - 0.5f;
     for (int t = 0; t < T; t++) lt_quantize_q8x2(x + t * cols, cols, qs + t * cols, d + t * nb, qs2 + t * cols, d2 + t * nb, s + t * nb);
     const int tokens[] = {1, 4, 8, 16, 64};
     for (int L = 1; L <= 2; L++)

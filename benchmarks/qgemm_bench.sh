@@ -1,9 +1,4 @@
 #!/bin/sh
-# Builds benchmarks/qgemm_bench.c against the CKernels sources (-O2, as a release build) and runs it.
+# Builds and runs benchmarks/qgemm_bench.c (see c_bench.sh): the packed r16 kernel alone on one thread.
 # Usage: benchmarks/qgemm_bench.sh [rows cols copies]   (default 1536 576 96). Check `uptime` first.
-set -e
-cd "$(dirname "$0")/.."
-out="${TMPDIR:-/tmp}/lantern_qgemm_bench"
-clang -O2 -std=gnu11 -I Sources/CKernels/include -I Sources/CKernels Sources/CKernels/*.c benchmarks/qgemm_bench.c \
-    -lpthread -lm -o "$out"
-exec "$out" "$@"
+exec "$(dirname "$0")/c_bench.sh" qgemm_bench "$@"

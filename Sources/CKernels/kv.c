@@ -116,28 +116,45 @@ static inline int64_t kv_row(const int32_t *table, int64_t block, int64_t j) {
     return table ? (int64_t)table[j / block] * block + j % block : j;
 }
 
-/// Scalar twin: the arithmetic of lt_attend_ext_f32's scalar level on decoded rows.
-static void attend_kv_scalar(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
-                             int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
-                             float slope, const float *bias, float *scores, float *out, float *lse) {
+/// Attention over decoded rows with the given decode, dot, softmax and axpy: the scalar twin's steps, which
+/// the NEON level takes in the same order with its own four functions.
+static inline __attribute__((always_inline)) void attend_kv_decoded(
+        void (*decode)(int, const uint8_t *, int64_t, float *), float (*dot)(const float *, const float *, int64_t),
+        float (*softmax)(float *, int64_t), void (*axpy)(float, const float *, float *, int64_t),
+        int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table, int64_t block,
+        int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, float slope, const float *bias,
+        float *scores, float *out, float *lse) {
     float buffer[KV_MAX_HD];
     const int f32 = kvtype == LT_KV_F32;
     for (int64_t j = first; j < n; j++) {
         const uint8_t *kr = k + kv_row(table, block, j) * stride;
         const float *row = f32 ? (const float *)kr : buffer;
-        if (!f32) kv_decode_scalar(kvtype, kr, hd, buffer);
-        float sc = lt_dot_f32_scalar(q, row, hd) * scale + slope * (float)j;
+        if (!f32) decode(kvtype, kr, hd, buffer);
+        float sc = dot(q, row, hd) * scale + slope * (float)j;
         scores[j - first] = bias ? sc + bias[j] : sc;
     }
-    const float l = lt_softmax_scalar_lse(scores, n - first);
+    const float l = softmax(scores, n - first);
     if (lse) *lse = l;
     for (int64_t d = 0; d < hd; d++) out[d] = 0;
     for (int64_t j = first; j < n; j++) {
         const uint8_t *vr = v + kv_row(table, block, j) * stride;
         const float *row = f32 ? (const float *)vr : buffer;
-        if (!f32) kv_decode_scalar(kvtype, vr, hd, buffer);
-        for (int64_t d = 0; d < hd; d++) out[d] += scores[j - first] * row[d];
+        if (!f32) decode(kvtype, vr, hd, buffer);
+        axpy(scores[j - first], row, out, hd);
     }
+}
+
+/// out[d] += p * row[d], one product and one sum per value (the scalar twin's accumulation).
+static void axpy_scalar(float p, const float *row, float *out, int64_t hd) {
+    for (int64_t d = 0; d < hd; d++) out[d] += p * row[d];
+}
+
+/// Scalar twin: the arithmetic of lt_attend_ext_f32's scalar level on decoded rows.
+static void attend_kv_scalar(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
+                             int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
+                             float slope, const float *bias, float *scores, float *out, float *lse) {
+    attend_kv_decoded(kv_decode_scalar, lt_dot_f32_scalar, lt_softmax_scalar_lse, axpy_scalar, kvtype, q, k, v, table,
+                      block, stride, first, n, hd, scale, slope, bias, scores, out, lse);
 }
 
 #if defined(__x86_64__)
@@ -206,24 +223,8 @@ static void kv_decode_neon(int kvtype, const uint8_t *row, int64_t hd, float *ds
 static void attend_kv_neon(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                            int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                            float slope, const float *bias, float *scores, float *out, float *lse) {
-    float buffer[KV_MAX_HD];
-    const int f32 = kvtype == LT_KV_F32;
-    for (int64_t j = first; j < n; j++) {
-        const uint8_t *kr = k + kv_row(table, block, j) * stride;
-        const float *row = f32 ? (const float *)kr : buffer;
-        if (!f32) kv_decode_neon(kvtype, kr, hd, buffer);
-        float sc = lt_dot_f32_neon(q, row, hd) * scale + slope * (float)j;
-        scores[j - first] = bias ? sc + bias[j] : sc;
-    }
-    const float l = lt_softmax_f32_neon(scores, n - first);
-    if (lse) *lse = l;
-    for (int64_t d = 0; d < hd; d++) out[d] = 0;
-    for (int64_t j = first; j < n; j++) {
-        const uint8_t *vr = v + kv_row(table, block, j) * stride;
-        const float *row = f32 ? (const float *)vr : buffer;
-        if (!f32) kv_decode_neon(kvtype, vr, hd, buffer);
-        lt_axpy_f32_neon(scores[j - first], row, out, hd);
-    }
+    attend_kv_decoded(kv_decode_neon, lt_dot_f32_neon, lt_softmax_f32_neon, lt_axpy_f32_neon, kvtype, q, k, v, table,
+                      block, stride, first, n, hd, scale, slope, bias, scores, out, lse);
 }
 #endif
 
