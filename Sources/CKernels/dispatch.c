@@ -320,13 +320,12 @@ void lt_attend_kv_rows(int kvtype, int64_t rows, const float *q, int64_t qstride
 void lt_attend_prefetch(int kvtype, const void *k, const void *v, const int32_t *table, int64_t block,
                         int64_t stride, int64_t first, int64_t n, int64_t hd) {
     if (block <= 0) block = n > 0 ? n : 1;
-    const int64_t bytes = lt_kv_bytes(kvtype, hd);
-    for (int64_t j = first < 0 ? 0 : first; j < n; j++) {
-        const int64_t row = table ? (int64_t)table[j / block] * block + j % block : j;
-        const char *kr = (const char *)k + row * stride, *vr = (const char *)v + row * stride;
-        for (int64_t o = 0; o < bytes; o += 64) { __builtin_prefetch(kr + o, 0, 3); __builtin_prefetch(vr + o, 0, 3); }
-        __builtin_prefetch(kr + bytes - 1, 0, 3);
-        __builtin_prefetch(vr + bytes - 1, 0, 3);
+    if (first < 0) first = 0;
+    lt_kv_walk w = lt_kv_walk_start(table, block, first);
+    for (int64_t j = first; j < n; j++, lt_kv_walk_next(&w)) {
+        const int64_t row = lt_kv_walk_row(&w);
+        lt_kv_prefetch(kvtype, (const uint8_t *)k + row * stride, hd);
+        lt_kv_prefetch(kvtype, (const uint8_t *)v + row * stride, hd);
     }
 }
 

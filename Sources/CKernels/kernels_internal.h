@@ -69,9 +69,11 @@ float lt_softmax_scalar_lse(float *x, int64_t n);
     void lt_attend_ext_f32_##isa(const float *q, const float *k, const float *v, const int32_t *table, \
                                  int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, \
                                  float slope, const float *bias, float *scores, float *out, float *lse);
+#endif
+
 /// A walk over cache positions first, first + 1, ... of a paged cache (row of position j:
 /// table[j / block] * block + j % block, or j without a table) that keeps a running (block, offset) pair
-/// instead of dividing per key; shared by attention256.c and attention512.c.
+/// instead of dividing per key; shared by attention256.c, attention512.c and lt_attend_prefetch.
 typedef struct { const int32_t *table; int64_t block, bi, off, j; } lt_kv_walk;
 
 static inline __attribute__((always_inline)) lt_kv_walk lt_kv_walk_start(const int32_t *table, int64_t block, int64_t j) {
@@ -87,15 +89,14 @@ static inline __attribute__((always_inline)) void lt_kv_walk_next(lt_kv_walk *w)
     w->j++;
     if (++w->off == w->block) { w->off = 0; w->bi++; }
 }
-#if defined(__x86_64__)
-#include <xmmintrin.h>
 /// Prefetches one head's slice of a cache row (hd values of type kt) into L1. Attention over paged cache
 /// rows is otherwise bound by the latency of each row's first touch (a decode step's keys and values
-/// have left the caches while the weights streamed through). Shared by attention256.c and attention512.c.
+/// have left the caches while the weights streamed through). Shared by attention256.c, attention512.c and
+/// lt_attend_prefetch.
 static inline __attribute__((always_inline)) void lt_kv_prefetch(const int kt, const uint8_t *row, int64_t hd) {
     const int64_t bytes = kt == LT_KV_F32 ? hd * 4 : kt == LT_KV_F16 ? hd * 2 : hd / 32 * 34;
-    for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch((const char *)(row + o), _MM_HINT_T0);
-    _mm_prefetch((const char *)(row + bytes - 1), _MM_HINT_T0);
+    for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(row + o, 0, 3);
+    __builtin_prefetch(row + bytes - 1, 0, 3);
 }
 
 /// Prefetches the key rows of positions j..<min(end, n); the walker `pw` is at j and moves on.
@@ -104,7 +105,8 @@ static inline __attribute__((always_inline)) void lt_kv_prefetch_keys(const int 
                                                                       int64_t stride, int64_t hd) {
     for (; j < end && j < n; j++) { lt_kv_prefetch(kt, k + lt_kv_walk_row(pw) * stride, hd); lt_kv_walk_next(pw); }
 }
-#endif
+
+#if defined(__x86_64__)
 /// attention512.c: the 512-bit lt_attend_kv for hd % 16 == 0, hd <= 256 (stride in bytes); returns 0
 /// (doing nothing) for other head sizes.
 int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,

@@ -8,6 +8,8 @@
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 /// Longest head the f16 / q8_0 paths below 512 bits handle (rows are decoded into a stack buffer).
@@ -64,7 +66,6 @@ static void kv_store_f16_f16c(const float *src, int64_t n, uint16_t *dst) {
 #endif
 
 #if defined(__aarch64__)
-#include <arm_neon.h>
 /// f32 -> f16 four at a time (FCVTN rounds to nearest even, as lt_f32_to_f16 does).
 static void kv_store_f16_neon(const float *src, int64_t n, uint8_t *dst) {
     int64_t i = 0;
@@ -117,7 +118,7 @@ static inline int64_t kv_row(const int32_t *table, int64_t block, int64_t j) {
 }
 
 /// Attention over decoded rows with the given decode, dot, softmax and axpy: the scalar twin's steps, which
-/// the NEON level takes in the same order with its own four functions.
+/// the AVX2 and NEON levels take in the same order with their own four functions.
 static inline __attribute__((always_inline)) void attend_kv_decoded(
         void (*decode)(int, const uint8_t *, int64_t, float *), float (*dot)(const float *, const float *, int64_t),
         float (*softmax)(float *, int64_t), void (*axpy)(float, const float *, float *, int64_t),
@@ -175,24 +176,12 @@ __attribute__((target("avx2,fma,f16c")))
 static void attend_kv_avx2(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                            int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                            float slope, const float *bias, float *scores, float *out, float *lse) {
-    float row[KV_MAX_HD];
-    for (int64_t j = first; j < n; j++) {
-        kv_decode_avx2(kvtype, k + kv_row(table, block, j) * stride, hd, row);
-        float sc = lt_dot_f32_avx2(q, row, hd) * scale + slope * (float)j;
-        scores[j - first] = bias ? sc + bias[j] : sc;
-    }
-    const float l = lt_softmax_f32_avx2(scores, n - first);
-    if (lse) *lse = l;
-    memset(out, 0, (size_t)hd * sizeof(float));
-    for (int64_t j = first; j < n; j++) {
-        kv_decode_avx2(kvtype, v + kv_row(table, block, j) * stride, hd, row);
-        lt_axpy_f32_avx2(scores[j - first], row, out, hd);
-    }
+    attend_kv_decoded(kv_decode_avx2, lt_dot_f32_avx2, lt_softmax_f32_avx2, lt_axpy_f32_avx2, kvtype, q, k, v, table,
+                      block, stride, first, n, hd, scale, slope, bias, scores, out, lse);
 }
 #endif
 
 #if defined(__aarch64__)
-#include <arm_neon.h>
 /// Row decoded with NEON (the same values as the scalar decode: f16 -> f32 is exact, and q8_0 takes the
 /// same single product d * q per value).
 static void kv_decode_neon(int kvtype, const uint8_t *row, int64_t hd, float *dst) {

@@ -244,6 +244,21 @@ struct AttentionJob {
         return false
     }
 
+    /// Keys a..<b of row t for the `group` query heads of key-value head g, through the row-tile kernel:
+    /// head g * group + r's output at out + r * outStride, its log-sum-exp at lse[r]; `scores` holds
+    /// group rows of `scoreStride` floats, `ends` group key ends (both scratch).
+    @inline(__always) func groupPart(row t: Int, kvHead g: Int, keys a: Int, _ b: Int, scores: UnsafeMutablePointer<Float>,
+                                     scoreStride: Int, ends: UnsafeMutablePointer<Int64>, into out: UnsafeMutablePointer<Float>,
+                                     outStride: Int, lse: UnsafeMutablePointer<Float>) {
+        let s = sequences[Int(rowSequence[t])]
+        for r in 0..<group { ends[r] = Int64(b) }
+        Kernels.attendRows(s.kvType, rows: group, query: q + (t * heads + g * group) * headDim, queryStride: headDim,
+                           keys: s.keys + g * s.headBytes, values: s.values + g * s.headBytes,
+                           table: cross ? nil : UnsafePointer(s.table), block: cross ? s.crossCount : s.blockSize,
+                           strideBytes: s.rowBytes, first: a, counts: ends, headDim: headDim, scale: scale, slope: 0,
+                           scores: scores, scoreStride: scoreStride, into: out, outStride: outStride, lse: lse)
+    }
+
     /// Hints the caches to fetch the first keys and values of item `group` (row * kvHeads + kvHead) of a
     /// grouped decode pass while the current item is attended (a decode step's cache rows are cold).
     @inline(__always) func prefetch(group item: Int, kvHeads: Int) {
@@ -361,15 +376,10 @@ private let attendGroupParts: ThreadPool.ChunkFunction = { context, lo, hi in
         let parts = AttentionParts.count(first: first, end: n)
         guard i < parts else { continue }
         let (a, b) = AttentionParts.range(i, first: first, end: n)
-        let s = job.sequences[Int(job.rowSequence[t])], pair = t * job.heads + g * G
-        for r in 0..<G { ends[r] = Int64(b) }
-        let direct = parts == 1
-        Kernels.attendRows(s.kvType, rows: G, query: job.q + pair * hd, queryStride: hd, keys: s.keys + g * s.headBytes,
-                           values: s.values + g * s.headBytes, table: job.cross ? nil : UnsafePointer(s.table),
-                           block: job.cross ? s.crossCount : s.blockSize, strideBytes: s.rowBytes, first: a, counts: ends,
-                           headDim: hd, scale: job.scale, slope: 0, scores: scores, scoreStride: P,
-                           into: direct ? job.out + pair * hd : job.partials + (pair * M + i) * hd,
-                           outStride: direct ? hd : M * hd, lse: callLSE)
+        let pair = t * job.heads + g * G, direct = parts == 1
+        job.groupPart(row: t, kvHead: g, keys: a, b, scores: scores, scoreStride: P, ends: ends,
+                      into: direct ? job.out + pair * hd : job.partials + (pair * M + i) * hd,
+                      outStride: direct ? hd : M * hd, lse: callLSE)
         if !direct { for r in 0..<G { job.partialLSE[(pair + r) * M + i] = callLSE[r] } }
     }
 }
@@ -394,19 +404,12 @@ private let attendGroups: ThreadPool.ChunkFunction = { context, lo, hi in
         let (first, n) = job.keys(row: t)
         if item + 1 < hi { job.prefetch(group: item + 1, kvHeads: kvHeads) }
         let parts = AttentionParts.count(first: first, end: n)
-        let s = job.sequences[Int(job.rowSequence[t])]
-        let q = job.q + (t * job.heads + h0) * hd, out = job.out + (t * job.heads + h0) * hd
-        let table: UnsafePointer<Int32>? = job.cross ? nil : UnsafePointer(s.table)
-        let block = job.cross ? s.crossCount : s.blockSize
+        let out = job.out + (t * job.heads + h0) * hd
         for i in 0..<parts {
             let (a, b) = AttentionParts.range(i, first: first, end: n)
-            for r in 0..<G { ends[r] = Int64(b) }
             let direct = parts == 1
-            Kernels.attendRows(s.kvType, rows: G, query: q, queryStride: hd, keys: s.keys + g * s.headBytes,
-                               values: s.values + g * s.headBytes, table: table, block: block, strideBytes: s.rowBytes,
-                               first: a, counts: ends, headDim: hd, scale: job.scale, slope: 0, scores: scores,
-                               scoreStride: part, into: direct ? out : outs + i * hd, outStride: direct ? hd : maxParts * hd,
-                               lse: callLSE)
+            job.groupPart(row: t, kvHead: g, keys: a, b, scores: scores, scoreStride: part, ends: ends,
+                          into: direct ? out : outs + i * hd, outStride: direct ? hd : maxParts * hd, lse: callLSE)
             if !direct { for r in 0..<G { lses[r * maxParts + i] = callLSE[r] } }
         }
         if parts > 1 {
