@@ -150,13 +150,17 @@ A_TARGET int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, cons
 /// - values: one pass over the keys per 16-value chunk c, each value chunk loaded once and added into every
 ///   row's even / odd accumulators of that chunk, as attend512 adds them (a 0 probability adds an exact 0).
 #define A_ROWS 8
-A_INLINE void attend512_rows(const int NC, const int KT, int rows, const float *q, int64_t qstride, const uint8_t *k,
+/// R (1 ... A_ROWS) is the tile's row count as a compile-time constant, so the row loops unroll without a
+/// test per row and key; full 16-key tiles of a row take a path without per-key tests. With few rows and
+/// narrow heads (R * NC <= 12: a decode group of 3 query heads of 64 values) the value pass takes every
+/// chunk in one walk over the keys (each accumulator still adds its keys in the same order).
+A_INLINE void attend512_rows(const int NC, const int KT, const int R, const float *q, int64_t qstride, const uint8_t *k,
                              const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
                              const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
                              float *out, int64_t ostride, float *lse) {
     const int nc = NC ? NC : (int)(hd / 16);
     int64_t nmax = first;
-    for (int r = 0; r < rows; r++) nmax = ns[r] > nmax ? ns[r] : nmax;
+    A_UNROLL for (int r = 0; r < R; r++) nmax = ns[r] > nmax ? ns[r] : nmax;
     const __m512 vscale = _mm512_set1_ps(scale), vslope = _mm512_set1_ps(slope);
     const __m512 lane = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     float kt[16 * 256] __attribute__((aligned(64)));
@@ -172,67 +176,110 @@ A_INLINE void attend512_rows(const int NC, const int KT, int rows, const float *
             lt_kv_walk_next(&w);
             for (int c = 0; c < nc; c++) _mm512_store_ps(kt + i * hd + 16 * c, kv_load(KT, kr, c));
         }
-        for (int r = 0; r < rows; r++) {
+        const float jf = (float)j0;
+        A_UNROLL for (int r = 0; r < R; r++) {
             if (ns[r] <= j0) continue;
             const int mr = ns[r] - j0 < m ? (int)(ns[r] - j0) : m;
             const float *qr = q + r * qstride;
             __m512 acc[16];
-            A_UNROLL for (int i = 0; i < 16; i++) {
-                acc[i] = _mm512_setzero_ps();
-                if (i < mr) {
-                    if (NC) {
-                        A_UNROLL for (int c = 0; c < NC; c++)
-                            acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qr + 16 * c), _mm512_load_ps(kt + i * hd + 16 * c), acc[i]);
-                    } else {
-                        for (int c = 0; c < nc; c++)
-                            acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qr + 16 * c), _mm512_load_ps(kt + i * hd + 16 * c), acc[i]);
+            if (mr == 16 && NC) {
+                __m512 qv[8];
+                A_UNROLL for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(qr + 16 * c);
+                A_UNROLL for (int i = 0; i < 16; i++) {
+                    acc[i] = _mm512_setzero_ps();
+                    A_UNROLL for (int c = 0; c < NC; c++)
+                        acc[i] = _mm512_fmadd_ps(qv[c], _mm512_load_ps(kt + i * hd + 16 * c), acc[i]);
+                }
+            } else {
+                A_UNROLL for (int i = 0; i < 16; i++) {
+                    acc[i] = _mm512_setzero_ps();
+                    if (i < mr) {
+                        if (NC) {
+                            A_UNROLL for (int c = 0; c < NC; c++)
+                                acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qr + 16 * c), _mm512_load_ps(kt + i * hd + 16 * c), acc[i]);
+                        } else {
+                            for (int c = 0; c < nc; c++)
+                                acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qr + 16 * c), _mm512_load_ps(kt + i * hd + 16 * c), acc[i]);
+                        }
                     }
                 }
             }
             __m512 sc = _mm512_mul_ps(sum16(acc), vscale);
-            sc = _mm512_add_ps(sc, _mm512_mul_ps(vslope, _mm512_add_ps(_mm512_set1_ps((float)j0), lane)));
+            sc = _mm512_add_ps(sc, _mm512_mul_ps(vslope, _mm512_add_ps(_mm512_set1_ps(jf), lane)));
             _mm512_mask_storeu_ps(scores + r * sstride + (j0 - first), (__mmask16)((1u << mr) - 1u), sc);
         }
     }
-    for (int r = 0; r < rows; r++) {
+    A_UNROLL for (int r = 0; r < R; r++) {
         float *sr = scores + r * sstride;
         lse[r] = lt_softmax_f32_avx512(sr, ns[r] - first);
         for (int64_t j = ns[r] - first; j < nmax - first; j++) sr[j] = 0;
     }
+    if (NC && NC * R <= 12) {
+        // Every chunk of every row in registers: one walk over the keys.
+        __m512 o0[12], o1[12];   // [r * NC + c]
+        A_UNROLL for (int i = 0; i < 12; i++) if (i < R * NC) { o0[i] = _mm512_setzero_ps(); o1[i] = _mm512_setzero_ps(); }
+        w = lt_kv_walk_start(table, block, first);
+        int64_t j = first;
+        for (; j + 2 <= nmax; j += 2) {
+            const uint8_t *v0 = v + lt_kv_walk_row(&w) * stride; lt_kv_walk_next(&w);
+            const uint8_t *v1 = v + lt_kv_walk_row(&w) * stride; lt_kv_walk_next(&w);
+            A_UNROLL for (int c = 0; c < NC; c++) {
+                const __m512 x0 = kv_load(KT, v0, c), x1 = kv_load(KT, v1, c);
+                A_UNROLL for (int r = 0; r < R; r++) {
+                    o0[r * NC + c] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j - first]), x0, o0[r * NC + c]);
+                    o1[r * NC + c] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j + 1 - first]), x1, o1[r * NC + c]);
+                }
+            }
+        }
+        if (j < nmax) {
+            const uint8_t *v0 = v + lt_kv_walk_row(&w) * stride;
+            A_UNROLL for (int c = 0; c < NC; c++) {
+                const __m512 x0 = kv_load(KT, v0, c);
+                A_UNROLL for (int r = 0; r < R; r++)
+                    o0[r * NC + c] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j - first]), x0, o0[r * NC + c]);
+            }
+        }
+        A_UNROLL for (int r = 0; r < R; r++) A_UNROLL for (int c = 0; c < NC; c++)
+            _mm512_storeu_ps(out + r * ostride + 16 * c, _mm512_add_ps(o0[r * NC + c], o1[r * NC + c]));
+        return;
+    }
     for (int c = 0; c < nc; c++) {
         __m512 o0[A_ROWS], o1[A_ROWS];
-        A_UNROLL for (int r = 0; r < A_ROWS; r++) { o0[r] = _mm512_setzero_ps(); o1[r] = _mm512_setzero_ps(); }
+        A_UNROLL for (int r = 0; r < R; r++) { o0[r] = _mm512_setzero_ps(); o1[r] = _mm512_setzero_ps(); }
         w = lt_kv_walk_start(table, block, first);
         int64_t j = first;
         for (; j + 2 <= nmax; j += 2) {
             const uint8_t *v0 = v + lt_kv_walk_row(&w) * stride; lt_kv_walk_next(&w);
             const uint8_t *v1 = v + lt_kv_walk_row(&w) * stride; lt_kv_walk_next(&w);
             const __m512 x0 = kv_load(KT, v0, c), x1 = kv_load(KT, v1, c);
-            A_UNROLL for (int r = 0; r < A_ROWS; r++) {
-                if (r < rows) {
-                    o0[r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j - first]), x0, o0[r]);
-                    o1[r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j + 1 - first]), x1, o1[r]);
-                }
+            A_UNROLL for (int r = 0; r < R; r++) {
+                o0[r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j - first]), x0, o0[r]);
+                o1[r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j + 1 - first]), x1, o1[r]);
             }
         }
         if (j < nmax) {
             const __m512 x0 = kv_load(KT, v + lt_kv_walk_row(&w) * stride, c);
-            A_UNROLL for (int r = 0; r < A_ROWS; r++)
-                if (r < rows) o0[r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j - first]), x0, o0[r]);
+            A_UNROLL for (int r = 0; r < R; r++)
+                o0[r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[r * sstride + j - first]), x0, o0[r]);
         }
-        A_UNROLL for (int r = 0; r < A_ROWS; r++)
-            if (r < rows) _mm512_storeu_ps(out + r * ostride + 16 * c, _mm512_add_ps(o0[r], o1[r]));
+        A_UNROLL for (int r = 0; r < R; r++) _mm512_storeu_ps(out + r * ostride + 16 * c, _mm512_add_ps(o0[r], o1[r]));
     }
 }
 
+#define A_ROWS_CALL(NC, KT, R) attend512_rows(NC, KT, R, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, \
+                                              scale, slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0)
+#define A_ROWS_R(NC, KT) \
+    switch (nr) { \
+    case 1: A_ROWS_CALL(NC, KT, 1); break; case 2: A_ROWS_CALL(NC, KT, 2); break; \
+    case 3: A_ROWS_CALL(NC, KT, 3); break; case 4: A_ROWS_CALL(NC, KT, 4); break; \
+    case 5: A_ROWS_CALL(NC, KT, 5); break; case 6: A_ROWS_CALL(NC, KT, 6); break; \
+    case 7: A_ROWS_CALL(NC, KT, 7); break; default: A_ROWS_CALL(NC, KT, 8); break; \
+    }
 #define A_ROWS_SWITCH(KT) \
     switch (hd) { \
-    case 64: attend512_rows(4, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, slope, \
-                            scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); break; \
-    case 128: attend512_rows(8, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, slope, \
-                             scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); break; \
-    default: attend512_rows(0, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, slope, \
-                            scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); break; \
+    case 64: A_ROWS_R(4, KT) break; \
+    case 128: A_ROWS_R(8, KT) break; \
+    default: A_ROWS_R(0, KT) break; \
     }
 
 A_TARGET int lt_attend_kv_rows_512(int kvtype, int64_t rows, const float *q, int64_t qstride, const uint8_t *k,

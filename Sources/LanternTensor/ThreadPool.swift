@@ -10,9 +10,11 @@ import CKernels
 
 /// A persistent pool of worker threads that splits index ranges; created once, used for every op.
 ///
-/// `parallelFor` cuts the range into a few chunks per thread and publishes the job with one atomic
-/// store; the caller and the workers then claim chunks from a shared counter, so a worker that the OS
-/// has descheduled (other processes on a small machine) delays nothing: the others take its chunks.
+/// `parallelFor` cuts the range into a few chunks per thread and gives each thread a contiguous run of
+/// them; each thread claims its own chunks from the front of its run (a counter on its own cache line, so
+/// claims cost no traffic between cores), then takes chunks from the back of the others' runs, so a
+/// worker that the OS has descheduled (other processes on a small machine) delays nothing: the others
+/// take its chunks. Each thread reports the chunks it ran with one atomic add per job.
 /// Workers spin briefly after each job (decode issues matmuls microseconds apart), then sleep on a
 /// condition variable. No locks in a call unless a worker sleeps; no allocation in the
 /// `context:function:` variant (the closure variant allocates one small wrapper per call).
@@ -25,17 +27,19 @@ public final class ThreadPool: @unchecked Sendable {
     /// Epoch of the last published job; only touched by the thread that owns the `busy` flag.
     private var epoch: Int64 = 0
 
-    /// Chunks per thread: enough to rebalance when a thread stalls, few enough to keep each chunk
-    /// long (4-row matmul tiles are the unit of work inside a chunk).
-    static let chunksPerThread = 4
+    /// Chunks per thread: enough that the last ones are short when threads finish unevenly, few enough
+    /// to keep each chunk long (a packed 16-row group or a 4-row tile is a matmul's unit of work). A
+    /// shared claim counter made finer chunks cost more than they saved (each claim moved a cache line
+    /// between cores); claims from a thread's own run do not.
+    static let chunksPerThread = 8
 
     /// - Parameter threads: total threads including the caller (at least 1, at most 1024).
     public init(threads: Int) {
         self.threads = min(1024, max(1, threads))
-        shared = PoolShared()
+        shared = PoolShared(threads: self.threads)
         for k in 1..<self.threads {
             let shared = self.shared
-            let thread = Thread { shared.workerLoop() }
+            let thread = Thread { shared.workerLoop(slot: k) }
             thread.name = "lantern-worker-\(k)"
             thread.start()
         }
@@ -109,12 +113,16 @@ public final class ThreadPool: @unchecked Sendable {
     private func publishAndRun(count: Int, chunks: Int) {
         shared.count = count
         epoch = epoch % 0x7FFF_FFFF + 1   // 1 ... 2^31 - 1, so `epoch << 32` stays positive
+        shared.chunks = chunks
         lt_atomic_store(shared.word(PoolShared.done), 0)
-        lt_atomic_store(shared.word(PoolShared.next), epoch << 32 | Int64(chunks) << 16)
+        for slot in 0..<threads {
+            let lo = Int64(chunks * slot / threads), hi = Int64(chunks * (slot + 1) / threads)
+            lt_atomic_store(shared.run(slot), epoch << 32 | lo << 16 | hi)
+        }
         // Publishes the job fields (written before this) to workers that load this word.
         lt_atomic_store(shared.word(PoolShared.job), epoch)
         if lt_atomic_load(shared.word(PoolShared.sleepers)) > 0 { shared.wakeAll() }
-        shared.runChunks(epoch: epoch)
+        shared.runChunks(slot: 0, epoch: epoch)
         var spins = 0
         while lt_atomic_load_acquire(shared.word(PoolShared.done)) != chunks {
             spins += 1
@@ -127,7 +135,6 @@ public final class ThreadPool: @unchecked Sendable {
 final class PoolShared: @unchecked Sendable {
     // Indices of the atomic words in `words`, each on its own 64-byte cache line.
     static let job = 0        // epoch of the current job
-    static let next = 8       // epoch << 32 | chunks << 16 | index of the next unclaimed chunk
     static let done = 16      // chunks of the current job finished
     static let sleepers = 24  // workers blocked (or about to block) on `cond`
     static let stop = 32      // 1 once the pool is gone
@@ -145,10 +152,17 @@ final class PoolShared: @unchecked Sendable {
     var function: ThreadPool.ChunkFunction?
     var context: UnsafeMutableRawPointer?
     var count = 0
+    var chunks = 0
+    let threads: Int
 
-    init() {
-        words = .allocate(capacity: 48)
-        words.initialize(repeating: 0, count: 48)
+    /// Words before the per-thread runs; run `slot` is word `runBase + 8 * slot`.
+    static let runBase = 48
+
+    init(threads: Int) {
+        self.threads = threads
+        let n = Self.runBase + 8 * threads
+        words = .allocate(capacity: n)
+        words.initialize(repeating: 0, count: n)
         mutex = .allocate(capacity: 1)
         cond = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -166,6 +180,11 @@ final class PoolShared: @unchecked Sendable {
     @inline(__always)
     func word(_ index: Int) -> UnsafeMutablePointer<Int64> { words + index }
 
+    /// The chunks thread `slot` has left of the current job: epoch << 32 | first << 16 | end (the chunks
+    /// first..<end; the owner takes the first, others take the last).
+    @inline(__always)
+    func run(_ slot: Int) -> UnsafeMutablePointer<Int64> { words + Self.runBase + 8 * slot }
+
     func wakeAll() {
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(cond)
@@ -177,26 +196,41 @@ final class PoolShared: @unchecked Sendable {
         wakeAll()
     }
 
-    /// Claims and runs chunks of job `epoch` until none are left. The claim is a compare-and-swap on
-    /// `next`, which carries the epoch and chunk count, so a late worker can never claim a chunk of a
-    /// newer job while holding on to an older one.
-    func runChunks(epoch: Int64) {
+    /// Runs chunks of job `epoch` until none are left: this thread's own run from the front, then the
+    /// other threads' runs from the back. Every claim is a compare-and-swap on a run word, which carries
+    /// the epoch, so a late worker can never claim a chunk of a newer job while holding on to an older one.
+    func runChunks(slot: Int, epoch: Int64) {
+        var ran: Int64 = 0
+        let own = run(slot)
         while true {
-            let claim = lt_atomic_load(word(Self.next))
-            guard claim >> 32 == epoch else { return }
-            let chunks = Int((claim >> 16) & 0xFFFF), index = Int(claim & 0xFFFF)
-            guard index < chunks else { return }
-            guard lt_atomic_cas(word(Self.next), claim, claim + 1) else { continue }
-            run(chunk: index, of: chunks)
-            lt_atomic_add(word(Self.done), 1)
+            let w = lt_atomic_load(own)
+            guard w >> 32 == epoch else { break }
+            let first = Int((w >> 16) & 0xFFFF), end = Int(w & 0xFFFF)
+            guard first < end else { break }
+            guard lt_atomic_cas(own, w, w + 0x10000) else { continue }
+            run(chunk: first)
+            ran += 1
         }
+        for k in 1..<max(threads, 1) {
+            let other = run((slot + k) % threads)
+            while true {
+                let w = lt_atomic_load(other)
+                guard w >> 32 == epoch else { break }
+                let first = Int((w >> 16) & 0xFFFF), end = Int(w & 0xFFFF)
+                guard first < end else { break }
+                guard lt_atomic_cas(other, w, w - 1) else { continue }
+                run(chunk: end - 1)
+                ran += 1
+            }
+        }
+        if ran > 0 { lt_atomic_add(word(Self.done), ran) }
     }
 
     /// Runs one chunk. A separate, non-inlined function so this thread's reference to the closure is
     /// released before the chunk is counted as done: the caller's `withoutActuallyEscaping` checks
     /// that nobody still holds the closure once every chunk is done.
     @inline(never)
-    private func run(chunk index: Int, of chunks: Int) {
+    private func run(chunk index: Int) {
         let lo = count * index / chunks, hi = count * (index + 1) / chunks
         if let function {
             function(context, lo, hi)
@@ -205,7 +239,7 @@ final class PoolShared: @unchecked Sendable {
         }
     }
 
-    func workerLoop() {
+    func workerLoop(slot: Int) {
         var seen: Int64 = 0
         while true {
             var job = lt_atomic_load_acquire(word(Self.job))
@@ -230,7 +264,7 @@ final class PoolShared: @unchecked Sendable {
                 job = lt_atomic_load_acquire(word(Self.job))
             }
             seen = job
-            runChunks(epoch: job)
+            runChunks(slot: slot, epoch: job)
         }
     }
 }

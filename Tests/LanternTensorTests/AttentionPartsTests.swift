@@ -114,13 +114,15 @@ private struct Cache {
 /// A tile of query rows gives, row by row, the bits of each row attended alone at the same level: every
 /// element type, head sizes with a 512-bit path (64, 128, 96) and without one (80, 40), tiles longer than
 /// the kernel's 8-row register tile, rows of different lengths (a causal prompt: consecutive ends) and of
-/// equal lengths (an encoder), windows (first > 0), an ALiBi slope.
+/// equal lengths (an encoder), windows (first > 0), an ALiBi slope; every row count of the register tile
+/// (1 ... 8, each compiled separately), full and partial 16-key tiles.
 @Test func rowTileMatchesEachRowAloneBitForBit() {
     var rng = SeededRandom(seed: 303)
     for type in [KVType.f32, .f16, .q8_0] {
         for headDim in [64, 128, 96, 80, 40] where type.unsupported(headDim: headDim) == nil {
             let cache = Cache(type: type, headDim: headDim, kvHeads: 2, block: 16, positions: 600, rng: &rng)
-            for (rows, first, firstEnd, step) in [(2, 0, 1, 1), (5, 0, 30, 1), (11, 0, 500, 1), (8, 64, 65, 1), (9, 3, 200, 0), (3, 100, 600, 0)] {
+            for (rows, first, firstEnd, step) in [(2, 0, 1, 1), (5, 0, 30, 1), (11, 0, 500, 1), (8, 64, 65, 1), (9, 3, 200, 0), (3, 100, 600, 0),
+                                                  (1, 0, 33, 0), (4, 0, 40, 1), (6, 0, 16, 0), (7, 10, 300, 1)] {
                 let q = randomFloats(rows * headDim * 3, rng: &rng, scale: 1)
                 let qStride = headDim * 3, sStride = 600, oStride = headDim + 5
                 let ends = (0..<rows).map { Int64(firstEnd + $0 * step) }

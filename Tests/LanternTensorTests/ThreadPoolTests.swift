@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import LanternTensor
 
@@ -83,4 +84,24 @@ func parallelForCoversEachIndexOnce(threads: Int) async throws {
         }
         for await ok in group { #expect(ok) }
     }
+}
+
+/// A thread that stalls (or has not woken up yet) loses its chunks to the others: while the worker sleeps
+/// in whatever chunk it claims first, the caller runs its own run of chunks and then takes the worker's
+/// from the back, so it ends up running more than its own half, and every index is still visited once.
+@Test func stalledWorkerChunksAreTakenByTheCaller() {
+    let pool = ThreadPool(threads: 2)
+    let caller = pthread_self()
+    let count = 64
+    let owner = UnsafeMutablePointer<Int>.allocate(capacity: count); defer { owner.deallocate() }
+    owner.initialize(repeating: -1, count: count)
+    pool.parallelFor(count) { _ in }   // the worker is awake and spinning when the job below arrives
+    pool.parallelFor(count) { range in
+        let onCaller = pthread_equal(pthread_self(), caller) != 0
+        if !onCaller { usleep(50_000) }
+        for i in range { owner[i] = onCaller ? 0 : 1 }
+    }
+    let byCaller = (0..<count).filter { owner[$0] == 0 }.count
+    #expect((0..<count).allSatisfy { owner[$0] >= 0 })
+    #expect(byCaller > count / 2, "caller ran \(byCaller) of \(count) indices")
 }
