@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds benchmarks/NAME.c against the CKernels sources (-O2, as a release build) and runs it with ARGS.
-# Usage: benchmarks/c_bench.sh NAME [ARGS...]   (kquant_bench.sh and qgemm_bench.sh call it). Check `uptime` first.
+# Usage: benchmarks/c_bench.sh NAME [ARGS...]   (kquant_bench.sh and qgemm_bench.sh call it; attention_bench runs directly). Check `uptime` first.
 set -e
 cd "$(dirname "$0")/.."
 name="$1"; shift

@@ -100,6 +100,149 @@ B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_
     }
 }
 
+/// Up to B_ROWS query rows of one head (lt_attend_kv_rows on AVX2), each row's arithmetic exactly attend256's,
+/// so a row's bits do not depend on the rows beside it:
+/// - scores: each tile of 8 keys is converted to float once into kt (the values kv_load8 gives), then every
+///   row computes its 8 dots from kt in attend256's order (the same fma chain per key, the same sum8 tree);
+/// - softmax per row over its own keys, with its log-sum-exp; probabilities past a row's last key are 0;
+/// - values: per pass one or two 8-value chunks, each value chunk loaded once and added into every row's
+///   accumulator of that chunk in key order, as attend256 adds them (a 0 probability adds an exact 0).
+/// attend256_rows_scores takes the row count at run time; attend256_rows_values is compiled per row count
+/// R (1 ... B_ROWS), so its row loops unroll without a test per row.
+#define B_ROWS 8
+B_INLINE int64_t attend256_rows_scores(const int NC, const int KT, const int rows, const float *q, int64_t qstride, const uint8_t *k,
+                             const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
+                             const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
+                             float *out, int64_t ostride, float *lse) {
+    const int nc = NC ? NC : (int)(hd / 8);
+    int64_t nmax = first;
+    for (int r = 0; r < rows; r++) nmax = ns[r] > nmax ? ns[r] : nmax;
+    const __m256 vscale = _mm256_set1_ps(scale), vslope = _mm256_set1_ps(slope);
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    float kt[8 * 256] __attribute__((aligned(32)));
+    lt_kv_walk w = lt_kv_walk_start(table, block, first), pw = w;
+    lt_kv_prefetch_keys(KT, k, &pw, first, first + 8, nmax, stride, hd);
+    for (int64_t j0 = first; j0 < nmax; j0 += 8) {
+        const int m = nmax - j0 < 8 ? (int)(nmax - j0) : 8;
+        lt_kv_prefetch_keys(KT, k, &pw, j0 + 8, j0 + 16, nmax, stride, hd);
+        for (int i = 0; i < m; i++) {
+            const int64_t row = lt_kv_walk_row(&w);
+            const uint8_t *kr = k + row * stride;
+            lt_kv_prefetch(KT, v + row * stride, hd);
+            lt_kv_walk_next(&w);
+            for (int c = 0; c < nc; c++) _mm256_store_ps(kt + i * hd + 8 * c, kv_load8(KT, kr, c));
+        }
+        const float jf = (float)j0;
+        for (int r = 0; r < rows; r++) {
+            if (ns[r] <= j0) continue;
+            const int mr = ns[r] - j0 < m ? (int)(ns[r] - j0) : m;
+            const float *qr = q + r * qstride;
+            __m256 acc[8];
+            B_UNROLL for (int i = 0; i < 8; i++) {
+                acc[i] = _mm256_setzero_ps();
+                if (i < mr) {
+                    if (NC) {
+                        B_UNROLL for (int c = 0; c < NC; c++)
+                            acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(qr + 8 * c), _mm256_load_ps(kt + i * hd + 8 * c), acc[i]);
+                    } else {
+                        for (int c = 0; c < nc; c++)
+                            acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(qr + 8 * c), _mm256_load_ps(kt + i * hd + 8 * c), acc[i]);
+                    }
+                }
+            }
+            __m256 sc = _mm256_mul_ps(sum8(acc), vscale);
+            sc = _mm256_add_ps(sc, _mm256_mul_ps(vslope, _mm256_add_ps(_mm256_set1_ps(jf), lane)));
+            _mm256_maskstore_ps(scores + r * sstride + (j0 - first), _mm256_cmpgt_epi32(_mm256_set1_epi32(mr), lanes), sc);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        float *sr = scores + r * sstride;
+        lse[r] = lt_softmax_f32_avx2(sr, ns[r] - first);
+        for (int64_t j = ns[r] - first; j < nmax - first; j++) sr[j] = 0;
+    }
+    return nmax;
+}
+
+B_INLINE void attend256_rows_values(const int NC, const int KT, const int R, const float *q, int64_t qstride, const uint8_t *k,
+                             const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
+                             const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
+                             float *out, int64_t ostride, float *lse, int64_t nmax) {
+    const int nc = NC ? NC : (int)(hd / 8);
+    (void)lse; (void)q; (void)qstride; (void)k; (void)scale; (void)slope; (void)ns;
+    lt_kv_walk w;
+    // Two chunks per walk over the keys while 2R accumulators leave room for the value chunks.
+    const int CW = R <= 6 ? 2 : 1;
+    for (int c0 = 0; c0 < nc; c0 += CW) {
+        const int two = CW == 2 && c0 + 1 < nc;
+        __m256 o0[B_ROWS], o1[B_ROWS];
+        B_UNROLL for (int r = 0; r < R; r++) { o0[r] = _mm256_setzero_ps(); o1[r] = _mm256_setzero_ps(); }
+        w = lt_kv_walk_start(table, block, first);
+        for (int64_t j = first; j < nmax; j++) {
+            const uint8_t *vr = v + lt_kv_walk_row(&w) * stride;
+            lt_kv_walk_next(&w);
+            const __m256 x0 = kv_load8(KT, vr, c0);
+            if (two) {
+                const __m256 x1 = kv_load8(KT, vr, c0 + 1);
+                B_UNROLL for (int r = 0; r < R; r++) {
+                    const __m256 p = _mm256_set1_ps(scores[r * sstride + j - first]);
+                    o0[r] = _mm256_fmadd_ps(p, x0, o0[r]);
+                    o1[r] = _mm256_fmadd_ps(p, x1, o1[r]);
+                }
+            } else {
+                B_UNROLL for (int r = 0; r < R; r++)
+                    o0[r] = _mm256_fmadd_ps(_mm256_set1_ps(scores[r * sstride + j - first]), x0, o0[r]);
+            }
+        }
+        B_UNROLL for (int r = 0; r < R; r++) {
+            _mm256_storeu_ps(out + r * ostride + 8 * c0, o0[r]);
+            if (two) _mm256_storeu_ps(out + r * ostride + 8 * (c0 + 1), o1[r]);
+        }
+    }
+}
+
+#define B_ROWS_CALL(NC, KT, R) attend256_rows_values(NC, KT, R, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, \
+                                              scale, slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0, nmax)
+/// The scores and softmax once per head size and element type (rows counted at run time), the value pass
+/// compiled per row count.
+#define B_ROWS_R(NC, KT) { \
+    const int64_t nmax = attend256_rows_scores(NC, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, \
+                                           slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); \
+    switch (nr) { \
+    case 1: B_ROWS_CALL(NC, KT, 1); break; case 2: B_ROWS_CALL(NC, KT, 2); break; \
+    case 3: B_ROWS_CALL(NC, KT, 3); break; case 4: B_ROWS_CALL(NC, KT, 4); break; \
+    case 5: B_ROWS_CALL(NC, KT, 5); break; case 6: B_ROWS_CALL(NC, KT, 6); break; \
+    case 7: B_ROWS_CALL(NC, KT, 7); break; default: B_ROWS_CALL(NC, KT, 8); break; \
+    } }
+#define B_ROWS_SWITCH(KT) \
+    switch (hd) { \
+    case 64: B_ROWS_R(8, KT) break; \
+    case 128: B_ROWS_R(16, KT) break; \
+    default: B_ROWS_R(0, KT) break; \
+    }
+
+/// lt_attend_kv_rows on AVX2 for the head sizes lt_attend_kv_256 takes; 0 (nothing written) otherwise or when
+/// a row has no keys.
+B_TARGET int lt_attend_kv_rows_256(int kvtype, int64_t rows, const float *q, int64_t qstride, const uint8_t *k,
+                                   const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
+                                   const int64_t *ns, int64_t hd, float scale, float slope, float *scores,
+                                   int64_t sstride, float *out, int64_t ostride, float *lse) {
+    if (hd % 8 != 0 || hd > 256 || hd <= 0) return 0;
+    if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
+    if (kvtype != LT_KV_F32 && kvtype != LT_KV_F16 && kvtype != LT_KV_Q8_0) return 0;
+    for (int64_t r = 0; r < rows; r++) if (ns[r] <= first) return 0;
+    for (int64_t r0 = 0; r0 < rows; r0 += B_ROWS) {
+        const int nr = rows - r0 < B_ROWS ? (int)(rows - r0) : B_ROWS;
+        const float *qr = q + r0 * qstride;
+        switch (kvtype) {
+        case LT_KV_F32: B_ROWS_SWITCH(LT_KV_F32) break;
+        case LT_KV_F16: B_ROWS_SWITCH(LT_KV_F16) break;
+        default: B_ROWS_SWITCH(LT_KV_Q8_0) break;
+        }
+    }
+    return 1;
+}
+
 #define B_SWITCH(KT) \
     switch (hd) { \
     case 64: attend256(8, KT, q, k, v, table, block, stride, first, n, hd, scale, slope, bias, scores, out, lse); break; \

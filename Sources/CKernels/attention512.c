@@ -150,17 +150,15 @@ A_TARGET int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, cons
 /// - values: one pass over the keys per 16-value chunk c, each value chunk loaded once and added into every
 ///   row's even / odd accumulators of that chunk, as attend512 adds them (a 0 probability adds an exact 0).
 #define A_ROWS 8
-/// R (1 ... A_ROWS) is the tile's row count as a compile-time constant, so the row loops unroll without a
-/// test per row and key; full 16-key tiles of a row take a path without per-key tests. With few rows and
-/// narrow heads (R * NC <= 12: a decode group of 3 query heads of 64 values) the value pass takes every
-/// chunk in one walk over the keys (each accumulator still adds its keys in the same order).
-A_INLINE void attend512_rows(const int NC, const int KT, const int R, const float *q, int64_t qstride, const uint8_t *k,
+/// Scores and softmax of the tile's rows (their count at run time); full 16-key tiles of a row take a path
+/// without per-key tests. Returns the longest row's end.
+A_INLINE int64_t attend512_rows_scores(const int NC, const int KT, const int rows, const float *q, int64_t qstride, const uint8_t *k,
                              const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
                              const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
                              float *out, int64_t ostride, float *lse) {
     const int nc = NC ? NC : (int)(hd / 16);
     int64_t nmax = first;
-    A_UNROLL for (int r = 0; r < R; r++) nmax = ns[r] > nmax ? ns[r] : nmax;
+    for (int r = 0; r < rows; r++) nmax = ns[r] > nmax ? ns[r] : nmax;
     const __m512 vscale = _mm512_set1_ps(scale), vslope = _mm512_set1_ps(slope);
     const __m512 lane = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     float kt[16 * 256] __attribute__((aligned(64)));
@@ -177,7 +175,7 @@ A_INLINE void attend512_rows(const int NC, const int KT, const int R, const floa
             for (int c = 0; c < nc; c++) _mm512_store_ps(kt + i * hd + 16 * c, kv_load(KT, kr, c));
         }
         const float jf = (float)j0;
-        A_UNROLL for (int r = 0; r < R; r++) {
+        for (int r = 0; r < rows; r++) {
             if (ns[r] <= j0) continue;
             const int mr = ns[r] - j0 < m ? (int)(ns[r] - j0) : m;
             const float *qr = q + r * qstride;
@@ -209,11 +207,25 @@ A_INLINE void attend512_rows(const int NC, const int KT, const int R, const floa
             _mm512_mask_storeu_ps(scores + r * sstride + (j0 - first), (__mmask16)((1u << mr) - 1u), sc);
         }
     }
-    A_UNROLL for (int r = 0; r < R; r++) {
+    for (int r = 0; r < rows; r++) {
         float *sr = scores + r * sstride;
         lse[r] = lt_softmax_f32_avx512(sr, ns[r] - first);
         for (int64_t j = ns[r] - first; j < nmax - first; j++) sr[j] = 0;
     }
+    return nmax;
+}
+
+/// The value pass: R (1 ... A_ROWS) is the tile's row count as a compile-time constant, so the row loops
+/// unroll without a test per row and key. With few rows and narrow heads (R * NC <= 12: a decode group of 3
+/// query heads of 64 values) every chunk goes in one walk over the keys (each accumulator still adds its
+/// keys in the same order).
+A_INLINE void attend512_rows_values(const int NC, const int KT, const int R, const float *q, int64_t qstride, const uint8_t *k,
+                             const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
+                             const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
+                             float *out, int64_t ostride, float *lse, int64_t nmax) {
+    const int nc = NC ? NC : (int)(hd / 16);
+    (void)lse; (void)q; (void)qstride; (void)k; (void)scale; (void)slope; (void)ns;
+    lt_kv_walk w;
     if (NC && NC * R <= 12) {
         // Every chunk of every row in registers: one walk over the keys.
         __m512 o0[12], o1[12];   // [r * NC + c]
@@ -266,15 +278,19 @@ A_INLINE void attend512_rows(const int NC, const int KT, const int R, const floa
     }
 }
 
-#define A_ROWS_CALL(NC, KT, R) attend512_rows(NC, KT, R, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, \
-                                              scale, slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0)
-#define A_ROWS_R(NC, KT) \
+#define A_ROWS_CALL(NC, KT, R) attend512_rows_values(NC, KT, R, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, \
+                                              scale, slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0, nmax)
+/// The scores and softmax once per head size and element type (rows counted at run time), the value pass
+/// compiled per row count.
+#define A_ROWS_R(NC, KT) { \
+    const int64_t nmax = attend512_rows_scores(NC, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, \
+                                           slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); \
     switch (nr) { \
     case 1: A_ROWS_CALL(NC, KT, 1); break; case 2: A_ROWS_CALL(NC, KT, 2); break; \
     case 3: A_ROWS_CALL(NC, KT, 3); break; case 4: A_ROWS_CALL(NC, KT, 4); break; \
     case 5: A_ROWS_CALL(NC, KT, 5); break; case 6: A_ROWS_CALL(NC, KT, 6); break; \
     case 7: A_ROWS_CALL(NC, KT, 7); break; default: A_ROWS_CALL(NC, KT, 8); break; \
-    }
+    } }
 #define A_ROWS_SWITCH(KT) \
     switch (hd) { \
     case 64: A_ROWS_R(4, KT) break; \

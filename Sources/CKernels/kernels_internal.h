@@ -121,6 +121,12 @@ int lt_attend_kv_rows_512(int kvtype, int64_t rows, const float *q, int64_t qstr
 int lt_attend_kv_256(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                      int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                      float slope, const float *bias, float *scores, float *out, float *lse);
+/// attention256.c: lt_attend_kv_rows on AVX2 for the head sizes lt_attend_kv_256 takes; 0 (nothing written)
+/// otherwise or when a row has no keys.
+int lt_attend_kv_rows_256(int kvtype, int64_t rows, const float *q, int64_t qstride, const uint8_t *k, const uint8_t *v,
+                          const int32_t *table, int64_t block, int64_t stride, int64_t first, const int64_t *ns,
+                          int64_t hd, float scale, float slope, float *scores, int64_t sstride, float *out,
+                          int64_t ostride, float *lse);
 LT_DECLARE_ISA(avx2)
 LT_DECLARE_ISA(avx512)
 LT_DECLARE_ISA(vnni)
