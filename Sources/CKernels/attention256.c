@@ -110,10 +110,10 @@ B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_
 /// attend256_rows_scores takes the row count at run time; attend256_rows_values is compiled per row count
 /// R (1 ... B_ROWS), so its row loops unroll without a test per row.
 #define B_ROWS 8
-B_INLINE int64_t attend256_rows_scores(const int NC, const int KT, const int rows, const float *q, int64_t qstride, const uint8_t *k,
-                             const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
-                             const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
-                             float *out, int64_t ostride, float *lse) {
+B_INLINE int64_t attend256_rows_scores(const int NC, const int KT, const int rows, const float *q, int64_t qstride,
+                                       const uint8_t *k, const uint8_t *v, const int32_t *table, int64_t block, int64_t stride,
+                                       int64_t first, const int64_t *ns, int64_t hd, float scale, float slope, float *scores,
+                                       int64_t sstride, float *lse) {
     const int nc = NC ? NC : (int)(hd / 8);
     int64_t nmax = first;
     for (int r = 0; r < rows; r++) nmax = ns[r] > nmax ? ns[r] : nmax;
@@ -164,12 +164,10 @@ B_INLINE int64_t attend256_rows_scores(const int NC, const int KT, const int row
     return nmax;
 }
 
-B_INLINE void attend256_rows_values(const int NC, const int KT, const int R, const float *q, int64_t qstride, const uint8_t *k,
-                             const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
-                             const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
-                             float *out, int64_t ostride, float *lse, int64_t nmax) {
+B_INLINE void attend256_rows_values(const int NC, const int KT, const int R, const uint8_t *v, const int32_t *table,
+                                    int64_t block, int64_t stride, int64_t first, int64_t hd, const float *scores,
+                                    int64_t sstride, float *out, int64_t ostride, int64_t nmax) {
     const int nc = NC ? NC : (int)(hd / 8);
-    (void)lse; (void)q; (void)qstride; (void)k; (void)scale; (void)slope; (void)ns;
     lt_kv_walk w;
     // Two chunks per walk over the keys while 2R accumulators leave room for the value chunks.
     const int CW = R <= 6 ? 2 : 1;
@@ -201,13 +199,13 @@ B_INLINE void attend256_rows_values(const int NC, const int KT, const int R, con
     }
 }
 
-#define B_ROWS_CALL(NC, KT, R) attend256_rows_values(NC, KT, R, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, \
-                                              scale, slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0, nmax)
+#define B_ROWS_CALL(NC, KT, R) attend256_rows_values(NC, KT, R, v, table, block, stride, first, hd, scores + r0 * sstride, sstride, \
+                                              out + r0 * ostride, ostride, nmax)
 /// The scores and softmax once per head size and element type (rows counted at run time), the value pass
 /// compiled per row count.
 #define B_ROWS_R(NC, KT) { \
     const int64_t nmax = attend256_rows_scores(NC, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, \
-                                           slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); \
+                                           slope, scores + r0 * sstride, sstride, lse + r0); \
     switch (nr) { \
     case 1: B_ROWS_CALL(NC, KT, 1); break; case 2: B_ROWS_CALL(NC, KT, 2); break; \
     case 3: B_ROWS_CALL(NC, KT, 3); break; case 4: B_ROWS_CALL(NC, KT, 4); break; \
@@ -227,9 +225,7 @@ B_TARGET int lt_attend_kv_rows_256(int kvtype, int64_t rows, const float *q, int
                                    const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
                                    const int64_t *ns, int64_t hd, float scale, float slope, float *scores,
                                    int64_t sstride, float *out, int64_t ostride, float *lse) {
-    if (hd % 8 != 0 || hd > 256 || hd <= 0) return 0;
-    if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
-    if (kvtype != LT_KV_F32 && kvtype != LT_KV_F16 && kvtype != LT_KV_Q8_0) return 0;
+    if (!lt_attend_simd_takes(kvtype, hd, 8)) return 0;
     for (int64_t r = 0; r < rows; r++) if (ns[r] <= first) return 0;
     for (int64_t r0 = 0; r0 < rows; r0 += B_ROWS) {
         const int nr = rows - r0 < B_ROWS ? (int)(rows - r0) : B_ROWS;
@@ -254,8 +250,7 @@ B_TARGET int lt_attend_kv_rows_256(int kvtype, int64_t rows, const float *q, int
 B_TARGET int lt_attend_kv_256(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                               int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                               float slope, const float *bias, float *scores, float *out, float *lse) {
-    if (hd % 8 != 0 || hd > 256 || hd <= 0 || n <= first) return 0;
-    if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
+    if (!lt_attend_simd_takes(kvtype, hd, 8) || n <= first) return 0;
     switch (kvtype) {
     case LT_KV_F32: B_SWITCH(LT_KV_F32) break;
     case LT_KV_F16: B_SWITCH(LT_KV_F16) break;

@@ -132,8 +132,7 @@ A_INLINE void attend512(const int NC, const int KT, const float *q, const uint8_
 A_TARGET int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, const uint8_t *v, const int32_t *table,
                               int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale,
                               float slope, const float *bias, float *scores, float *out, float *lse) {
-    if (hd % 16 != 0 || hd > 256 || hd <= 0) return 0;
-    if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
+    if (!lt_attend_simd_takes(kvtype, hd, 16)) return 0;
     switch (kvtype) {
     case LT_KV_F32: A_SWITCH(LT_KV_F32) break;
     case LT_KV_F16: A_SWITCH(LT_KV_F16) break;
@@ -152,10 +151,10 @@ A_TARGET int lt_attend_kv_512(int kvtype, const float *q, const uint8_t *k, cons
 #define A_ROWS 8
 /// Scores and softmax of the tile's rows (their count at run time); full 16-key tiles of a row take a path
 /// without per-key tests. Returns the longest row's end.
-A_INLINE int64_t attend512_rows_scores(const int NC, const int KT, const int rows, const float *q, int64_t qstride, const uint8_t *k,
-                             const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
-                             const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
-                             float *out, int64_t ostride, float *lse) {
+A_INLINE int64_t attend512_rows_scores(const int NC, const int KT, const int rows, const float *q, int64_t qstride,
+                                       const uint8_t *k, const uint8_t *v, const int32_t *table, int64_t block, int64_t stride,
+                                       int64_t first, const int64_t *ns, int64_t hd, float scale, float slope, float *scores,
+                                       int64_t sstride, float *lse) {
     const int nc = NC ? NC : (int)(hd / 16);
     int64_t nmax = first;
     for (int r = 0; r < rows; r++) nmax = ns[r] > nmax ? ns[r] : nmax;
@@ -219,12 +218,10 @@ A_INLINE int64_t attend512_rows_scores(const int NC, const int KT, const int row
 /// unroll without a test per row and key. With few rows and narrow heads (R * NC <= 12: a decode group of 3
 /// query heads of 64 values) every chunk goes in one walk over the keys (each accumulator still adds its
 /// keys in the same order).
-A_INLINE void attend512_rows_values(const int NC, const int KT, const int R, const float *q, int64_t qstride, const uint8_t *k,
-                             const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
-                             const int64_t *ns, int64_t hd, float scale, float slope, float *scores, int64_t sstride,
-                             float *out, int64_t ostride, float *lse, int64_t nmax) {
+A_INLINE void attend512_rows_values(const int NC, const int KT, const int R, const uint8_t *v, const int32_t *table,
+                                    int64_t block, int64_t stride, int64_t first, int64_t hd, const float *scores,
+                                    int64_t sstride, float *out, int64_t ostride, int64_t nmax) {
     const int nc = NC ? NC : (int)(hd / 16);
-    (void)lse; (void)q; (void)qstride; (void)k; (void)scale; (void)slope; (void)ns;
     lt_kv_walk w;
     if (NC && NC * R <= 12) {
         // Every chunk of every row in registers: one walk over the keys.
@@ -278,13 +275,13 @@ A_INLINE void attend512_rows_values(const int NC, const int KT, const int R, con
     }
 }
 
-#define A_ROWS_CALL(NC, KT, R) attend512_rows_values(NC, KT, R, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, \
-                                              scale, slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0, nmax)
+#define A_ROWS_CALL(NC, KT, R) attend512_rows_values(NC, KT, R, v, table, block, stride, first, hd, scores + r0 * sstride, sstride, \
+                                              out + r0 * ostride, ostride, nmax)
 /// The scores and softmax once per head size and element type (rows counted at run time), the value pass
 /// compiled per row count.
 #define A_ROWS_R(NC, KT) { \
     const int64_t nmax = attend512_rows_scores(NC, KT, nr, qr, qstride, k, v, table, block, stride, first, ns + r0, hd, scale, \
-                                           slope, scores + r0 * sstride, sstride, out + r0 * ostride, ostride, lse + r0); \
+                                           slope, scores + r0 * sstride, sstride, lse + r0); \
     switch (nr) { \
     case 1: A_ROWS_CALL(NC, KT, 1); break; case 2: A_ROWS_CALL(NC, KT, 2); break; \
     case 3: A_ROWS_CALL(NC, KT, 3); break; case 4: A_ROWS_CALL(NC, KT, 4); break; \
@@ -302,9 +299,7 @@ A_TARGET int lt_attend_kv_rows_512(int kvtype, int64_t rows, const float *q, int
                                    const uint8_t *v, const int32_t *table, int64_t block, int64_t stride, int64_t first,
                                    const int64_t *ns, int64_t hd, float scale, float slope, float *scores,
                                    int64_t sstride, float *out, int64_t ostride, float *lse) {
-    if (hd % 16 != 0 || hd > 256 || hd <= 0) return 0;
-    if (kvtype == LT_KV_Q8_0 && hd % 32 != 0) return 0;
-    if (kvtype != LT_KV_F32 && kvtype != LT_KV_F16 && kvtype != LT_KV_Q8_0) return 0;
+    if (!lt_attend_simd_takes(kvtype, hd, 16)) return 0;
     for (int64_t r = 0; r < rows; r++) if (ns[r] <= first) return 0;
     for (int64_t r0 = 0; r0 < rows; r0 += A_ROWS) {
         const int nr = rows - r0 < A_ROWS ? (int)(rows - r0) : A_ROWS;

@@ -305,8 +305,7 @@ void lt_attend_kv_rows_at(int level, int kvtype, int64_t rows, const float *q, i
                               first, ns, hd, scale, slope, scores, sstride, out, ostride, lse)) return;
     // The AVX2 tile where a single row takes lt_attend_kv_256: level 1, or level 2 for head sizes the
     // 512-bit kernel declines (a row must get the bits it gets alone).
-    const int takes512 = hd > 0 && hd <= 256 && hd % 16 == 0 && (kvtype != LT_KV_Q8_0 || hd % 32 == 0);
-    if (level >= 1 && rows > 1 && !(level >= 2 && takes512) &&
+    if (level >= 1 && rows > 1 && !(level >= 2 && lt_attend_simd_takes(kvtype, hd, 16)) &&
         lt_attend_kv_rows_256(kvtype, rows, q, qstride, (const uint8_t *)k, (const uint8_t *)v, table, block, stride,
                               first, ns, hd, scale, slope, scores, sstride, out, ostride, lse)) return;
 #endif

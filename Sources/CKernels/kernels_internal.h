@@ -71,6 +71,15 @@ float lt_softmax_scalar_lse(float *x, int64_t n);
                                  float slope, const float *bias, float *scores, float *out, float *lse);
 #endif
 
+/// Whether the SIMD attention kernels with `width`-float registers (16: attention512.c, 8: attention256.c)
+/// take this cache type and head size: hd a multiple of the width up to 256; q8_0 rows need whole 32-value
+/// blocks. The single-row and the row-tile kernels of a width take the same ones, so dispatch can tell which
+/// kernel a row would get alone.
+static inline int lt_attend_simd_takes(int kvtype, int64_t hd, int width) {
+    return hd > 0 && hd <= 256 && hd % width == 0 &&
+           (kvtype == LT_KV_F32 || kvtype == LT_KV_F16 || (kvtype == LT_KV_Q8_0 && hd % 32 == 0));
+}
+
 /// A walk over cache positions first, first + 1, ... of a paged cache (row of position j:
 /// table[j / block] * block + j % block, or j without a table) that keeps a running (block, offset) pair
 /// instead of dividing per key; shared by attention256.c, attention512.c and lt_attend_prefetch.

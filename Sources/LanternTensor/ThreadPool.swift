@@ -211,7 +211,7 @@ final class PoolShared: @unchecked Sendable {
             run(chunk: first)
             ran += 1
         }
-        for k in 1..<max(threads, 1) {
+        for k in 1..<threads {
             let other = run((slot + k) % threads)
             while true {
                 let w = lt_atomic_load(other)
