@@ -89,8 +89,7 @@ public enum Kernels {
                               precision: ActivationPrecision = activationPrecision) {
         precondition(tokens >= 0)
         guard tokens > 0, w.rows > 0 else { return }
-        var args = MatmulArguments(dtype: w.dtype.kernelCode, rows: w.rows, cols: w.cols, data: w.data, rowBytes: w.rowBytes,
-                                   packed: w.packed.map { UnsafeRawPointer($0.pointer) }, x: x, y: y, tokens: tokens, act: nil)
+        var args = MatmulArguments(w, x: x, y: y, tokens: tokens)
         if w.dtype.isQuantized { quantize(&args, workspace: workspace, precision: precision, pool: pool) }
         withUnsafeMutablePointer(to: &args) { args in
             pool.parallelFor(units(args.pointee), context: args, args.pointee.packed != nil ? packedMatmulChunk : matmulChunk)
@@ -114,20 +113,16 @@ public enum Kernels {
             if let w2, let y2 { matmul(w2, x, tokens: tokens, y2, pool: pool, workspace: workspace, precision: precision) }
             return
         }
-        func arguments(_ w: WeightMatrix, _ y: UnsafeMutablePointer<Float>) -> MatmulArguments {
-            MatmulArguments(dtype: w.dtype.kernelCode, rows: w.rows, cols: w.cols, data: w.data, rowBytes: w.rowBytes,
-                            packed: w.packed.map { UnsafeRawPointer($0.pointer) }, x: x, y: y, tokens: tokens, act: nil)
-        }
         withUnsafeTemporaryAllocation(of: MatmulArguments.self, capacity: 3) { buffer in
             let m = buffer.baseAddress!
-            var first = arguments(w0, y0)
+            var first = MatmulArguments(w0, x: x, y: y0, tokens: tokens)
             quantize(&first, workspace: workspace, precision: precision, pool: pool)
             m.initialize(to: first)
-            (m + 1).initialize(to: arguments(w1, y1))
+            (m + 1).initialize(to: MatmulArguments(w1, x: x, y: y1, tokens: tokens))
             (m + 1).pointee.act = first.act
             let count = w2 == nil ? 2 : 3
             if let w2, let y2 {
-                (m + 2).initialize(to: arguments(w2, y2))
+                (m + 2).initialize(to: MatmulArguments(w2, x: x, y: y2, tokens: tokens))
                 (m + 2).pointee.act = first.act
             }
             var job = SharedMatmulArguments(args: m, count: count, end0: units(m[0]), end1: units(m[0]) + units(m[1]),
@@ -192,6 +187,19 @@ public enum Kernels {
         let y: UnsafeMutablePointer<Float>    // [tokens, w.rows]
         let tokens: Int
         var act: Q8Activations?    // q8 blocks of x, for quantized weights
+
+        init(_ w: WeightMatrix, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, tokens: Int) {
+            dtype = w.dtype.kernelCode
+            rows = w.rows
+            cols = w.cols
+            data = w.data
+            rowBytes = w.rowBytes
+            packed = w.packed.map { UnsafeRawPointer($0.pointer) }
+            self.x = x
+            self.y = y
+            self.tokens = tokens
+            act = nil
+        }
     }
 
     /// Quantizes activation rows lo..<hi of a matmul (one or two levels).
