@@ -256,19 +256,25 @@ import LanternTensor
             maxTokens: 4000, sampling: SamplingParameters(temperature: 0.8, seed: 3), stop: []),
             endOfGeneration: []))
         let seen = TokenCounter()
-        let task = Task { for try await e in stream { if case .token = e { seen.add() } } }
-        while seen.value < 3 { try await Task.sleep(nanoseconds: 1_000_000) }
-        #expect(engine.stats.kvBlocksUsed > 0)
-        task.cancel()
-        _ = try? await task.value
-        var used = -1
-        for _ in 0..<500 {
-            used = engine.stats.kvBlocksUsed
-            if used == 0 && engine.stats.running == 0 { break }
-            try await Task.sleep(nanoseconds: 10_000_000)
+        // The consumer and this poller run on a thread of their own: on the shared cooperative pool, other
+        // suites' synchronous forwards can hold both its threads for longer than the whole generation.
+        let executor = ThreadExecutor()
+        defer { executor.stop() }
+        let task = Task(executorPreference: executor) { for try await e in stream { if case .token = e { seen.add() } } }
+        try await withTaskExecutorPreference(executor) {
+            while seen.value < 3 { try await Task.sleep(nanoseconds: 1_000_000) }
+            #expect(engine.stats.kvBlocksUsed > 0)
+            task.cancel()
+            _ = try? await task.value
+            var used = -1
+            for _ in 0..<500 {
+                used = engine.stats.kvBlocksUsed
+                if used == 0 && engine.stats.running == 0 { break }
+                try await Task.sleep(nanoseconds: 10_000_000)
+            }
+            #expect(used == 0)
+            #expect(seen.value < 4000)
         }
-        #expect(used == 0)
-        #expect(seen.value < 4000)
         engine.shutdown()
     }
 }
@@ -278,4 +284,45 @@ final class TokenCounter: @unchecked Sendable {
     private var n = 0
     func add() { lock.lock(); n += 1; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+/// A task executor with one thread of its own, so a test's tasks keep running while other tests' synchronous
+/// work holds the cooperative pool.
+final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var stopped = false
+
+    init() {
+        let thread = Thread { [self] in run() }
+        thread.name = "test-executor"
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        condition.lock()
+        jobs.append(unowned)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Ends the thread once the jobs queued so far have run.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopped { condition.wait() }
+            if jobs.isEmpty { condition.unlock(); return }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
 }
