@@ -393,6 +393,101 @@ R16A_INLINE void r16a_tile(const int kind, const int L, const int T, int64_t nb,
     R16_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
 
+/// AVX2, one token x all 16 rows of a group (decode): both halves in one walk, so each activation broadcast
+/// feeds two vpmaddubsw, and the two halves' chains run side by side. The integer sums are the half tile's
+/// (added in another order, exactly) and the float steps the scalar twin's, so the results are bit for bit
+/// r16a_tile's with T = 1.
+R16A_INLINE void r16a_row(const int kind, const int L, int64_t nb, const uint8_t *grp, const int8_t *qs,
+                          const float *d, const int8_t *qs2, const float *d2, const float *s,
+                          const int32_t *corr, const int32_t *corr2, float *y) {
+    const int64_t bbp = r16_block_bytes(kind);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), sign = _mm256_set1_epi8((char)0x80);
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = grp + b * bbp;
+        R16_UNROLL for (int c = 0; c < 9; c++)
+            if (64 * c < bbp) _mm_prefetch((const char *)(blk + 4 * bbp + 64 * c), _MM_HINT_T0);
+        const int8_t *x = qs + b * 32, *x2 = qs2 + b * 32;
+        __m256i i1[2], i2[2];
+        if (kind == 2) {
+            __m256i a1[2][2], a2[2][2];
+            R16_UNROLL for (int h = 0; h < 2; h++) {
+                a1[h][0] = _mm256_set1_epi32(corr[b]); a1[h][1] = _mm256_setzero_si256();
+                if (L == 2) { a2[h][0] = _mm256_set1_epi32(corr2[b]); a2[h][1] = _mm256_setzero_si256(); }
+            }
+            R16_UNROLL for (int k = 0; k < 8; k++) {
+                const __m256i xb = r16a_bcast(x + 4 * k);
+                __m256i xb2 = xb;
+                if (L == 2) xb2 = r16a_bcast(x2 + 4 * k);
+                R16_UNROLL for (int h = 0; h < 2; h++) {
+                    const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h)), sign);
+                    const __m256i aw = _mm256_abs_epi8(w);
+                    a1[h][k & 1] = _mm256_add_epi32(a1[h][k & 1], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xb, w)), ones));
+                    if (L == 2)
+                        a2[h][k & 1] = _mm256_add_epi32(a2[h][k & 1], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xb2, w)), ones));
+                }
+            }
+            R16_UNROLL for (int h = 0; h < 2; h++) {
+                i1[h] = _mm256_add_epi32(a1[h][0], a1[h][1]);
+                if (L == 2) i2[h] = _mm256_add_epi32(a2[h][0], a2[h][1]);
+            }
+        } else {
+            __m256i p1[2], p2[2];
+            R16_UNROLL for (int h = 0; h < 2; h++) {
+                p1[h] = _mm256_setzero_si256(); i1[h] = _mm256_setzero_si256();
+                if (L == 2) { p2[h] = _mm256_setzero_si256(); i2[h] = _mm256_setzero_si256(); }
+            }
+            R16_UNROLL for (int part = 0; part < 2; part++) {
+            R16_UNROLL for (int kk = 0; kk < 2; kk++) {
+                const int k = 2 * part + kk;
+                const __m256i xl = r16a_bcast(x + 4 * k), xh = r16a_bcast(x + 16 + 4 * k);
+                __m256i xl2 = xl, xh2 = xh;
+                if (L == 2) { xl2 = r16a_bcast(x2 + 4 * k); xh2 = r16a_bcast(x2 + 16 + 4 * k); }
+                R16_UNROLL for (int h = 0; h < 2; h++) {
+                    const __m256i raw = _mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h));
+                    __m256i lo = _mm256_and_si256(raw, m4);
+                    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                    if (kind == 1) {
+                        uint64_t ml, mh;
+                        memcpy(&ml, blk + 320 + 16 * k, 8); memcpy(&mh, blk + 328 + 16 * k, 8);
+                        lo = _mm256_or_si256(lo, r16a_bits((uint32_t)(ml >> (32 * h))));
+                        hi = _mm256_or_si256(hi, r16a_bits((uint32_t)(mh >> (32 * h))));
+                    }
+                    p1[h] = _mm256_add_epi16(p1[h], _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)));
+                    if (L == 2)
+                        p2[h] = _mm256_add_epi16(p2[h], _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl2), _mm256_maddubs_epi16(hi, xh2)));
+                }
+            }
+            if (kind == 1 || part == 1) {
+                R16_UNROLL for (int h = 0; h < 2; h++) {
+                    i1[h] = _mm256_add_epi32(i1[h], _mm256_madd_epi16(p1[h], ones));
+                    p1[h] = _mm256_setzero_si256();
+                    if (L == 2) {
+                        i2[h] = _mm256_add_epi32(i2[h], _mm256_madd_epi16(p2[h], ones));
+                        p2[h] = _mm256_setzero_si256();
+                    }
+                }
+            }
+            }
+        }
+        const __m256 dx = _mm256_set1_ps(d[b]), sx = _mm256_set1_ps(s[b]);
+        R16_UNROLL for (int h = 0; h < 2; h++) {
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * h)));
+            const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 32 + 16 * h)));
+            if (L == 2) {
+                const __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(i1[h]), dx);
+                const __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i2[h]), _mm256_set1_ps(d2[b]), p);
+                acc[h] = _mm256_fmadd_ps(f, dw, acc[h]);
+            } else {
+                acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1[h]), _mm256_mul_ps(dw, dx), acc[h]);
+            }
+            acc[h] = _mm256_fmadd_ps(mw, sx, acc[h]);
+        }
+    }
+    _mm256_storeu_ps(y, acc[0]);
+    _mm256_storeu_ps(y + 8, acc[1]);
+}
+
 /// 128 * the sum of each 32-value activation block (the 8-bit kind's start values).
 static void r16a_block_sums(const int8_t *qs, int64_t ntokens, int64_t n, int32_t *out) {
     for (int64_t i = 0; i < ntokens * (n / 32); i++) {
@@ -409,6 +504,11 @@ R16A_INLINE void r16a_gemm(const int kind, const int L, int64_t n, const uint8_t
 #define R16A_ARGS(t) nb, n, grp, h, qs + (t) * n, d + (t) * nb, L == 2 ? qs2 + (t) * n : qs2, \
     L == 2 ? d2 + (t) * nb : d2, s + (t) * nb, corr ? corr + (t) * nb : corr, corr2 ? corr2 + (t) * nb : corr2, \
     y + (t) * ldy + g * 16 + 8 * h, ldy
+    if (ntokens == 1) {   // decode: one walk over both halves of each group
+        for (int64_t g = 0; g < nrows / 16; g++)
+            r16a_row(kind, L, nb, packed + g * gbytes, qs, d, qs2, d2, s, corr, corr2, y + g * 16);
+        return;
+    }
     // Tiles of 4 tokens with one level, 3 with two: accumulators and both int levels stay in registers.
     const int64_t tile = L == 2 ? 3 : 4;
     for (int64_t g = 0; g < nrows / 16; g++) {
