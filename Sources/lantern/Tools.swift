@@ -206,7 +206,7 @@ struct Inspect: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prefill and decode speed (tokens/s), like llama-bench's pp and tg.",
-        discussion: "Prefill is one batched evaluation of a prompt of --prompt-tokens ids; decode is --gen-tokens single-token steps with the KV cache, sampling excluded. Medians of --reps runs. With --depth N (llama-bench's -d), both are measured after N context tokens already in the cache (prefilled, not timed): prefill times the prompt after them, decode times --gen-tokens steps after them.")
+        discussion: "Prefill is one batched evaluation of a prompt of --prompt-tokens ids; decode is --gen-tokens single-token steps with the KV cache, from an empty cache as llama-bench's tg (not after the prompt), sampling excluded. Medians of --reps runs. With --depth N (llama-bench's -d), both are measured after N context tokens already in the cache (prefilled, not timed): prefill times the prompt after them, decode times --gen-tokens steps after them.")
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .long) var promptTokens: Int = 128
@@ -279,11 +279,10 @@ struct Bench: ParsableCommand {
                 var t = Date()
                 try session.prefill(withContext)
                 pp.append(Double(promptTokens) / Date().timeIntervalSince(t))
-                if depth > 0 {
-                    // Decode at depth N follows N tokens, not N + the prompt (as llama-bench's tg test).
-                    session.reset()
-                    try session.prefill(context)
-                }
+                // Decode at depth N follows N tokens, not N + the prompt (as llama-bench's tg test): at depth 0
+                // it starts from an empty cache, as llama-bench's tg does.
+                session.reset()
+                if depth > 0 { try session.prefill(context) }
                 var tok = 100
                 var sequence = prompt
                 t = Date()
