@@ -295,6 +295,20 @@ R16A_INLINE __m256i r16a_bits(uint32_t m) {
 
 R16A_INLINE __m256i r16a_bcast(const int8_t *p) { int32_t x; memcpy(&x, p, 4); return _mm256_set1_epi32(x); }
 
+/// The 4- and 5-bit kinds' codes of packed vector k, half h (8 rows x 4 consecutive codes per 256-bit lane
+/// group): lo holds values 4k..4k+3 of the block, hi values 16+4k..16+4k+3; the 5-bit kind adds its high bits.
+R16A_INLINE void r16a_codes(const int kind, const uint8_t *blk, int k, int h, __m256i m4, __m256i *lo, __m256i *hi) {
+    const __m256i raw = _mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h));
+    *lo = _mm256_and_si256(raw, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+    if (kind == 1) {
+        uint64_t ml, mh;
+        memcpy(&ml, blk + 320 + 16 * k, 8); memcpy(&mh, blk + 328 + 16 * k, 8);
+        *lo = _mm256_or_si256(*lo, r16a_bits((uint32_t)(ml >> (32 * h))));
+        *hi = _mm256_or_si256(*hi, r16a_bits((uint32_t)(mh >> (32 * h))));
+    }
+}
+
 /// AVX2 (no VNNI): 8 rows (half h of a 16-row group) x T tokens over all nb blocks. A 256-bit load of a
 /// packed vector's half holds four consecutive codes of 8 rows (one int32 lane per row), so vpmaddubsw
 /// against four broadcast activation bytes gives each row's pairwise sums in its lane: no horizontal sums.
@@ -344,15 +358,8 @@ R16A_INLINE void r16a_tile(const int kind, const int L, const int T, int64_t nb,
             R16_UNROLL for (int part = 0; part < 2; part++) {
             R16_UNROLL for (int kk = 0; kk < 2; kk++) {
                 const int k = 2 * part + kk;
-                const __m256i raw = _mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h));
-                __m256i lo = _mm256_and_si256(raw, m4);
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-                if (kind == 1) {
-                    uint64_t ml, mh;
-                    memcpy(&ml, blk + 320 + 16 * k, 8); memcpy(&mh, blk + 328 + 16 * k, 8);
-                    lo = _mm256_or_si256(lo, r16a_bits((uint32_t)(ml >> (32 * h))));
-                    hi = _mm256_or_si256(hi, r16a_bits((uint32_t)(mh >> (32 * h))));
-                }
+                __m256i lo, hi;
+                r16a_codes(kind, blk, k, h, m4, &lo, &hi);
                 R16_UNROLL for (int t = 0; t < T; t++) {
                     const int8_t *x = qs + t * n + b * 32 + 4 * k;
                     p1[t] = _mm256_add_epi16(p1[t], _mm256_maddubs_epi16(lo, r16a_bcast(x)));
@@ -444,15 +451,8 @@ R16A_INLINE void r16a_row(const int kind, const int L, int64_t nb, const uint8_t
                 __m256i xl2 = xl, xh2 = xh;
                 if (L == 2) { xl2 = r16a_bcast(x2 + 4 * k); xh2 = r16a_bcast(x2 + 16 + 4 * k); }
                 R16_UNROLL for (int h = 0; h < 2; h++) {
-                    const __m256i raw = _mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h));
-                    __m256i lo = _mm256_and_si256(raw, m4);
-                    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-                    if (kind == 1) {
-                        uint64_t ml, mh;
-                        memcpy(&ml, blk + 320 + 16 * k, 8); memcpy(&mh, blk + 328 + 16 * k, 8);
-                        lo = _mm256_or_si256(lo, r16a_bits((uint32_t)(ml >> (32 * h))));
-                        hi = _mm256_or_si256(hi, r16a_bits((uint32_t)(mh >> (32 * h))));
-                    }
+                    __m256i lo, hi;
+                    r16a_codes(kind, blk, k, h, m4, &lo, &hi);
                     p1[h] = _mm256_add_epi16(p1[h], _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)));
                     if (L == 2)
                         p2[h] = _mm256_add_epi16(p2[h], _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl2), _mm256_maddubs_epi16(hi, xh2)));
