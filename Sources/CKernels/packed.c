@@ -309,6 +309,28 @@ R16A_INLINE void r16a_codes(const int kind, const uint8_t *blk, int k, int h, __
     }
 }
 
+/// One block's float steps for 8 rows of one token, in the scalar twin's order: the level dots i1 (and i2)
+/// times the activation scales d (d2) and the weight scales dw, plus the weight offsets mw times the
+/// activation block sum s.
+R16A_INLINE __m256 r16a_scale(const int L, __m256 acc, __m256i i1, __m256i i2, float d, float d2, float s,
+                              __m256 dw, __m256 mw) {
+    const __m256 dx = _mm256_set1_ps(d);
+    if (L == 2) {
+        const __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(i1), dx);
+        const __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i2), _mm256_set1_ps(d2), p);
+        acc = _mm256_fmadd_ps(f, dw, acc);
+    } else {
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_mul_ps(dw, dx), acc);
+    }
+    return _mm256_fmadd_ps(mw, _mm256_set1_ps(s), acc);
+}
+
+/// The 8-bit kind's int32 dot of one packed vector half (signed codes w, |w| in aw) with four activation
+/// bytes x broadcast: |w| times x with w's sign, as vpmaddubsw needs an unsigned side.
+R16A_INLINE __m256i r16a_dot8(__m256i aw, __m256i w, __m256i x, __m256i ones) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones);
+}
+
 /// AVX2 (no VNNI): 8 rows (half h of a 16-row group) x T tokens over all nb blocks. A 256-bit load of a
 /// packed vector's half holds four consecutive codes of 8 rows (one int32 lane per row), so vpmaddubsw
 /// against four broadcast activation bytes gives each row's pairwise sums in its lane: no horizontal sums.
@@ -341,11 +363,8 @@ R16A_INLINE void r16a_tile(const int kind, const int L, const int T, int64_t nb,
                 const __m256i aw = _mm256_abs_epi8(w);
                 R16_UNROLL for (int t = 0; t < T; t++) {
                     const __m256i x = r16a_bcast(qs + t * n + b * 32 + 4 * k);
-                    i1[t] = _mm256_add_epi32(i1[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones));
-                    if (L == 2) {
-                        const __m256i x2 = r16a_bcast(qs2 + t * n + b * 32 + 4 * k);
-                        i2[t] = _mm256_add_epi32(i2[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x2, w)), ones));
-                    }
+                    i1[t] = _mm256_add_epi32(i1[t], r16a_dot8(aw, w, x, ones));
+                    if (L == 2) i2[t] = _mm256_add_epi32(i2[t], r16a_dot8(aw, w, r16a_bcast(qs2 + t * n + b * 32 + 4 * k), ones));
                 }
             }
         } else {
@@ -385,17 +404,9 @@ R16A_INLINE void r16a_tile(const int kind, const int L, const int T, int64_t nb,
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * h)));
         const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 32 + 16 * h)));
-        R16_UNROLL for (int t = 0; t < T; t++) {
-            const __m256 dx = _mm256_set1_ps(d[t * nb + b]);
-            if (L == 2) {
-                const __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(i1[t]), dx);
-                const __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i2[t]), _mm256_set1_ps(d2[t * nb + b]), p);
-                acc[t] = _mm256_fmadd_ps(f, dw, acc[t]);
-            } else {
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1[t]), _mm256_mul_ps(dw, dx), acc[t]);
-            }
-            acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(s[t * nb + b]), acc[t]);
-        }
+        R16_UNROLL for (int t = 0; t < T; t++)
+            acc[t] = r16a_scale(L, acc[t], i1[t], L == 2 ? i2[t] : i1[t], d[t * nb + b], L == 2 ? d2[t * nb + b] : 0,
+                                s[t * nb + b], dw, mw);
     }
     R16_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
@@ -414,7 +425,7 @@ R16A_INLINE void r16a_row(const int kind, const int L, int64_t nb, const uint8_t
         const uint8_t *blk = grp + b * bbp;
         R16_UNROLL for (int c = 0; c < 9; c++)
             if (64 * c < bbp) _mm_prefetch((const char *)(blk + 4 * bbp + 64 * c), _MM_HINT_T0);
-        const int8_t *x = qs + b * 32, *x2 = qs2 + b * 32;
+        const int8_t *x = qs + b * 32, *x2 = L == 2 ? qs2 + b * 32 : NULL;
         __m256i i1[2], i2[2];
         if (kind == 2) {
             __m256i a1[2][2], a2[2][2];
@@ -429,9 +440,8 @@ R16A_INLINE void r16a_row(const int kind, const int L, int64_t nb, const uint8_t
                 R16_UNROLL for (int h = 0; h < 2; h++) {
                     const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h)), sign);
                     const __m256i aw = _mm256_abs_epi8(w);
-                    a1[h][k & 1] = _mm256_add_epi32(a1[h][k & 1], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xb, w)), ones));
-                    if (L == 2)
-                        a2[h][k & 1] = _mm256_add_epi32(a2[h][k & 1], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xb2, w)), ones));
+                    a1[h][k & 1] = _mm256_add_epi32(a1[h][k & 1], r16a_dot8(aw, w, xb, ones));
+                    if (L == 2) a2[h][k & 1] = _mm256_add_epi32(a2[h][k & 1], r16a_dot8(aw, w, xb2, ones));
                 }
             }
             R16_UNROLL for (int h = 0; h < 2; h++) {
@@ -470,18 +480,10 @@ R16A_INLINE void r16a_row(const int kind, const int L, int64_t nb, const uint8_t
             }
             }
         }
-        const __m256 dx = _mm256_set1_ps(d[b]), sx = _mm256_set1_ps(s[b]);
         R16_UNROLL for (int h = 0; h < 2; h++) {
             const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * h)));
             const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 32 + 16 * h)));
-            if (L == 2) {
-                const __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(i1[h]), dx);
-                const __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i2[h]), _mm256_set1_ps(d2[b]), p);
-                acc[h] = _mm256_fmadd_ps(f, dw, acc[h]);
-            } else {
-                acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1[h]), _mm256_mul_ps(dw, dx), acc[h]);
-            }
-            acc[h] = _mm256_fmadd_ps(mw, sx, acc[h]);
+            acc[h] = r16a_scale(L, acc[h], i1[h], L == 2 ? i2[h] : i1[h], d[b], L == 2 ? d2[b] : 0, s[b], dw, mw);
         }
     }
     _mm256_storeu_ps(y, acc[0]);
