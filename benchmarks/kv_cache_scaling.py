@@ -5,9 +5,9 @@ and the cache's memory, measured with `lantern bench` and drawn as an SVG (stand
     python3 benchmarks/kv_cache_scaling.py [--lantern .build/release/lantern] [--model NAME|PATH]
         [--lengths 32,64,128,256,512] [--gen 8] [--threads 2] [--out benchmarks/kv-cache]
 
-For each length L: `lantern bench --prompt-tokens L --gen-tokens G --reps 1` with the cache (each step
-appends one token to the cache) and with `--no-kv-cache` (each step runs the whole sequence again from an
-empty cache). Per-token time is 1 / tg_tps. With the cache it grows slowly (attention reads L cached
+For each length L: `lantern bench --depth L --prompt-tokens 1 --gen-tokens G --reps 1` with the cache (each
+step appends one token to a cache that holds L tokens) and `lantern bench --prompt-tokens L --gen-tokens G
+--no-kv-cache` (each step runs the L prompt tokens and those generated so far again from an empty cache). Per-token time is 1 / tg_tps. With the cache it grows slowly (attention reads L cached
 keys); without it every step costs a prefill of L tokens, so it grows about linearly in L (quadratic
 over a whole generation). The cache's memory is kv_bytes_per_token x L (float32 K and V, every layer).
 Writes OUT.json (the numbers) and OUT.svg (two panels).
@@ -19,12 +19,12 @@ import sys
 
 
 def bench(lantern, model, length, gen, threads, cache):
-    cmd = [lantern, "bench", "--prompt-tokens", str(length), "--gen-tokens", str(gen), "--reps", "1",
-           "--threads", str(threads), "--format", "json"]
+    # With the cache, decode after L tokens is --depth L (bench's decode otherwise starts from an empty cache).
+    length_args = ["--depth", str(length), "--prompt-tokens", "1"] if cache else ["--prompt-tokens", str(length), "--no-kv-cache"]
+    cmd = [lantern, "bench"] + length_args + ["--gen-tokens", str(gen), "--reps", "1",
+                                              "--threads", str(threads), "--format", "json"]
     if model:
         cmd += ["--model", model]
-    if not cache:
-        cmd.append("--no-kv-cache")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 

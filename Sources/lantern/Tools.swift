@@ -206,7 +206,7 @@ struct Inspect: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prefill and decode speed (tokens/s), like llama-bench's pp and tg.",
-        discussion: "Prefill is one batched evaluation of a prompt of --prompt-tokens ids; decode is --gen-tokens single-token steps with the KV cache, from an empty cache as llama-bench's tg (not after the prompt), sampling excluded. Medians of --reps runs. With --depth N (llama-bench's -d), both are measured after N context tokens already in the cache (prefilled, not timed): prefill times the prompt after them, decode times --gen-tokens steps after them.")
+        discussion: "Prefill is one batched evaluation of a prompt of --prompt-tokens ids; decode is --gen-tokens single-token steps with the KV cache, from an empty cache as llama-bench's tg (not after the prompt; with --no-kv-cache each step recomputes the prompt and the tokens so far), sampling excluded. Medians of --reps runs. With --depth N (llama-bench's -d), both are measured after N context tokens already in the cache (prefilled, not timed): prefill times the prompt after them, decode times --gen-tokens steps after them.")
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .long) var promptTokens: Int = 128
