@@ -131,7 +131,8 @@ B_INLINE int64_t attend256_rows_scores(const int NC, const int KT, const int row
             const uint8_t *kr = k + row * stride;
             lt_kv_prefetch(KT, v + row * stride, hd);
             lt_kv_walk_next(&w);
-            for (int c = 0; c < nc; c++) _mm256_store_ps(kt + i * hd + 8 * c, kv_load8(KT, kr, c));
+            if (NC) { B_UNROLL for (int c = 0; c < NC; c++) _mm256_store_ps(kt + i * hd + 8 * c, kv_load8(KT, kr, c)); }
+            else for (int c = 0; c < nc; c++) _mm256_store_ps(kt + i * hd + 8 * c, kv_load8(KT, kr, c));
         }
         const float jf = (float)j0;
         for (int r = 0; r < rows; r++) {
@@ -139,6 +140,13 @@ B_INLINE int64_t attend256_rows_scores(const int NC, const int KT, const int row
             const int mr = ns[r] - j0 < m ? (int)(ns[r] - j0) : m;
             const float *qr = q + r * qstride;
             __m256 acc[8];
+            if (NC && mr == 8) {   // a full tile: one q chunk load feeds the eight keys' chains
+                B_UNROLL for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+                B_UNROLL for (int c = 0; c < NC; c++) {
+                    const __m256 qc = _mm256_loadu_ps(qr + 8 * c);
+                    B_UNROLL for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(qc, _mm256_load_ps(kt + i * hd + 8 * c), acc[i]);
+                }
+            } else
             B_UNROLL for (int i = 0; i < 8; i++) {
                 acc[i] = _mm256_setzero_ps();
                 if (i < mr) {
@@ -168,33 +176,51 @@ B_INLINE void attend256_rows_values(const int NC, const int KT, const int R, con
                                     int64_t block, int64_t stride, int64_t first, int64_t hd, const float *scores,
                                     int64_t sstride, float *out, int64_t ostride, int64_t nmax) {
     const int nc = NC ? NC : (int)(hd / 8);
-    lt_kv_walk w;
-    // Two chunks per walk over the keys while 2R accumulators leave room for the value chunks.
-    const int CW = R <= 6 ? 2 : 1;
-    for (int c0 = 0; c0 < nc; c0 += CW) {
-        const int two = CW == 2 && c0 + 1 < nc;
-        __m256 o0[B_ROWS], o1[B_ROWS];
-        B_UNROLL for (int r = 0; r < R; r++) { o0[r] = _mm256_setzero_ps(); o1[r] = _mm256_setzero_ps(); }
-        w = lt_kv_walk_start(table, block, first);
-        for (int64_t j = first; j < nmax; j++) {
+    // Keys in tiles of 8: the tile's value rows are converted to float once (vt), then each row adds them
+    // into its output, up to 64 values (8 registers) at a time, key by key in order: per row and value the
+    // same fma chain as attend256 (from 0, one fma per key), carried across tiles in out.
+    float vt[8 * 256] __attribute__((aligned(32)));
+    B_UNROLL for (int r = 0; r < R; r++)
+        for (int c = 0; c < nc; c++) _mm256_storeu_ps(out + r * ostride + 8 * c, _mm256_setzero_ps());
+    lt_kv_walk w = lt_kv_walk_start(table, block, first);
+    for (int64_t j0 = first; j0 < nmax; j0 += 8) {
+        const int m = nmax - j0 < 8 ? (int)(nmax - j0) : 8;
+        for (int i = 0; i < m; i++) {
             const uint8_t *vr = v + lt_kv_walk_row(&w) * stride;
             lt_kv_walk_next(&w);
-            const __m256 x0 = kv_load8(KT, vr, c0);
-            if (two) {
-                const __m256 x1 = kv_load8(KT, vr, c0 + 1);
-                B_UNROLL for (int r = 0; r < R; r++) {
-                    const __m256 p = _mm256_set1_ps(scores[r * sstride + j - first]);
-                    o0[r] = _mm256_fmadd_ps(p, x0, o0[r]);
-                    o1[r] = _mm256_fmadd_ps(p, x1, o1[r]);
-                }
-            } else {
-                B_UNROLL for (int r = 0; r < R; r++)
-                    o0[r] = _mm256_fmadd_ps(_mm256_set1_ps(scores[r * sstride + j - first]), x0, o0[r]);
-            }
+            if (NC) { B_UNROLL for (int c = 0; c < NC; c++) _mm256_store_ps(vt + i * hd + 8 * c, kv_load8(KT, vr, c)); }
+            else for (int c = 0; c < nc; c++) _mm256_store_ps(vt + i * hd + 8 * c, kv_load8(KT, vr, c));
         }
         B_UNROLL for (int r = 0; r < R; r++) {
-            _mm256_storeu_ps(out + r * ostride + 8 * c0, o0[r]);
-            if (two) _mm256_storeu_ps(out + r * ostride + 8 * (c0 + 1), o1[r]);
+            const float *pr = scores + r * sstride + (j0 - first);
+            float *orow = out + r * ostride;
+            for (int c0 = 0; c0 < nc; c0 += 8) {
+                const int cn = nc - c0 < 8 ? nc - c0 : 8;
+                __m256 o[8];
+                if (cn == 8) {
+                    B_UNROLL for (int c = 0; c < 8; c++) o[c] = _mm256_loadu_ps(orow + 8 * (c0 + c));
+                    if (m == 8) {
+                        B_UNROLL for (int i = 0; i < 8; i++) {
+                            const __m256 p = _mm256_broadcast_ss(pr + i);
+                            B_UNROLL for (int c = 0; c < 8; c++) o[c] = _mm256_fmadd_ps(p, _mm256_load_ps(vt + i * hd + 8 * (c0 + c)), o[c]);
+                        }
+                    } else {
+                        for (int i = 0; i < m; i++) {
+                            const __m256 p = _mm256_broadcast_ss(pr + i);
+                            B_UNROLL for (int c = 0; c < 8; c++) o[c] = _mm256_fmadd_ps(p, _mm256_load_ps(vt + i * hd + 8 * (c0 + c)), o[c]);
+                        }
+                    }
+                    B_UNROLL for (int c = 0; c < 8; c++) _mm256_storeu_ps(orow + 8 * (c0 + c), o[c]);
+                } else {
+                    B_UNROLL for (int c = 0; c < 8; c++) if (c < cn) o[c] = _mm256_loadu_ps(orow + 8 * (c0 + c));
+                    for (int i = 0; i < m; i++) {
+                        const __m256 p = _mm256_broadcast_ss(pr + i);
+                        B_UNROLL for (int c = 0; c < 8; c++)
+                            if (c < cn) o[c] = _mm256_fmadd_ps(p, _mm256_load_ps(vt + i * hd + 8 * (c0 + c)), o[c]);
+                    }
+                    B_UNROLL for (int c = 0; c < 8; c++) if (c < cn) _mm256_storeu_ps(orow + 8 * (c0 + c), o[c]);
+                }
+            }
         }
     }
 }
