@@ -73,8 +73,10 @@ B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_
         __m256 sc = _mm256_mul_ps(sum8(acc), vscale);
         sc = _mm256_add_ps(sc, _mm256_mul_ps(vslope, _mm256_add_ps(_mm256_set1_ps((float)j0), lane)));
         const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        if (bias) sc = _mm256_add_ps(sc, _mm256_maskload_ps(bias + j0, mask));
-        _mm256_maskstore_ps(scores + (j0 - first), mask, sc);
+        if (bias) sc = _mm256_add_ps(sc, m == 8 ? _mm256_loadu_ps(bias + j0) : _mm256_maskload_ps(bias + j0, mask));
+        // A masked store costs about a dozen cycles on AMD cores: full tiles take a plain one.
+        if (m == 8) _mm256_storeu_ps(scores + (j0 - first), sc);
+        else _mm256_maskstore_ps(scores + (j0 - first), mask, sc);
     }
     const float l = lt_softmax_f32_avx2(scores, n - first);
     if (lse) *lse = l;
@@ -161,7 +163,8 @@ B_INLINE int64_t attend256_rows_scores(const int NC, const int KT, const int row
             }
             __m256 sc = _mm256_mul_ps(sum8(acc), vscale);
             sc = _mm256_add_ps(sc, _mm256_mul_ps(vslope, _mm256_add_ps(_mm256_set1_ps(jf), lane)));
-            _mm256_maskstore_ps(scores + r * sstride + (j0 - first), _mm256_cmpgt_epi32(_mm256_set1_epi32(mr), lanes), sc);
+            if (mr == 8) _mm256_storeu_ps(scores + r * sstride + (j0 - first), sc);   // (a masked store is slow on AMD)
+            else _mm256_maskstore_ps(scores + r * sstride + (j0 - first), _mm256_cmpgt_epi32(_mm256_set1_epi32(mr), lanes), sc);
         }
     }
     for (int r = 0; r < rows; r++) {
