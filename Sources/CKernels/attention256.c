@@ -107,8 +107,9 @@ B_INLINE void attend256(const int NC, const int KT, const float *q, const uint8_
 /// - scores: each tile of 8 keys is converted to float once into kt (the values kv_load8 gives), then every
 ///   row computes its 8 dots from kt in attend256's order (the same fma chain per key, the same sum8 tree);
 /// - softmax per row over its own keys, with its log-sum-exp; probabilities past a row's last key are 0;
-/// - values: per pass one or two 8-value chunks, each value chunk loaded once and added into every row's
-///   accumulator of that chunk in key order, as attend256 adds them (a 0 probability adds an exact 0).
+/// - values: one walk over the keys in tiles of 8, each tile's value rows converted to float once into vt,
+///   then every row adds them into its output (64 values in registers at a time, carried across tiles in
+///   out) key by key in order, as attend256 adds them (a 0 probability adds an exact 0).
 /// attend256_rows_scores takes the row count at run time; attend256_rows_values is compiled per row count
 /// R (1 ... B_ROWS), so its row loops unroll without a test per row.
 #define B_ROWS 8
