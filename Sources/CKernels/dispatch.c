@@ -180,6 +180,27 @@ float lt_sumsq_f32(const float *x, int64_t n) {
     return acc;
 }
 
+/// The plain twin: the first strictly larger value wins; NaN compares false, so it never does.
+static int64_t argmax_scalar(const float *x, int64_t n) {
+    int64_t best = 0;
+    float top = -INFINITY;
+    for (int64_t i = 0; i < n; i++) if (x[i] > top) { top = x[i]; best = i; }
+    return best;
+}
+
+int64_t lt_argmax_f32_at(int level, const float *x, int64_t n) {
+#if defined(__x86_64__)
+    if (clamp_level(level) >= 1) return lt_argmax_f32_avx2(x, n);
+#endif
+#if defined(__aarch64__)
+    if (clamp_level(level) >= 1) return lt_argmax_f32_neon(x, n);
+#endif
+    (void)level;
+    return argmax_scalar(x, n);
+}
+
+int64_t lt_argmax_f32(const float *x, int64_t n) { return lt_argmax_f32_at(active_level(), x, n); }
+
 void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n) {
 #if defined(__x86_64__)
     if (clamp_level(level) >= 1) { lt_swiglu_f32_avx2(gate, up, n); return; }

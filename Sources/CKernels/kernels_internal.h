@@ -62,6 +62,7 @@ float lt_softmax_scalar_lse(float *x, int64_t n);
     float lt_dot_f32_##isa(const float *a, const float *b, int64_t n); \
     void lt_axpy_f32_##isa(float a, const float *x, float *y, int64_t n); \
     float lt_sumsq_f32_##isa(const float *x, int64_t n); \
+    int64_t lt_argmax_f32_##isa(const float *x, int64_t n); \
     void lt_swiglu_f32_##isa(float *gate, const float *up, int64_t n); \
     void lt_gelu_f32_##isa(float *x, int64_t n); \
     void lt_gelu_tanh_f32_##isa(float *x, const float *up, int64_t n); \
@@ -156,6 +157,7 @@ void lt_dequantize_neon(int dtype, const void *src, int64_t n, float *dst);
 float lt_dot_f32_neon(const float *a, const float *b, int64_t n);
 void lt_axpy_f32_neon(float a, const float *x, float *y, int64_t n);
 float lt_sumsq_f32_neon(const float *x, int64_t n);
+int64_t lt_argmax_f32_neon(const float *x, int64_t n);
 void lt_swiglu_f32_neon(float *gate, const float *up, int64_t n);
 void lt_gelu_f32_neon(float *x, int64_t n);
 void lt_gelu_tanh_f32_neon(float *x, const float *up, int64_t n);

@@ -387,6 +387,29 @@ float lt_sumsq_f32_neon(const float *x, int64_t n) {
     return sum;
 }
 
+/// As the x86 path: the largest value first (vmaxnmq keeps the number when one side is NaN), then the first
+/// index holding it; 0 when nothing is above -inf.
+int64_t lt_argmax_f32_neon(const float *x, int64_t n) {
+    float32x4_t m0 = vdupq_n_f32(-INFINITY), m1 = m0;
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        m0 = vmaxnmq_f32(m0, vld1q_f32(x + k));
+        m1 = vmaxnmq_f32(m1, vld1q_f32(x + k + 4));
+    }
+    float top = vmaxnmvq_f32(vmaxnmq_f32(m0, m1));
+    for (; k < n; k++) top = x[k] > top ? x[k] : top;
+    if (!(top > -INFINITY)) return 0;
+    const float32x4_t t = vdupq_n_f32(top);
+    for (k = 0; k + 4 <= n; k += 4) {
+        const uint32x4_t eq = vceqq_f32(vld1q_f32(x + k), t);
+        if (vmaxvq_u32(eq)) {
+            for (int i = 0; i < 4; i++) if (x[k + i] == top) return k + i;
+        }
+    }
+    for (; k < n; k++) if (x[k] == top) return k;
+    return 0;   // not reached: top is one of the values
+}
+
 /// exp(x) to about 2 ulp for x in [-87.3, 88.0]; 0 below that range (exp(-inf) = 0 for masked scores),
 /// clamped to exp(88.0) above it. The same method as the x86 paths: x = k ln2 + r with ln2 split in two
 /// (Cody-Waite), |r| <= ln2 / 2, a degree-7 Taylor polynomial in r and 2^k built in the exponent field.

@@ -840,6 +840,32 @@ LT_TARGET float FN(lt_sumsq_f32)(const float *x, int64_t n) {
     return sum;
 }
 
+/// Two passes: the largest value (vmaxps returns its second operand when either is NaN, so NaNs drop out
+/// against the running maximum, which starts at -inf), then the first index holding it. When nothing is
+/// above -inf the answer is 0, as the scalar twin's.
+LT_TARGET int64_t FN(lt_argmax_f32)(const float *x, int64_t n) {
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        m0 = _mm256_max_ps(_mm256_loadu_ps(x + k), m0);
+        m1 = _mm256_max_ps(_mm256_loadu_ps(x + k + 8), m1);
+    }
+    for (; k + 8 <= n; k += 8) m0 = _mm256_max_ps(_mm256_loadu_ps(x + k), m0);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, _mm256_max_ps(m0, m1));
+    float top = -INFINITY;
+    for (int i = 0; i < 8; i++) top = lanes[i] > top ? lanes[i] : top;
+    for (; k < n; k++) top = x[k] > top ? x[k] : top;
+    if (!(top > -INFINITY)) return 0;
+    const __m256 t = _mm256_set1_ps(top);
+    for (k = 0; k + 8 <= n; k += 8) {
+        const int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + k), t, _CMP_EQ_OQ));
+        if (mask) return k + __builtin_ctz((unsigned)mask);
+    }
+    for (; k < n; k++) if (x[k] == top) return k;
+    return 0;   // not reached: top is one of the values
+}
+
 /// exp(x) to about 2 ulp for x in [-87.3, 88.0]; 0 below that range (so exp(-inf) = 0 for masked
 /// scores), clamped to exp(88.0) above it. Cody-Waite reduction x = n ln2 + r, |r| <= ln2 / 2, then a
 /// degree-7 Taylor polynomial (truncation error < 5e-9 relative) and 2^n built in the exponent field.

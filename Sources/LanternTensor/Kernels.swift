@@ -285,6 +285,12 @@ public enum Kernels {
         }
     }
 
+    /// Index of the first largest value (NaNs skipped; 0 when nothing is above -infinity): greedy decoding.
+    public static func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
+        guard let base = x.baseAddress else { return 0 }
+        return Int(lt_argmax_f32(base, Int64(x.count)))
+    }
+
     /// In-place SwiGLU: gate[i] = silu(gate[i]) * up[i] for `count` values.
     public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
         lt_swiglu_f32(gate, up, Int64(count))

@@ -153,6 +153,13 @@ extension Reference {
         }
     }
 
+    /// Index of the first strictly largest value; NaN never compares larger, and 0 when nothing is above -inf.
+    public static func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0, top = -Float.infinity
+        for (i, v) in x.enumerated() where v > top { best = i; top = v }
+        return best
+    }
+
     /// In-place SwiGLU: gate[i] = silu(gate[i]) * up[i].
     public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
         for i in 0..<count {

@@ -502,6 +502,42 @@ static void test_blas1(void) {
     }
 }
 
+/// argmax: the NEON function and the public entry point against the plain loop (first strictly larger value
+/// wins, NaN never does, 0 when nothing is above -inf), on ties, NaNs, -inf rows and signed zeros.
+static void test_argmax(void) {
+    for (int via = 0; via < 2; via++) {
+        int bad = 0, cases = 0;
+        for (int c = 0; c < NLEN; c++) {
+            const int64_t n = float_lengths[c];
+            float *x = malloc((size_t)n * 4);
+            for (int kind = 0; kind < 6; kind++) {
+                for (int64_t k = 0; k < n; k++) x[k] = rand_float(20);
+                if (kind == 1) for (int64_t k = 0; k < n; k += 3) x[k] = NAN;
+                if (kind == 2 && n > 3) { x[n / 3] = 100; x[n - 1] = 100; }
+                if (kind == 3) for (int64_t k = 0; k < n; k++) x[k] = -INFINITY;
+                if (kind == 4) for (int64_t k = 0; k < n; k++) x[k] = NAN;
+                if (kind == 5) { for (int64_t k = 0; k < n; k++) x[k] = -INFINITY; x[n - 1] = 0.0f; if (n > 2) x[n / 2] = -0.0f; }
+                int64_t want = 0;
+                float top = -INFINITY;
+                for (int64_t k = 0; k < n; k++) if (x[k] > top) { top = x[k]; want = k; }
+                int64_t got;
+#if defined(__aarch64__)
+                if (via == 0) got = lt_argmax_f32_neon(x, n);
+                else
+#endif
+                got = lt_argmax_f32(x, n);
+                if (got != want) {
+                    if (!bad) printf("  argmax n %lld kind %d: %lld vs %lld\n", (long long)n, kind, (long long)got, (long long)want);
+                    bad++;
+                }
+                cases++;
+            }
+            free(x);
+        }
+        report(via ? "lt_argmax_f32" : "argmax_f32_neon", "f32", via == 0 ? 1 : 2, cases, bad, bad ? 1 : 0);
+    }
+}
+
 static double gelu_u(float v) { const double x = v; return 0.79788456080286536 * (x + 0.044715 * x * x * x); }
 
 static void test_activations(void) {
@@ -689,6 +725,7 @@ int main(int argc, char **argv) {
     test_qgemm_r16();
     test_fgemm();
     test_blas1();
+    test_argmax();
     test_activations();
     test_kv();
     printf("%s: %d failing kernel line(s)\n", failures ? "FAILED" : "PASSED", failures);

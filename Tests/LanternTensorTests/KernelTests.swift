@@ -354,6 +354,44 @@ func matmulMatchesReference(_ dtype: DType) {
     }
 }
 
+/// The SIMD argmax gives the plain loop's index on every path: ties (the first wins), NaNs (skipped),
+/// -infinity everywhere or NaN everywhere (0), signed zeros, the maximum in the tail, lengths that are not a
+/// multiple of the vector width, and a vocabulary-sized row.
+@Test func argmaxMatchesReference() {
+    var rng = SeededRandom(seed: 29)
+    var cases: [[Float]] = []
+    for n in [1, 2, 5, 8, 13, 16, 17, 31, 64, 1000, 49152] {
+        let base = randomFloats(n, rng: &rng, scale: 20)
+        cases.append(base)
+        var withNaN = base
+        for i in stride(from: 0, to: n, by: 3) { withNaN[i] = .nan }
+        cases.append(withNaN)
+        var tie = base
+        if n > 3 { let m = tie.max()! + 1; tie[n / 3] = m; tie[n - 1] = m }
+        cases.append(tie)
+        var tail = base
+        tail[n - 1] = 1e30
+        cases.append(tail)
+        cases.append([Float](repeating: -.infinity, count: n))
+        cases.append([Float](repeating: .nan, count: n))
+        var zeros = [Float](repeating: -.infinity, count: n)
+        zeros[n - 1] = 0
+        if n > 2 { zeros[n / 2] = -0.0 }
+        cases.append(zeros)
+        var oneFinite = [Float](repeating: .nan, count: n)
+        oneFinite[n / 2] = -.greatestFiniteMagnitude
+        cases.append(oneFinite)
+    }
+    for x in cases {
+        let want = x.withUnsafeBufferPointer { Reference.argmax($0) }
+        for level in supportedLevels {
+            let got = x.withUnsafeBufferPointer { Int(lt_argmax_f32_at(Int32(level), $0.baseAddress!, Int64($0.count))) }
+            #expect(got == want, "argmax level \(level) n \(x.count)")
+        }
+        #expect(x.withUnsafeBufferPointer { Kernels.argmax($0) } == want)
+    }
+}
+
 /// The SIMD exact GELU matches the erf definition (`Activation.gelu`, libm's erf) within
 /// 2e-7 * max(1, |x|) + 1e-7 on every path, for tails, zero, large and tiny inputs of both signs.
 @Test func geluMatchesReference() {

@@ -137,6 +137,10 @@ void lt_axpy_f32(float a, const float *x, float *y, int64_t n);
 float lt_sumsq_f32(const float *x, int64_t n);
 /// gate[i] = silu(gate[i]) * up[i]; SIMD exp within ~2 ulp, see x86_impl.h.
 void lt_swiglu_f32(float *gate, const float *up, int64_t n);
+/// Index of the first largest value of x[0 ..< n] (greedy sampling): NaNs are skipped, and 0 when no value
+/// is above -infinity (all -inf or NaN, or n < 1), as a loop that keeps the first strictly larger value does.
+int64_t lt_argmax_f32(const float *x, int64_t n);
+int64_t lt_argmax_f32_at(int level, const float *x, int64_t n);
 void lt_swiglu_f32_at(int level, float *gate, const float *up, int64_t n);
 /// In place: x[i] = gelu(x[i]) = 0.5 x (1 + erf(x / sqrt 2)) (exact GELU, BERT). The SIMD paths use
 /// erfc(z) ~ poly(t) exp(-z^2), t = 1 / (1 + p z) (Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7) on

@@ -1,3 +1,5 @@
+import LanternTensor
+
 /// A full sampling step: processors in order, then one selector, over a reused working set.
 ///
 /// Built from `SamplingParameters` it follows llama.cpp's default order,
@@ -62,11 +64,7 @@ public struct SamplerChain: Sendable {
     /// Precondition (programmer error): `logits` is not empty.
     public mutating func sample(logits: UnsafeBufferPointer<Float>, history: [Int]) -> Int {
         precondition(!logits.isEmpty, "SamplerChain.sample needs at least one logit")
-        if plainGreedy {
-            var best = 0, bestLogit = -Float.infinity
-            for (i, l) in logits.enumerated() where l > bestLogit { best = i; bestLogit = l }   // NaN > x is false
-            return best
-        }
+        if plainGreedy { return Kernels.argmax(logits) }   // the first largest; NaN skipped
         candidates.reset(logits: logits)
         let window = history[...]
         for i in processors.indices {
