@@ -3,13 +3,15 @@
 and the cache's memory, measured with `lantern bench` and drawn as an SVG (standard library only).
 
     python3 benchmarks/kv_cache_scaling.py [--lantern .build/release/lantern] [--model NAME|PATH]
-        [--lengths 32,64,128,256,512] [--gen 8] [--threads 2] [--out benchmarks/kv-cache]
+        [--lengths 32,64,128,256,512] [--gen 8] [--threads 2] [--kv-type f16|f32|q8_0] [--out benchmarks/kv-cache]
 
 For each length L: `lantern bench --depth L --prompt-tokens 1 --gen-tokens G --reps 1` with the cache (each
 step appends one token to a cache that holds L tokens) and `lantern bench --prompt-tokens L --gen-tokens G
---no-kv-cache` (each step runs the L prompt tokens and those generated so far again from an empty cache). Per-token time is 1 / tg_tps. With the cache it grows slowly (attention reads L cached
-keys); without it every step costs a prefill of L tokens, so it grows about linearly in L (quadratic
-over a whole generation). The cache's memory is kv_bytes_per_token x L (float32 K and V, every layer).
+--no-kv-cache` (each step runs the L prompt tokens and those generated so far again from an empty
+cache). Per-token time is 1 / tg_tps. With the cache it grows slowly (attention reads L cached keys);
+without it every step costs a prefill of L tokens, so it grows about linearly in L (quadratic over a
+whole generation). The cache's memory is kv_bytes_per_token x L (K and V of every layer, in the type
+bench reports as kv_type: f16 by default for quantized weights, f32 for float ones; --kv-type sets it).
 Writes OUT.json (the numbers) and OUT.svg (two panels).
 """
 import argparse
@@ -18,13 +20,15 @@ import subprocess
 import sys
 
 
-def bench(lantern, model, length, gen, threads, cache):
+def bench(lantern, model, length, gen, threads, cache, kv_type):
     # With the cache, decode after L tokens is --depth L (bench's decode otherwise starts from an empty cache).
     length_args = ["--depth", str(length), "--prompt-tokens", "1"] if cache else ["--prompt-tokens", str(length), "--no-kv-cache"]
     cmd = [lantern, "bench"] + length_args + ["--gen-tokens", str(gen), "--reps", "1",
                                               "--threads", str(threads), "--format", "json"]
     if model:
         cmd += ["--model", model]
+    if kv_type:
+        cmd += ["--kv-type", kv_type]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -67,23 +71,25 @@ def main():
     ap.add_argument("--lengths", default="32,64,128,256,512")
     ap.add_argument("--gen", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--kv-type", help="f16, f32 or q8_0 (default: bench's default for the model)")
     ap.add_argument("--out", default="benchmarks/kv-cache")
     a = ap.parse_args()
     rows = []
     for length in [int(x) for x in a.lengths.split(",")]:
-        with_cache = bench(a.lantern, a.model, length, a.gen, a.threads, True)
-        without = bench(a.lantern, a.model, length, a.gen, a.threads, False)
+        with_cache = bench(a.lantern, a.model, length, a.gen, a.threads, True, a.kv_type)
+        without = bench(a.lantern, a.model, length, a.gen, a.threads, False, a.kv_type)
         row = {"length": length,
                "ms_per_token_cache": 1000 / with_cache["tg_tps"],
                "ms_per_token_no_cache": 1000 / without["tg_tps"],
-               "kv_bytes": with_cache["kv_bytes_per_token"] * length}
+               "kv_bytes": with_cache["kv_bytes_per_token"] * length,
+               "kv_type": with_cache.get("kv_type", "?")}
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
     with open(a.out + ".json", "w") as f:
         json.dump({"model": a.model, "threads": a.threads, "gen_tokens": a.gen, "rows": rows}, f, indent=1)
     time_series = [("with KV cache", "#1f77b4", [(r["length"], r["ms_per_token_cache"]) for r in rows]),
                    ("without (recompute all)", "#d62728", [(r["length"], r["ms_per_token_no_cache"]) for r in rows])]
-    mem_series = [("KV cache (f32)", "#2ca02c", [(r["length"], r["kv_bytes"] / 2**20) for r in rows])]
+    mem_series = [(f"KV cache ({rows[0]['kv_type']})", "#2ca02c", [(r["length"], r["kv_bytes"] / 2**20) for r in rows])]
     svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="860" height="300" font-family="sans-serif">'
            '<rect width="100%" height="100%" fill="white"/>'
            + panel(0, "decode time per token", "sequence length (tokens)", "ms / token", time_series)

@@ -8,8 +8,9 @@
 Each round starts each server in turn (`-np N -c CTX -t THREADS`, nothing else running), waits for
 /health, and runs benchmarks/serve_load.py with every client count (streamed /v1/completions at temperature
 0, one prompt per client). Prints one JSON object: per engine and client count the median aggregate decode
-tokens/s over the rounds, failures, and the server's resident memory after the load; and the ratios the
-issue asks for: Lantern with 8 clients over Lantern with 1, and Lantern over llama-server at 8 and 32.
+tokens/s over the rounds (and the steady rate while every stream decodes, see serve_load.py), failures,
+and the server's resident memory after the load; and the ratios the issue asks for: Lantern with 8
+clients over Lantern with 1 (aggregate and steady), and Lantern over llama-server at 8 and 32.
 
 llama-server's -c is the total context split over its slots, Lantern's -c is per sequence; both get room
 for every prompt plus --max-tokens. llama-server is the native build of ../shared/tools/build_llamacpp.sh
@@ -77,6 +78,7 @@ def main():
                          "-c", str(a.ctx * a.parallel), "-t", str(a.threads), "-tb", str(a.threads)],
     }
     results = {e: {c: [] for c in clients} for e in engines}
+    steady = {e: {c: [] for c in clients} for e in engines}
     memory = {e: [] for e in engines}
     failures = {e: 0 for e in engines}
     for _ in range(a.rounds):
@@ -88,6 +90,8 @@ def main():
                 for c in clients:
                     r = run_load(url, c, a.max_tokens)
                     results[engine][c].append(r["aggregate_tps"])
+                    if r.get("steady_tps"):
+                        steady[engine][c].append(r["steady_tps"])
                     failures[engine] += r["failures"]
                 memory[engine].append(rss_mb(proc.pid))
             finally:
@@ -98,12 +102,18 @@ def main():
                     proc.kill()
                     proc.wait()
     med = {e: {str(c): round(statistics.median(v), 1) for c, v in results[e].items()} for e in engines}
+    steady_med = {e: {str(c): round(statistics.median(v), 1) for c, v in steady[e].items() if v} for e in engines}
     summary = {"model": os.path.basename(a.model), "threads": a.threads, "parallel": a.parallel,
                "max_tokens": a.max_tokens, "rounds": a.rounds, "aggregate_tps_median": med,
                "runs": {e: {str(c): v for c, v in results[e].items()} for e in engines},
+               "steady_tps_median": steady_med,
+               "steady_runs": {e: {str(c): v for c, v in steady[e].items()} for e in engines},
                "failures": failures, "rss_mb_after_load": memory}
     if "lantern" in med and 1 in clients and a.parallel in clients:
         summary["lantern_parallel_over_single"] = round(med["lantern"][str(a.parallel)] / med["lantern"]["1"], 2)
+        sm = steady_med["lantern"]
+        if "1" in sm and str(a.parallel) in sm:
+            summary["lantern_parallel_over_single_steady"] = round(sm[str(a.parallel)] / sm["1"], 2)
     if "lantern" in med and "llama-server" in med:
         summary["lantern_over_llama_server"] = {str(c): round(med["lantern"][str(c)] / med["llama-server"][str(c)], 2)
                                                 for c in clients}

@@ -6,7 +6,10 @@
 Each client sends one streamed /v1/completions request (temperature 0, a different prompt each) and checks
 its stream is complete (chunks, a finish_reason, data: [DONE]). Prints one JSON object: requests, failures,
 total generated tokens, wall seconds, aggregate decode tokens/s (generated tokens / wall time from the
-first token of any stream to the last), and per-request time to first token. Standard library only.
+first token of any stream to the last), the steady rate (tokens that arrived while every stream was
+decoding, from the last stream's first token to the first stream's last token, over that interval: the
+rate with all N streams running, without the ramp while prompts are admitted and streams finish) and
+per-request time to first token. Standard library only.
 """
 import argparse, json, threading, time, urllib.request
 
@@ -22,6 +25,7 @@ def stream_one(url, i, max_tokens, out):
     req = urllib.request.Request(url + "/v1/completions", data=body, headers={"Content-Type": "application/json"})
     start = time.time()
     first = None
+    arrivals = []
     tokens = 0
     finish = None
     done = False
@@ -39,14 +43,29 @@ def stream_one(url, i, max_tokens, out):
                 for c in obj.get("choices", []):
                     if c.get("text"):
                         tokens += 1
-                        first = first or time.time()
+                        arrivals.append(time.time())
+                        first = first or arrivals[-1]
                     finish = c.get("finish_reason") or finish
                 if obj.get("usage"):
                     tokens = obj["usage"].get("completion_tokens", tokens)
         out[i] = {"ok": done and finish is not None, "tokens": tokens, "start": start, "first": first or time.time(),
-                  "end": time.time()}
+                  "end": time.time(), "arrivals": arrivals}
     except Exception as e:  # a failed request is counted, not fatal
-        out[i] = {"ok": False, "error": str(e), "tokens": 0, "start": start, "first": time.time(), "end": time.time()}
+        out[i] = {"ok": False, "error": str(e), "tokens": 0, "start": start, "first": time.time(), "end": time.time(),
+                  "arrivals": []}
+
+
+def steady_rate(streams):
+    """Tokens per second while every stream was decoding: chunks that arrived after the last stream's first
+    token and up to the first stream's last token, over that interval (None when the interval is empty)."""
+    if not streams or any(not r["arrivals"] for r in streams):
+        return None
+    lo = max(r["arrivals"][0] for r in streams)
+    hi = min(r["arrivals"][-1] for r in streams)
+    if hi <= lo:
+        return None
+    n = sum(1 for r in streams for t in r["arrivals"] if lo < t <= hi)
+    return n / (hi - lo)
 
 
 def main():
@@ -67,8 +86,10 @@ def main():
     toks = sum(r["tokens"] for r in ok)
     first = min((r["first"] for r in ok), default=t0)
     last = max((r["end"] for r in ok), default=t0)
+    steady = steady_rate(ok)
     print(json.dumps({"requests": a.clients, "failures": a.clients - len(ok), "generated_tokens": toks,
                       "wall_s": round(wall, 3), "aggregate_tps": round(toks / max(last - first, 1e-9), 2),
+                      "steady_tps": round(steady, 2) if steady else None,
                       "ttft_median_s": round(sorted(r["first"] - r["start"] for r in ok)[len(ok) // 2], 3) if ok else None,
                       "errors": [r.get("error") for r in out if not r["ok"]][:3]}))
 
