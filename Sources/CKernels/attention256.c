@@ -205,7 +205,8 @@ B_INLINE void attend256_rows_values(const int NC, const int KT, const int R, con
                     B_UNROLL for (int c = 0; c < 8; c++) o[c] = _mm256_loadu_ps(orow + 8 * (c0 + c));
                     for (int i = 0; i < m; i++) {
                         const __m256 p = _mm256_broadcast_ss(pr + i);
-                        B_UNROLL for (int c = 0; c < 8; c++) o[c] = _mm256_fmadd_ps(p, _mm256_load_ps(vt + i * hd + 8 * (c0 + c)), o[c]);
+                        B_UNROLL for (int c = 0; c < 8; c++)
+                            o[c] = _mm256_fmadd_ps(p, _mm256_load_ps(vt + i * hd + 8 * (c0 + c)), o[c]);
                     }
                     B_UNROLL for (int c = 0; c < 8; c++) _mm256_storeu_ps(orow + 8 * (c0 + c), o[c]);
                 } else {

@@ -516,7 +516,11 @@ static void test_argmax(void) {
                 if (kind == 2 && n > 3) { x[n / 3] = 100; x[n - 1] = 100; }
                 if (kind == 3) for (int64_t k = 0; k < n; k++) x[k] = -INFINITY;
                 if (kind == 4) for (int64_t k = 0; k < n; k++) x[k] = NAN;
-                if (kind == 5) { for (int64_t k = 0; k < n; k++) x[k] = -INFINITY; x[n - 1] = 0.0f; if (n > 2) x[n / 2] = -0.0f; }
+                if (kind == 5) {
+                    for (int64_t k = 0; k < n; k++) x[k] = -INFINITY;
+                    x[n - 1] = 0.0f;
+                    if (n > 2) x[n / 2] = -0.0f;
+                }
                 int64_t want = 0;
                 float top = -INFINITY;
                 for (int64_t k = 0; k < n; k++) if (x[k] > top) { top = x[k]; want = k; }
@@ -527,7 +531,8 @@ static void test_argmax(void) {
 #endif
                 got = lt_argmax_f32(x, n);
                 if (got != want) {
-                    if (!bad) printf("  argmax n %lld kind %d: %lld vs %lld\n", (long long)n, kind, (long long)got, (long long)want);
+                    if (!bad)
+                        printf("  argmax n %lld kind %d: %lld vs %lld\n", (long long)n, kind, (long long)got, (long long)want);
                     bad++;
                 }
                 cases++;

@@ -385,7 +385,9 @@ func matmulMatchesReference(_ dtype: DType) {
     for x in cases {
         let want = x.withUnsafeBufferPointer { Reference.argmax($0) }
         for level in supportedLevels {
-            let got = x.withUnsafeBufferPointer { Int(lt_argmax_f32_at(Int32(level), $0.baseAddress!, Int64($0.count))) }
+            let got = x.withUnsafeBufferPointer {
+                Int(lt_argmax_f32_at(Int32(level), $0.baseAddress!, Int64($0.count)))
+            }
             #expect(got == want, "argmax level \(level) n \(x.count)")
         }
         #expect(x.withUnsafeBufferPointer { Kernels.argmax($0) } == want)
