@@ -24,7 +24,6 @@ def stream_one(url, i, max_tokens, out):
                        "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}).encode()
     req = urllib.request.Request(url + "/v1/completions", data=body, headers={"Content-Type": "application/json"})
     start = time.time()
-    first = None
     arrivals = []
     tokens = 0
     finish = None
@@ -44,11 +43,11 @@ def stream_one(url, i, max_tokens, out):
                     if c.get("text"):
                         tokens += 1
                         arrivals.append(time.time())
-                        first = first or arrivals[-1]
                     finish = c.get("finish_reason") or finish
                 if obj.get("usage"):
                     tokens = obj["usage"].get("completion_tokens", tokens)
-        out[i] = {"ok": done and finish is not None, "tokens": tokens, "start": start, "first": first or time.time(),
+        out[i] = {"ok": done and finish is not None, "tokens": tokens, "start": start,
+                  "first": arrivals[0] if arrivals else time.time(),
                   "end": time.time(), "arrivals": arrivals}
     except Exception as e:  # a failed request is counted, not fatal
         out[i] = {"ok": False, "error": str(e), "tokens": 0, "start": start, "first": time.time(), "end": time.time(),
