@@ -75,7 +75,7 @@ for model in "${MODELS[@]}"; do
     threads=$1 pp=$2
     for depth in $DEPTHS; do
       for round in $(seq "$ROUNDS"); do
-        for act in int8x2 int8; do
+        for act in int8x2 mixed int8; do
           $LANTERN bench --model "$path" --threads "$threads" --activations "$act" --prompt-tokens "$pp" --gen-tokens 64 \
             --depth "$depth" --reps 1 --format json | sed "s|^|$name lantern-$act $threads $pp $depth |" >> "$RESULTS"
         done
@@ -118,26 +118,35 @@ out = []
 for (model, threads, pp, depth, k), v in sorted(rows.items(), key=lambda kv: (kv[0][0], -kv[0][1], kv[0][2], kv[0][3], kv[0][4])):
     med = {e: statistics.median(r) for e, r in v.items()}
     a, b, c = med["lantern-int8x2"], med["lantern-int8"], med["llama.cpp"]
-    d = med.get("ik_llama.cpp")
+    m, d = med.get("lantern-mixed"), med.get("ik_llama.cpp")
     row = {"model": model, "threads": threads, "prompt_tokens": pp, "depth": depth, "metric": k,
            "lantern_int8x2": a, "lantern_int8": b, "llama_cpp": c, "ratio_int8x2": a / c, "ratio_int8": b / c, "runs": v}
+    if m: row.update({"lantern_mixed": m, "ratio_mixed": m / c})
     if d: row.update({"ik_llama_cpp": d, "ik_ratio_int8x2": a / d, "ik_ratio_int8": b / d})
+    if d and m: row["ik_ratio_mixed"] = m / d
     out.append(row)
 json.dump(out, open("benchmarks/last-run.json", "w"), indent=1)
 if sys.argv[2] == "json":
     print(json.dumps(out))
     sys.exit(0)
-head = "| model | threads | metric (tokens/s) | depth | Lantern int8x2 (default) | Lantern int8 | llama.cpp |"
-rule = "|---|---|---|---|---|---|---|"
+head = "| model | threads | metric (tokens/s) | depth | Lantern int8x2 (default) | Lantern mixed | Lantern int8 | llama.cpp |"
+rule = "|---|---|---|---|---|---|---|---|"
 if ik: head += " ik_llama.cpp |"; rule += "---|"
-head += " vs llama.cpp: int8x2 / int8 |"; rule += "---|"
-if ik: head += " vs ik_llama.cpp: int8x2 / int8 |"; rule += "---|"
+head += " vs llama.cpp: int8x2 / mixed / int8 |"; rule += "---|"
+if ik: head += " vs ik_llama.cpp: int8x2 / mixed / int8 |"; rule += "---|"
 print(head); print(rule)
 for r in out:
     name = f"prefill {r['prompt_tokens']}" if r["metric"] == "pp_tps" else "decode 64"
-    line = f"| {r['model']} | {r['threads']} | {name} | {r['depth']} | {r['lantern_int8x2']:.1f} | {r['lantern_int8']:.1f} | {r['llama_cpp']:.1f} |"
+    mixed = f"{r['lantern_mixed']:.1f}" if "lantern_mixed" in r else ""
+    line = f"| {r['model']} | {r['threads']} | {name} | {r['depth']} | {r['lantern_int8x2']:.1f} | {mixed} | {r['lantern_int8']:.1f} | {r['llama_cpp']:.1f} |"
     if ik: line += f" {r['ik_llama_cpp']:.1f} |" if "ik_llama_cpp" in r else " |"
-    line += f" {r['ratio_int8x2']:.2f}x / {r['ratio_int8']:.2f}x |"
-    if ik: line += f" {r['ik_ratio_int8x2']:.2f}x / {r['ik_ratio_int8']:.2f}x |" if "ik_llama_cpp" in r else " |"
+    rm = f"{r['ratio_mixed']:.2f}x" if "ratio_mixed" in r else "-"
+    line += f" {r['ratio_int8x2']:.2f}x / {rm} / {r['ratio_int8']:.2f}x |"
+    if ik:
+        if "ik_llama_cpp" in r:
+            im = f"{r['ik_ratio_mixed']:.2f}x" if "ik_ratio_mixed" in r else "-"
+            line += f" {r['ik_ratio_int8x2']:.2f}x / {im} / {r['ik_ratio_int8']:.2f}x |"
+        else:
+            line += " |"
     print(line)
 PY

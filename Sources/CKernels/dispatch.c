@@ -1,6 +1,7 @@
 // Run-time selection of the kernel variant for this CPU.
 #include "kernels_internal.h"
 #include <math.h>
+#include <string.h>
 
 /// Cached lt_cpu_level(); -1 until first use. Racing first calls compute the same value.
 static int lt_detected = -1;
@@ -59,6 +60,28 @@ void lt_quantize_q8x2_at(int level, const float *x, int64_t n, int8_t *qs, float
 
 void lt_quantize_q8x2(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s) {
     lt_quantize_q8x2_at(active_level(), x, n, qs, d, qs2, d2, s);
+}
+
+void lt_quantize_q8x2_mixed_at(int level, const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2,
+                               float *s, float tau) {
+    const int64_t nb = n / 32;
+    lt_quantize_q8x2_at(level, x, n, qs, d, qs2, d2, s);
+    float squares = 0;   // fmaf: the same rounding whatever the compiler contracts
+    for (int64_t b = 0; b < nb; b++) squares = fmaf(d[b], d[b], squares);
+    const float threshold = tau * sqrtf(squares / (float)nb);
+    for (int64_t b = 0; b < nb; b++) {
+        if (d[b] >= threshold) continue;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) sum += qs[b * 32 + j];
+        memset(qs2 + b * 32, 0, 32);
+        d2[b] = 0;
+        s[b] = d[b] * (float)sum;
+    }
+}
+
+void lt_quantize_q8x2_mixed(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s,
+                            float tau) {
+    lt_quantize_q8x2_mixed_at(active_level(), x, n, qs, d, qs2, d2, s, tau);
 }
 
 /// Both qgemm entry points; qs2 == NULL selects single-level activations.

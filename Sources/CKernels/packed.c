@@ -158,6 +158,49 @@ void lt_qgemm_r16_scalar(int dtype, int64_t n, const void *packed, int64_t nrows
 #define R16_UNROLL _Pragma("clang loop unroll(full)")
 #define R16_MAX_T 8
 
+/// The integer dots of one weight block (blk) with T tokens' activation blocks (row t at qs + t * n, and
+/// qs2 + t * n for the second level when LI == 2): i1[t] (i2[t]) holds the 16 rows' int32 sums.
+R16_INLINE void r16_ints(const int kind, const int LI, const int T, const uint8_t *blk, int64_t n,
+                         const int8_t *qs, const int8_t *qs2, __m512i *i1, __m512i *i2) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), c10 = _mm512_set1_epi8(0x10);
+    R16_UNROLL for (int t = 0; t < T; t++) { i1[t] = _mm512_setzero_si512(); if (LI == 2) i2[t] = _mm512_setzero_si512(); }
+    if (kind == 2) {
+        R16_UNROLL for (int k = 0; k < 8; k++) {
+            const __m512i wv = _mm512_loadu_si512((const void *)(blk + 64 + 64 * k));
+            R16_UNROLL for (int t = 0; t < T; t++) {
+                int32_t x; memcpy(&x, qs + t * n + 4 * k, 4);
+                i1[t] = _mm512_dpbusd_epi32(i1[t], wv, _mm512_set1_epi32(x));
+                if (LI == 2) {
+                    int32_t x2; memcpy(&x2, qs2 + t * n + 4 * k, 4);
+                    i2[t] = _mm512_dpbusd_epi32(i2[t], wv, _mm512_set1_epi32(x2));
+                }
+            }
+        }
+    } else {
+        R16_UNROLL for (int k = 0; k < 4; k++) {
+            const __m512i raw = _mm512_loadu_si512((const void *)(blk + 64 + 64 * k));
+            __m512i lo = _mm512_and_si512(raw, m4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+            if (kind == 1) {
+                uint64_t ml, mh;
+                memcpy(&ml, blk + 320 + 16 * k, 8); memcpy(&mh, blk + 328 + 16 * k, 8);
+                lo = _mm512_mask_add_epi8(lo, (__mmask64)ml, lo, c10);
+                hi = _mm512_mask_add_epi8(hi, (__mmask64)mh, hi, c10);
+            }
+            R16_UNROLL for (int t = 0; t < T; t++) {
+                int32_t xl, xh; memcpy(&xl, qs + t * n + 4 * k, 4); memcpy(&xh, qs + t * n + 16 + 4 * k, 4);
+                i1[t] = _mm512_dpbusd_epi32(i1[t], lo, _mm512_set1_epi32(xl));
+                i1[t] = _mm512_dpbusd_epi32(i1[t], hi, _mm512_set1_epi32(xh));
+                if (LI == 2) {
+                    memcpy(&xl, qs2 + t * n + 4 * k, 4); memcpy(&xh, qs2 + t * n + 16 + 4 * k, 4);
+                    i2[t] = _mm512_dpbusd_epi32(i2[t], lo, _mm512_set1_epi32(xl));
+                    i2[t] = _mm512_dpbusd_epi32(i2[t], hi, _mm512_set1_epi32(xh));
+                }
+            }
+        }
+    }
+}
+
 /// 16 rows x T tokens over all nb blocks of one packed row group. Each 512-bit weight vector holds four
 /// consecutive codes of all 16 rows (one int32 lane per row), so vpdpbusd against four activation bytes
 /// broadcast to every lane adds 16 rows' partial dots at once: no horizontal sums, and each block's
@@ -166,7 +209,6 @@ R16_INLINE void r16_tile(const int kind, const int L, const int T, int64_t nb, i
                          const int8_t *qs, const float *d, const int8_t *qs2, const float *d2, const float *s,
                          float *y, int64_t ldy) {
     const int64_t bbp = r16_block_bytes(kind);
-    const __m512i m4 = _mm512_set1_epi8(0x0F), c10 = _mm512_set1_epi8(0x10);
     __m512 acc[R16_MAX_T];
     R16_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -184,50 +226,25 @@ R16_INLINE void r16_tile(const int kind, const int L, const int T, int64_t nb, i
                 _mm_prefetch((const char *)(blk + 4 * bbp + 512), _MM_HINT_T0);
             }
         }
-        __m512i i1[R16_MAX_T], i2[R16_MAX_T];
-        R16_UNROLL for (int t = 0; t < T; t++) { i1[t] = _mm512_setzero_si512(); if (L == 2) i2[t] = _mm512_setzero_si512(); }
-        if (kind == 2) {
-            R16_UNROLL for (int k = 0; k < 8; k++) {
-                const __m512i wv = _mm512_loadu_si512((const void *)(blk + 64 + 64 * k));
-                R16_UNROLL for (int t = 0; t < T; t++) {
-                    int32_t x; memcpy(&x, qs + t * n + b * 32 + 4 * k, 4);
-                    i1[t] = _mm512_dpbusd_epi32(i1[t], wv, _mm512_set1_epi32(x));
-                    if (L == 2) {
-                        int32_t x2; memcpy(&x2, qs2 + t * n + b * 32 + 4 * k, 4);
-                        i2[t] = _mm512_dpbusd_epi32(i2[t], wv, _mm512_set1_epi32(x2));
-                    }
-                }
-            }
-        } else {
-            R16_UNROLL for (int k = 0; k < 4; k++) {
-                const __m512i raw = _mm512_loadu_si512((const void *)(blk + 64 + 64 * k));
-                __m512i lo = _mm512_and_si512(raw, m4);
-                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
-                if (kind == 1) {
-                    uint64_t ml, mh;
-                    memcpy(&ml, blk + 320 + 16 * k, 8); memcpy(&mh, blk + 328 + 16 * k, 8);
-                    lo = _mm512_mask_add_epi8(lo, (__mmask64)ml, lo, c10);
-                    hi = _mm512_mask_add_epi8(hi, (__mmask64)mh, hi, c10);
-                }
-                R16_UNROLL for (int t = 0; t < T; t++) {
-                    int32_t xl, xh; memcpy(&xl, qs + t * n + b * 32 + 4 * k, 4); memcpy(&xh, qs + t * n + b * 32 + 16 + 4 * k, 4);
-                    i1[t] = _mm512_dpbusd_epi32(i1[t], lo, _mm512_set1_epi32(xl));
-                    i1[t] = _mm512_dpbusd_epi32(i1[t], hi, _mm512_set1_epi32(xh));
-                    if (L == 2) {
-                        memcpy(&xl, qs2 + t * n + b * 32 + 4 * k, 4); memcpy(&xh, qs2 + t * n + b * 32 + 16 + 4 * k, 4);
-                        i2[t] = _mm512_dpbusd_epi32(i2[t], lo, _mm512_set1_epi32(xl));
-                        i2[t] = _mm512_dpbusd_epi32(i2[t], hi, _mm512_set1_epi32(xh));
-                    }
-                }
-            }
+        // A block whose second level is zero for every token of the tile (`.mixed` activations keep it only
+        // in outlier blocks) needs the first level's dots alone; the float steps stay the two-level ones
+        // with d2 * i2 = 0, so the result is bit for bit the full walk's.
+        int two = L == 2;
+        if (L == 2) {
+            uint32_t any = 0;
+            R16_UNROLL for (int t = 0; t < T; t++) { uint32_t u; memcpy(&u, d2 + t * nb + b, 4); any |= u; }
+            two = any != 0;
         }
+        __m512i i1[R16_MAX_T], i2[R16_MAX_T];
+        if (two) r16_ints(kind, 2, T, blk, n, qs + b * 32, qs2 + b * 32, i1, i2);
+        else r16_ints(kind, 1, T, blk, n, qs + b * 32, qs2, i1, i2);
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk));
         const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + 32)));
         R16_UNROLL for (int t = 0; t < T; t++) {
             const __m512 dx = _mm512_set1_ps(d[t * nb + b]);
             if (L == 2) {
                 const __m512 p1 = _mm512_mul_ps(_mm512_cvtepi32_ps(i1[t]), dx);
-                const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i2[t]), _mm512_set1_ps(d2[t * nb + b]), p1);
+                const __m512 f = two ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(i2[t]), _mm512_set1_ps(d2[t * nb + b]), p1) : p1;
                 acc[t] = _mm512_fmadd_ps(f, dw, acc[t]);
             } else {
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1[t]), _mm512_mul_ps(dw, dx), acc[t]);
@@ -331,6 +348,63 @@ R16A_INLINE __m256i r16a_dot8(__m256i aw, __m256i w, __m256i x, __m256i ones) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones);
 }
 
+/// The integer dots of one weight block (blk, half h) with T tokens' activation blocks (row t at qs + t * n,
+/// qs2 + t * n for the second level when LI == 2; the 8-bit kind's start values at corr[t * nb], corr2[t * nb]).
+R16A_INLINE void r16a_ints(const int kind, const int LI, const int T, const uint8_t *blk, const int h, int64_t n,
+                           int64_t nb, const int8_t *qs, const int8_t *qs2, const int32_t *corr, const int32_t *corr2,
+                           __m256i *i1, __m256i *i2) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), sign = _mm256_set1_epi8((char)0x80);
+    if (kind == 2) {
+        R16_UNROLL for (int t = 0; t < T; t++) {
+            i1[t] = _mm256_set1_epi32(corr[t * nb]);
+            if (LI == 2) i2[t] = _mm256_set1_epi32(corr2[t * nb]);
+        }
+        R16_UNROLL for (int k = 0; k < 8; k++) {
+            const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h)), sign);
+            const __m256i aw = _mm256_abs_epi8(w);
+            R16_UNROLL for (int t = 0; t < T; t++) {
+                const __m256i x = r16a_bcast(qs + t * n + 4 * k);
+                i1[t] = _mm256_add_epi32(i1[t], r16a_dot8(aw, w, x, ones));
+                if (LI == 2) i2[t] = _mm256_add_epi32(i2[t], r16a_dot8(aw, w, r16a_bcast(qs2 + t * n + 4 * k), ones));
+            }
+        }
+    } else {
+        __m256i p1[4], p2[4];
+        R16_UNROLL for (int t = 0; t < T; t++) {
+            p1[t] = _mm256_setzero_si256(); i1[t] = _mm256_setzero_si256();
+            if (LI == 2) { p2[t] = _mm256_setzero_si256(); i2[t] = _mm256_setzero_si256(); }
+        }
+        // Two halves of the block; the 5-bit kind widens after each, the 4-bit kind once at the end.
+        R16_UNROLL for (int part = 0; part < 2; part++) {
+        R16_UNROLL for (int kk = 0; kk < 2; kk++) {
+            const int k = 2 * part + kk;
+            __m256i lo, hi;
+            r16a_codes(kind, blk, k, h, m4, &lo, &hi);
+            R16_UNROLL for (int t = 0; t < T; t++) {
+                const int8_t *x = qs + t * n + 4 * k;
+                p1[t] = _mm256_add_epi16(p1[t], _mm256_maddubs_epi16(lo, r16a_bcast(x)));
+                p1[t] = _mm256_add_epi16(p1[t], _mm256_maddubs_epi16(hi, r16a_bcast(x + 16)));
+                if (LI == 2) {
+                    const int8_t *x2 = qs2 + t * n + 4 * k;
+                    p2[t] = _mm256_add_epi16(p2[t], _mm256_maddubs_epi16(lo, r16a_bcast(x2)));
+                    p2[t] = _mm256_add_epi16(p2[t], _mm256_maddubs_epi16(hi, r16a_bcast(x2 + 16)));
+                }
+            }
+        }
+        if (kind == 1 || part == 1) {
+            R16_UNROLL for (int t = 0; t < T; t++) {
+                i1[t] = _mm256_add_epi32(i1[t], _mm256_madd_epi16(p1[t], ones));
+                p1[t] = _mm256_setzero_si256();
+                if (LI == 2) {
+                    i2[t] = _mm256_add_epi32(i2[t], _mm256_madd_epi16(p2[t], ones));
+                    p2[t] = _mm256_setzero_si256();
+                }
+            }
+        }
+        }
+    }
+}
+
 /// AVX2 (no VNNI): 8 rows (half h of a 16-row group) x T tokens over all nb blocks. A 256-bit load of a
 /// packed vector's half holds four consecutive codes of 8 rows (one int32 lane per row), so vpmaddubsw
 /// against four broadcast activation bytes gives each row's pairwise sums in its lane: no horizontal sums.
@@ -343,7 +417,6 @@ R16A_INLINE void r16a_tile(const int kind, const int L, const int T, int64_t nb,
                            const int h, const int8_t *qs, const float *d, const int8_t *qs2, const float *d2,
                            const float *s, const int32_t *corr, const int32_t *corr2, float *y, int64_t ldy) {
     const int64_t bbp = r16_block_bytes(kind);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), sign = _mm256_set1_epi8((char)0x80);
     __m256 acc[4];
     R16_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -352,55 +425,20 @@ R16A_INLINE void r16a_tile(const int kind, const int L, const int T, int64_t nb,
             R16_UNROLL for (int c = 0; c < 9; c++)
                 if (64 * c < bbp) _mm_prefetch((const char *)(blk + 4 * bbp + 64 * c), _MM_HINT_T0);
         }
+        // As in r16_tile: a block whose second level is zero for the whole tile takes the first level's
+        // dots alone and i2 = 0, bit for bit the full walk.
+        int two = L == 2;
+        if (L == 2) {
+            uint32_t any = 0;
+            R16_UNROLL for (int t = 0; t < T; t++) { uint32_t u; memcpy(&u, d2 + t * nb + b, 4); any |= u; }
+            two = any != 0;
+        }
         __m256i i1[4], i2[4];
-        if (kind == 2) {
-            R16_UNROLL for (int t = 0; t < T; t++) {
-                i1[t] = _mm256_set1_epi32(corr[t * nb + b]);
-                if (L == 2) i2[t] = _mm256_set1_epi32(corr2[t * nb + b]);
-            }
-            R16_UNROLL for (int k = 0; k < 8; k++) {
-                const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 64 + 64 * k + 32 * h)), sign);
-                const __m256i aw = _mm256_abs_epi8(w);
-                R16_UNROLL for (int t = 0; t < T; t++) {
-                    const __m256i x = r16a_bcast(qs + t * n + b * 32 + 4 * k);
-                    i1[t] = _mm256_add_epi32(i1[t], r16a_dot8(aw, w, x, ones));
-                    if (L == 2) i2[t] = _mm256_add_epi32(i2[t], r16a_dot8(aw, w, r16a_bcast(qs2 + t * n + b * 32 + 4 * k), ones));
-                }
-            }
-        } else {
-            __m256i p1[4], p2[4];
-            R16_UNROLL for (int t = 0; t < T; t++) {
-                p1[t] = _mm256_setzero_si256(); i1[t] = _mm256_setzero_si256();
-                if (L == 2) { p2[t] = _mm256_setzero_si256(); i2[t] = _mm256_setzero_si256(); }
-            }
-            // Two halves of the block; the 5-bit kind widens after each, the 4-bit kind once at the end.
-            R16_UNROLL for (int part = 0; part < 2; part++) {
-            R16_UNROLL for (int kk = 0; kk < 2; kk++) {
-                const int k = 2 * part + kk;
-                __m256i lo, hi;
-                r16a_codes(kind, blk, k, h, m4, &lo, &hi);
-                R16_UNROLL for (int t = 0; t < T; t++) {
-                    const int8_t *x = qs + t * n + b * 32 + 4 * k;
-                    p1[t] = _mm256_add_epi16(p1[t], _mm256_maddubs_epi16(lo, r16a_bcast(x)));
-                    p1[t] = _mm256_add_epi16(p1[t], _mm256_maddubs_epi16(hi, r16a_bcast(x + 16)));
-                    if (L == 2) {
-                        const int8_t *x2 = qs2 + t * n + b * 32 + 4 * k;
-                        p2[t] = _mm256_add_epi16(p2[t], _mm256_maddubs_epi16(lo, r16a_bcast(x2)));
-                        p2[t] = _mm256_add_epi16(p2[t], _mm256_maddubs_epi16(hi, r16a_bcast(x2 + 16)));
-                    }
-                }
-            }
-            if (kind == 1 || part == 1) {
-                R16_UNROLL for (int t = 0; t < T; t++) {
-                    i1[t] = _mm256_add_epi32(i1[t], _mm256_madd_epi16(p1[t], ones));
-                    p1[t] = _mm256_setzero_si256();
-                    if (L == 2) {
-                        i2[t] = _mm256_add_epi32(i2[t], _mm256_madd_epi16(p2[t], ones));
-                        p2[t] = _mm256_setzero_si256();
-                    }
-                }
-            }
-            }
+        const int32_t *cb = corr ? corr + b : NULL, *cb2 = corr2 ? corr2 + b : NULL;
+        if (two) r16a_ints(kind, 2, T, blk, h, n, nb, qs + b * 32, qs2 + b * 32, cb, cb2, i1, i2);
+        else {
+            r16a_ints(kind, 1, T, blk, h, n, nb, qs + b * 32, qs2, cb, NULL, i1, i2);
+            R16_UNROLL for (int t = 0; t < T; t++) i2[t] = _mm256_setzero_si256();
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * h)));
         const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 32 + 16 * h)));

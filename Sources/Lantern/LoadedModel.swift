@@ -166,16 +166,26 @@ public enum ActivationPrecision: String, Sendable, CaseIterable {
     /// Two int8 levels per 32-value block (the second holds the first's rounding error): logits within
     /// ~1e-2 of the float32 model, ~0.75x the prefill speed of `int8`. The default.
     case int8x2
+    /// Two levels only in outlier blocks (a block whose scale is at least 1.5x its row's root-mean-square
+    /// block scale, for its 8-token group), one elsewhere: mean KL several times below `int8`'s (and
+    /// llama.cpp's) at nearly `int8`'s prefill speed.
+    case mixed
     /// One int8 level per block, as llama.cpp does: fastest, logits move by up to ~1 on SmolLM2.
     case int8
 
-    /// The process's default: `int8` when the environment variable LANTERN_ACTIVATION_PRECISION says
-    /// so, else `int8x2`. Read once; a model's precision is fixed when it is loaded.
+    /// The process's default: `int8` or `mixed` when the environment variable LANTERN_ACTIVATION_PRECISION
+    /// says so, else `int8x2`. Read once; a model's precision is fixed when it is loaded.
     public static var environmentDefault: ActivationPrecision {
-        ProcessInfo.processInfo.environment["LANTERN_ACTIVATION_PRECISION"] == "int8" ? .int8 : .int8x2
+        ProcessInfo.processInfo.environment["LANTERN_ACTIVATION_PRECISION"].flatMap(ActivationPrecision.init(rawValue:)) ?? .int8x2
     }
 
-    var kernelPrecision: Kernels.ActivationPrecision { self == .int8 ? .int8 : .int8x2 }
+    var kernelPrecision: Kernels.ActivationPrecision {
+        switch self {
+        case .int8x2: return .int8x2
+        case .mixed: return .mixed
+        case .int8: return .int8
+        }
+    }
 }
 
 public enum LanternError: Error, CustomStringConvertible {

@@ -45,6 +45,25 @@ extension Reference {
         }
     }
 
+    /// `lt_quantize_q8x2_mixed`'s twin: `quantizeQ8x2`, then block b keeps its second level when
+    /// d[b] >= tau * sqrt(mean_b' d[b']^2) (the squares summed by fused multiply-adds in block order);
+    /// elsewhere q2 = 0, d2 = 0 and s = d * sum(q1), `quantizeQ8`'s block.
+    public static func quantizeQ8x2Mixed(_ x: UnsafePointer<Float>, count: Int, qs: UnsafeMutablePointer<Int8>,
+                                         d: UnsafeMutablePointer<Float>, qs2: UnsafeMutablePointer<Int8>,
+                                         d2: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, tau: Float) {
+        let nb = count / 32
+        quantizeQ8x2(x, count: count, qs: qs, d: d, qs2: qs2, d2: d2, s: s)
+        var squares: Float = 0
+        for b in 0..<nb { squares = squares.addingProduct(d[b], d[b]) }
+        let threshold = tau * (squares / Float(nb)).squareRoot()
+        for b in 0..<nb where d[b] < threshold {
+            var sum = 0
+            for j in 0..<32 { sum += Int(qs[b * 32 + j]); qs2[b * 32 + j] = 0 }
+            d2[b] = 0
+            s[b] = d[b] * Float(sum)
+        }
+    }
+
     /// One block of 32 values -> q = round_half_even(x * (1 / d)); returns d = max|x| / 127.
     private static func quantizeBlock(_ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Int8>, sum: inout Int) -> Float {
         var amax: Float = 0

@@ -14,7 +14,7 @@ struct EncoderOptions: ParsableArguments {
     @Option(name: .long, help: "Convert the encoder blocks' float weights at load: q8_0 (int8 dot products; faster, cosine ~0.999 against float32).")
     var quantize: WeightQuantization?
 
-    @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (close to float32, default) or int8 (fastest).")
+    @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (close to float32, default), mixed (two levels in outlier blocks only) or int8 (fastest).")
     var activations: ActivationPrecision = .environmentDefault
 
     enum WeightQuantization: String, ExpressibleByArgument, CaseIterable { case q8_0 }

@@ -26,7 +26,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (close to float32, default) or int8 (fastest, like llama.cpp).")
+    @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (close to float32, default), mixed (two levels in outlier blocks only: near int8 speed, several times its accuracy) or int8 (fastest, like llama.cpp).")
     var activations: ActivationPrecision = .environmentDefault
 
     @Option(name: .long, help: "How the KV cache stores keys and values: f16, f32 or q8_0 (a quarter of f32). Default: f16 for quantized weights (as llama.cpp), f32 for float weights (as transformers).")

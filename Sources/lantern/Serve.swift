@@ -28,7 +28,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: [.customShort("s"), .long], parsing: .unconditional, help: "Default seed (-1: random per request).") var seed: Int64 = -1
     @Option(name: [.customShort("t"), .long], help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (default) or int8.")
+    @Option(name: .long, help: "Activation rounding for quantized weights: int8x2 (default), mixed or int8.")
     var activations: ActivationPrecision = .environmentDefault
     @Option(name: [.customLong("kv-type"), .customLong("cache-type-k"), .customLong("ctk", withSingleDash: true)],
             help: "How the KV cache stores keys and values: f16, f32 or q8_0. Default: f16 for quantized weights (as llama-server), f32 for float weights.")

@@ -10,8 +10,9 @@
 //     bit for bit, which pins the integer unpacking and dot products of every block type;
 //   - quantized matmuls, random inputs: |error| <= 1e-5 * sum|terms| + 1e-6 (only the float summation
 //     order differs), the bound of LanternTensorTests' quantizedKernelMatchesIntegerTwin;
-//   - the packed ("r16") matmul, Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0, one and two activation levels: bit for
-//     bit on random inputs against lt_qgemm_r16_at(0) (its kernels take the scalar twin's float steps);
+//   - the packed ("r16") matmul, Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0, one and two activation levels and
+//     `.mixed` activations (the second level zero in most blocks): bit for bit on random inputs against
+//     lt_qgemm_r16_at(0) (its kernels take the scalar twin's float steps);
 //   - float kernels: the bounds of LanternTensorTests (float matmul 1e-5 * sum|w x| + 1e-6; swiglu and
 //     softmax 4e-7 relative + 1e-30; exact GELU 2e-7 * max(1, |x|) + 1e-7; tanh GELU 1.2e-7 (4 + 2|u|)
 //     relative + 1e-30 against a double-precision evaluation, scalar and SIMD alike).
@@ -343,7 +344,7 @@ static void test_qgemm_r16(void) {
     static const int row_counts[] = { 16, 32, 48 };
     static const int packable[] = { LT_Q4_0, LT_Q4_1, LT_Q5_0, LT_Q5_1, LT_Q8_0 };
     for (int pi = 0; pi < 5; pi++)
-        for (int two = 0; two < 2; two++) {
+        for (int two = 0; two < 3; two++) {   // 2: `.mixed` activations (second level zero in most blocks)
             const int dtype = packable[pi];
             int cases[3] = {0}, bad[3] = {0};
             for (int li = 0; li < 5; li++)
@@ -366,7 +367,10 @@ static void test_qgemm_r16(void) {
                         for (int t = 0; t < tokens; t++) {
                             fill_activations(x + t * n, n, 3);
                             if (extreme && t == 0) for (int64_t k = 0; k < n; k++) x[k] = -1;   // q = -127 everywhere
-                            if (two) lt_quantize_q8x2_scalar(x + t * n, n, q + t * n, d + t * nb, q2 + t * n, d2 + t * nb, s + t * nb);
+                            if (two == 2) {
+                                x[t * n + (t * 37) % n] = 40;   // an outlier block per token
+                                lt_quantize_q8x2_mixed_at(0, x + t * n, n, q + t * n, d + t * nb, q2 + t * n, d2 + t * nb, s + t * nb, 1.5f);
+                            } else if (two) lt_quantize_q8x2_scalar(x + t * n, n, q + t * n, d + t * nb, q2 + t * n, d2 + t * nb, s + t * nb);
                             else lt_quantize_q8_scalar(x + t * n, n, q + t * n, d + t * nb, s + t * nb);
                         }
                         // y rows ldy > rows apart; the gaps must stay untouched (NaN).
@@ -397,8 +401,42 @@ static void test_qgemm_r16(void) {
                         free(w); free(packed); free(q); free(q2); free(d); free(d2); free(s); free(x); free(want); free(got);
                     }
             for (int level = 1; level <= 2; level++)
-                report(two ? "qgemm_r16_x2" : "qgemm_r16", type_name(dtype), level, cases[level], bad[level], bad[level] ? INFINITY : 0);
+                report(two == 2 ? "qgemm_r16_mixed" : two ? "qgemm_r16_x2" : "qgemm_r16", type_name(dtype), level, cases[level],
+                       bad[level], bad[level] ? INFINITY : 0);
         }
+}
+
+// `.mixed` activations (lt_quantize_q8x2_mixed): bit for bit the scalar level's, rows with and without
+// outlier blocks.
+static void test_quantize_mixed(void) {
+    static const int64_t counts[] = { 32, 96, 576, 1536 };
+    for (int level = 1; level <= 2; level++) {
+        int cases = 0, bad = 0;
+        for (int c = 0; c < 4; c++)
+            for (int outliers = 0; outliers < 3; outliers++) {
+                const int64_t n = counts[c], nb = n / 32;
+                float *x = malloc((size_t)n * 4);
+                fill_activations(x, n, 1);
+                for (int o = 0; o < outliers; o++) x[(o * 197 + 5) % n] = o ? -25.0f : 40.0f;
+                int8_t *q[2], *q2[2];
+                float *d[2], *d2[2], *s[2];
+                for (int v = 0; v < 2; v++) {
+                    q[v] = malloc((size_t)n); q2[v] = malloc((size_t)n); memset(q[v], 99, (size_t)n); memset(q2[v], 99, (size_t)n);
+                    d[v] = malloc((size_t)nb * 4); d2[v] = malloc((size_t)nb * 4); s[v] = malloc((size_t)nb * 4);
+                    memset(d[v], 0xFF, (size_t)nb * 4); memset(d2[v], 0xFF, (size_t)nb * 4); memset(s[v], 0xFF, (size_t)nb * 4);
+                }
+                lt_quantize_q8x2_mixed_at(0, x, n, q[0], d[0], q2[0], d2[0], s[0], 1.5f);
+                lt_quantize_q8x2_mixed_at(level, x, n, q[1], d[1], q2[1], d2[1], s[1], 1.5f);
+                if (memcmp(q[0], q[1], (size_t)n) || memcmp(q2[0], q2[1], (size_t)n) || memcmp(d[0], d[1], (size_t)nb * 4) ||
+                    memcmp(d2[0], d2[1], (size_t)nb * 4) || memcmp(s[0], s[1], (size_t)nb * 4)) {
+                    bad++; printf("  quantize_q8x2_mixed n %lld outliers %d differs\n", (long long)n, outliers);
+                }
+                cases++;
+                free(x);
+                for (int v = 0; v < 2; v++) { free(q[v]); free(q2[v]); free(d[v]); free(d2[v]); free(s[v]); }
+            }
+        report("quantize_q8x2_mixed", "f32", level, cases, bad, bad ? INFINITY : 0);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -725,6 +763,7 @@ int main(int argc, char **argv) {
     else printf("ok   lt_qgemm_r16_fast() = 1 (packed weights on)\n");
 #endif
     test_quantize();
+    test_quantize_mixed();
     test_dequantize();
     test_qgemm();
     test_qgemm_r16();

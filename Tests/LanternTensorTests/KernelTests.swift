@@ -87,6 +87,53 @@ func dequantizeMatchesReference(_ dtype: DType) {
     }
 }
 
+/// Activations [tokens, cols] with outlier channels: one column large in every row (a massive activation)
+/// and one more per row that moves with the row, over unit-scale noise.
+func outlierActivations(tokens: Int, cols: Int, rng: inout SeededRandom) -> [Float] {
+    var x = randomFloats(tokens * cols, rng: &rng, scale: 1)
+    for t in 0..<tokens {
+        x[t * cols + 37] = 40 + Float(t)
+        x[t * cols + (t * 197 + 11) % cols] = -25
+    }
+    return x
+}
+
+/// `.mixed` activations: the C quantizer equals its Swift twin bit for bit at every level; kept blocks are
+/// the two-level form and the others the one-level form exactly, and the outlier blocks are the kept ones.
+@Test func quantizeQ8x2MixedMatchesReference() {
+    var rng = SeededRandom(seed: 14)
+    let cols = 32 * 18, nb = cols / 32, tokens = 6
+    let x = outlierActivations(tokens: tokens, cols: cols, rng: &rng)
+    for t in 0..<tokens {
+        let row = Array(x[(t * cols)..<((t + 1) * cols)])
+        var rq = [Int8](repeating: 0, count: cols), rq2 = rq
+        var rd = [Float](repeating: 0, count: nb), rd2 = rd, rs = rd
+        Reference.quantizeQ8x2Mixed(row, count: cols, qs: &rq, d: &rd, qs2: &rq2, d2: &rd2, s: &rs, tau: Kernels.mixedThreshold)
+        for level in supportedLevels {
+            var q = [Int8](repeating: 99, count: cols), q2 = q
+            var d = [Float](repeating: .nan, count: nb), d2 = d, s = d
+            lt_quantize_q8x2_mixed_at(Int32(level), row, Int64(cols), &q, &d, &q2, &d2, &s, Kernels.mixedThreshold)
+            #expect(q == rq && q2 == rq2, "row \(t) level \(level)")
+            #expect(d.map(\.bitPattern) == rd.map(\.bitPattern) && d2.map(\.bitPattern) == rd2.map(\.bitPattern)
+                    && s.map(\.bitPattern) == rs.map(\.bitPattern), "row \(t) level \(level)")
+        }
+        var fq = [Int8](repeating: 0, count: cols), fq2 = fq, one = fq
+        var fd = [Float](repeating: 0, count: nb), fd2 = fd, fs = fd, od = fd, os = fd
+        Reference.quantizeQ8x2(row, count: cols, qs: &fq, d: &fd, qs2: &fq2, d2: &fd2, s: &fs)
+        Reference.quantizeQ8(row, count: cols, qs: &one, d: &od, s: &os)
+        #expect(rq == one && rd == od, "row \(t): level 1 is the one-level form")
+        let outliers: Set<Int> = [37 / 32, ((t * 197 + 11) % cols) / 32]
+        for b in 0..<nb {
+            let block = (b * 32)..<(b * 32 + 32)
+            if outliers.contains(b) {
+                #expect(rd2[b] == fd2[b] && rd2[b] != 0 && Array(rq2[block]) == Array(fq2[block]) && rs[b] == fs[b], "row \(t) block \(b) kept")
+            } else {
+                #expect(rd2[b] == 0 && rq2[block].allSatisfy { $0 == 0 } && rs[b] == os[b], "row \(t) block \(b) dropped")
+            }
+        }
+    }
+}
+
 /// The integer block dot products of every SIMD path equal the scalar C twin and the Swift integer twin
 /// `Reference.dotQ8` up to float summation order: |error| <= 1e-5 * sum_k |w_k x_k| + 1e-6, for single-level
 /// (`lt_qgemm`) and two-level (`lt_qgemm_x2`) activations. The shapes cover both VNNI tiles (512-bit for an
@@ -170,7 +217,7 @@ func matmulMatchesReference(_ dtype: DType) {
     var rng = SeededRandom(seed: 42 &+ UInt64(dtype.blockBytes))
     let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2), ThreadPool(threads: 3)]
     let workspace = MatmulWorkspace()
-    var totalError: [Kernels.ActivationPrecision: Double] = [.int8: 0, .int8x2: 0]
+    var totalError: [Kernels.ActivationPrecision: Double] = [.int8: 0, .int8x2: 0, .mixed: 0]
     let shapes = dtype.isKQuant ? [(1, 256), (5, 512), (13, 768), (37, 256), (3, 4864)]
                                 : [(1, 32), (5, 96), (13, 608), (37, 576), (3, 64), (32, 160)]
     for (rows, cols) in shapes {
@@ -214,15 +261,16 @@ func matmulMatchesReference(_ dtype: DType) {
                                     continue
                                 }
                                 if pool.threads == 1 && w.packed == nil { totalError[precision]! += Double(err) }
-                                let typical: Float = precision == .int8 ? 1e-2 : 1e-4
+                                // `.mixed` keeps the second level only in some blocks: `.int8`'s bounds hold for it.
+                                let typical: Float = precision == .int8x2 ? 1e-4 : 1e-2
                                 #expect(err <= typical * scale + 1e-5, "\(context): error \(err) > typical bound")
                                 // The rigorous bounds: half a step of the last level per activation.
                                 var strict = 1e-6 * Double(scale) + 1e-6, strictX = strict
                                 for b in 0..<(cols / 32) {
                                     let wsum = (0..<32).reduce(0.0) { $0 + Double(abs(row[b * 32 + $1])) }
                                     let i = (t * cols) / 32 + b
-                                    strict += (precision == .int8 ? xmax[i] : rmax[i]) / 254 * wsum
-                                    strictX += xmax[i] / (precision == .int8 ? 254 : 254 * 254) * wsum
+                                    strict += (precision == .int8x2 ? rmax[i] : xmax[i]) / 254 * wsum
+                                    strictX += xmax[i] / (precision == .int8x2 ? 254 * 254 : 254) * wsum
                                 }
                                 #expect(Double(err) <= strict, "\(context): error \(err) > strict bound \(strict)")
                                 #expect(Double(err) <= strictX, "\(context): error \(err) > max|x| bound \(strictX)")
@@ -489,12 +537,12 @@ func floatKernelsMatchReferenceOnEveryLevel(_ dtype: DType) {
     }
 }
 
-/// The process-wide default is the two-level path unless the environment asks for single-level int8.
+/// The process-wide default is the two-level path unless the environment asks for single-level int8 or mixed.
 /// (Read only: other tests run concurrently with the default.)
 @Test func activationPrecisionDefault() {
     let fromEnvironment = ProcessInfo.processInfo.environment["LANTERN_ACTIVATION_PRECISION"]
-    #expect(Kernels.activationPrecision == (fromEnvironment == "int8" ? .int8 : .int8x2))
-    #expect(Kernels.ActivationPrecision.allCases.map(\.rawValue) == [1, 2])   // levels, as the workspace uses them
+    #expect(Kernels.activationPrecision == (fromEnvironment == "int8" ? .int8 : fromEnvironment == "mixed" ? .mixed : .int8x2))
+    #expect(Kernels.ActivationPrecision.allCases.map(\.levels) == [1, 2, 2])   // levels, as the workspace uses them
 }
 
 /// The paged attention kernel with ALiBi slope, additive bias and a sliding-window start against its

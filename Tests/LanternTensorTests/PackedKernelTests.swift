@@ -14,7 +14,8 @@ private struct PackedCase {
     let q: UnsafeMutablePointer<Int8>, q2: UnsafeMutablePointer<Int8>
     let d: UnsafeMutablePointer<Float>, d2: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>
 
-    init(_ dtype: DType, rows: Int, cols: Int, tokens: Int, twoLevels: Bool, rng: inout SeededRandom) {
+    /// mixed: outlier activations quantized as `.mixed` (two levels in some blocks, zero second level elsewhere).
+    init(_ dtype: DType, rows: Int, cols: Int, tokens: Int, twoLevels: Bool, mixed: Bool = false, rng: inout SeededRandom) {
         self.dtype = dtype; self.rows = rows; self.cols = cols; self.tokens = tokens
         stored = randomMatrixBytes(dtype, rows: rows, cols: cols, rng: &rng)
         let bytes = Int(lt_pack_r16_bytes(dtype.kernelCode, Int64(cols), Int64(rows)))
@@ -27,7 +28,14 @@ private struct PackedCase {
         let d = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb), d2 = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb)
         let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb)
         self.q = q; self.q2 = q2; self.d = d; self.d2 = d2; self.s = s
-        let x = randomFloats(tokens * cols, rng: &rng, scale: 3)
+        let x = mixed ? outlierActivations(tokens: tokens, cols: cols, rng: &rng) : randomFloats(tokens * cols, rng: &rng, scale: 3)
+        for t in 0..<tokens where mixed {
+            x.withUnsafeBufferPointer { xb in
+                Reference.quantizeQ8x2Mixed(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb,
+                                            qs2: q2 + t * cols, d2: d2 + t * nb, s: s + t * nb, tau: Kernels.mixedThreshold)
+            }
+        }
+        if mixed { return }
         for t in 0..<tokens {
             x.withUnsafeBufferPointer { xb in
                 if twoLevels {
@@ -119,6 +127,24 @@ func packedKernelMatchesTwinAndStoredLayout(_ dtype: DType, _ twoLevels: Bool) {
                 let bound = 1.2e-7 * Float(nb + 8) * magnitude + 1e-6
                 #expect(abs(twin[i] - want) <= bound, "\(dtype) two=\(twoLevels) [\(rows)x\(cols)] t \(t) r \(r): \(twin[i]) vs \(want), bound \(bound)")
             }
+        }
+    }
+}
+
+/// `.mixed` activations, whose second level is zero in most blocks (the SIMD kernels then skip its dots for
+/// the tile): every kernel still equals the scalar twin, which walks both levels everywhere, bit for bit.
+@Test(arguments: packableTypes)
+func packedKernelSkipsZeroSecondLevelsExactly(_ dtype: DType) {
+    var rng = SeededRandom(seed: 74 &+ UInt64(dtype.blockBytes))
+    for (rows, cols, tokens) in [(16, 576, 1), (32, 576, 8), (48, 1536, 13), (16, 320, 20)] {
+        let c = PackedCase(dtype, rows: rows, cols: cols, tokens: tokens, twoLevels: true, mixed: true, rng: &rng)
+        defer { c.release() }
+        let zeros = (0..<(tokens * cols / 32)).filter { c.d2[$0] == 0 }.count
+        #expect(zeros > 0 && zeros < tokens * cols / 32, "\(dtype) [\(rows)x\(cols)] x \(tokens): \(zeros) zero second levels")
+        let twin = c.run(level: 0, twoLevels: true)
+        for level in [3, 2, 1] {
+            let fast = c.run(level: level, twoLevels: true)
+            #expect(fast.map(\.bitPattern) == twin.map(\.bitPattern), "\(dtype) [\(rows)x\(cols)] x \(tokens) level \(level)")
         }
     }
 }

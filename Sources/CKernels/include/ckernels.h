@@ -48,6 +48,15 @@ void lt_quantize_q8x2(const float *x, int64_t n, int8_t *qs, float *d, int8_t *q
 void lt_quantize_q8x2_at(int level, const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2,
                          float *s);
 
+/// Two-level q8 activations (layout above) with the second level kept only in outlier blocks: block b keeps
+/// both levels when d[b] >= tau * sqrt(mean over the row's blocks of d^2) (the squares summed by fused
+/// multiply-adds in block order), bit for bit `lt_quantize_q8x2`'s block; elsewhere it is single-level:
+/// q2 = 0, d2 = 0 and s = d * sum(q), bit for bit `lt_quantize_q8`'s. The same result on every level.
+void lt_quantize_q8x2_mixed(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s,
+                            float tau);
+void lt_quantize_q8x2_mixed_at(int level, const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2,
+                               float *s, float tau);
+
 /// y[t * ldy + r] = dot(weight row r, activation row t) for r < nrows, t < ntokens.
 /// `w` points at row 0 of a quantized matrix (any LT_Q* type) with `ldw` bytes per row and `n` values per
 /// row (n % 32 == 0; n % 256 == 0 for the K-quants). Activation row t is qs + t * n, d + t * n / 32,
