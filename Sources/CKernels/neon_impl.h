@@ -234,11 +234,19 @@ LT_NINL void NFN(r16_tile)(const int kind, const int L, const int T, int64_t nb,
             _Pragma("GCC unroll 9") for (int c = 0; c < 9; c++)
                 if (64 * c < bbp) __builtin_prefetch(blk + LT_NPREFETCH_BYTES + 64 * c);
         }
+        // A block whose second level is zero for every token of the tile (`.mixed` activations) takes the
+        // first level's dots alone; the float steps stay the two-level ones with d2 * i2 = 0, bit for bit.
+        int two = L == 2;
+        if (L == 2) {
+            uint32_t any = 0;
+            LT_NUNROLL for (int t = 0; t < T; t++) { uint32_t u; memcpy(&u, d2 + t * nb + b, 4); any |= u; }
+            two = any != 0;
+        }
         int32x4_t i1[4][2], i2[4][2];
         if (kind == 2) {
             LT_NUNROLL for (int t = 0; t < T; t++) {
                 i1[t][0] = i1[t][1] = vdupq_n_s32(128 * nr16_sum32(qs + t * n + b * 32));
-                if (L == 2) i2[t][0] = i2[t][1] = vdupq_n_s32(128 * nr16_sum32(qs2 + t * n + b * 32));
+                if (two) i2[t][0] = i2[t][1] = vdupq_n_s32(128 * nr16_sum32(qs2 + t * n + b * 32));
             }
             _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
                 const uint8_t *wp = blk + 64 + 64 * k + 32 * h;
@@ -248,7 +256,7 @@ LT_NINL void NFN(r16_tile)(const int kind, const int L, const int T, int64_t nb,
                     const int8x16_t x = nr16_bcast(qs + t * n + b * 32 + 4 * k);
                     i1[t][0] = NFN(r16dot)(i1[t][0], w0, x);
                     i1[t][1] = NFN(r16dot)(i1[t][1], w1, x);
-                    if (L == 2) {
+                    if (two) {
                         const int8x16_t x2 = nr16_bcast(qs2 + t * n + b * 32 + 4 * k);
                         i2[t][0] = NFN(r16dot)(i2[t][0], w0, x2);
                         i2[t][1] = NFN(r16dot)(i2[t][1], w1, x2);
@@ -258,7 +266,7 @@ LT_NINL void NFN(r16_tile)(const int kind, const int L, const int T, int64_t nb,
         } else {
             LT_NUNROLL for (int t = 0; t < T; t++) {
                 i1[t][0] = i1[t][1] = vdupq_n_s32(0);
-                if (L == 2) i2[t][0] = i2[t][1] = vdupq_n_s32(0);
+                if (two) i2[t][0] = i2[t][1] = vdupq_n_s32(0);
             }
             LT_NUNROLL for (int k = 0; k < 4; k++) {
                 const uint8_t *wp = blk + 64 + 64 * k + 32 * h;
@@ -279,7 +287,7 @@ LT_NINL void NFN(r16_tile)(const int kind, const int L, const int T, int64_t nb,
                     const int8x16_t xl = nr16_bcast(x), xh = nr16_bcast(x + 16);
                     i1[t][0] = NFN(r16dot)(NFN(r16dot)(i1[t][0], l0, xl), u0, xh);
                     i1[t][1] = NFN(r16dot)(NFN(r16dot)(i1[t][1], l1, xl), u1, xh);
-                    if (L == 2) {
+                    if (two) {
                         const int8_t *x2 = qs2 + t * n + b * 32 + 4 * k;
                         const int8x16_t xl2 = nr16_bcast(x2), xh2 = nr16_bcast(x2 + 16);
                         i2[t][0] = NFN(r16dot)(NFN(r16dot)(i2[t][0], l0, xl2), u0, xh2);
@@ -296,7 +304,7 @@ LT_NINL void NFN(r16_tile)(const int kind, const int L, const int T, int64_t nb,
             LT_NUNROLL for (int q = 0; q < 2; q++) {
                 if (L == 2) {
                     const float32x4_t p = vmulq_n_f32(vcvtq_f32_s32(i1[t][q]), dx);
-                    const float32x4_t f = vfmaq_n_f32(p, vcvtq_f32_s32(i2[t][q]), d2[t * nb + b]);
+                    const float32x4_t f = two ? vfmaq_n_f32(p, vcvtq_f32_s32(i2[t][q]), d2[t * nb + b]) : p;
                     acc[t][q] = vfmaq_f32(acc[t][q], f, dw[q]);
                 } else {
                     acc[t][q] = vfmaq_f32(acc[t][q], vcvtq_f32_s32(i1[t][q]), vmulq_n_f32(dw[q], dx));

@@ -451,6 +451,8 @@ LT_INLINE void FN(qtile_k)(const int dtype, const int L, const int R, const int 
             }
             for (int l = 0; l < L; l++)
             for (int j = 0; j < T; j++) {
+                // `.mixed` activations: a zero second level (d2 = 0, q2 = 0) adds nothing; skip its dot.
+                if (l == 1 && d2[j * nb + b] == 0.0f) continue;
                 const __m256i xv = _mm256_loadu_si256((const __m256i *)((l ? qs2 : qs) + j * n + b * 32));
                 const float dx = (l ? d2 : d)[j * nb + b];
                 const __m256i base = offset ? _mm256_sub_epi32(zero, FN(dot_u8s8)(zero, _mm256_set1_epi8((char)offset), xv)) : zero;
@@ -529,7 +531,12 @@ LT_INLINE void FN(qtile_k512)(const int dtype, const int L, const int R, const i
             LT_UNROLL for (int j = 0; j < T; j++) {
                 __m512i xv[2], base[2];
                 __m512 dxv[2];
-                LT_UNROLL for (int l = 0; l < L; l++) {
+                // `.mixed` activations: where both blocks' second level is zero (d2 = 0, q2 = 0) its dot is 0
+                // and the two-level float step reduces to d * p exactly, so it is skipped.
+                uint64_t d2pair = 0;
+                if (L == 2) memcpy(&d2pair, d2 + j * nb + b, 8);
+                const int levels = L == 2 && d2pair == 0 ? 1 : L;
+                LT_UNROLL for (int l = 0; l < levels; l++) {
                     xv[l] = _mm512_loadu_si512((const void *)((l ? qs2 : qs) + j * n + b * 32));
                     dxv[l] = _mm512_permutexvar_ps(idx_pair, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)((l ? d2 : d) + j * nb + b)))));
                     base[l] = dtype == LT_Q6_K ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(32), xv[l])) : zero;
@@ -538,6 +545,8 @@ LT_INLINE void FN(qtile_k512)(const int dtype, const int L, const int R, const i
                     const __m512i p = _mm512_dpbusd_epi32(base[0], wv[i], xv[0]);
                     if (L == 1) {
                         acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(wsc[i], dxv[0]), acc[i][j]);
+                    } else if (levels == 1) {
+                        acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(p), dxv[0]), wsc[i], acc[i][j]);
                     } else {
                         const __m512i p2 = _mm512_dpbusd_epi32(base[1], wv[i], xv[1]);
                         const __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p2), dxv[1], _mm512_mul_ps(_mm512_cvtepi32_ps(p), dxv[0]));

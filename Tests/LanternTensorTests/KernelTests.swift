@@ -92,7 +92,7 @@ func dequantizeMatchesReference(_ dtype: DType) {
 func outlierActivations(tokens: Int, cols: Int, rng: inout SeededRandom) -> [Float] {
     var x = randomFloats(tokens * cols, rng: &rng, scale: 1)
     for t in 0..<tokens {
-        x[t * cols + 37] = 40 + Float(t)
+        x[t * cols + 37 % cols] = 40 + Float(t)
         x[t * cols + (t * 197 + 11) % cols] = -25
     }
     return x
@@ -138,10 +138,11 @@ func outlierActivations(tokens: Int, cols: Int, rng: inout SeededRandom) -> [Flo
 /// `Reference.dotQ8` up to float summation order: |error| <= 1e-5 * sum_k |w_k x_k| + 1e-6, for single-level
 /// (`lt_qgemm`) and two-level (`lt_qgemm_x2`) activations. The shapes cover both VNNI tiles (512-bit for an
 /// even block count up to 256, 256-bit otherwise), every tile remainder and 1...9 tokens.
-@Test(arguments: quantizedTypes, [Kernels.ActivationPrecision.int8, .int8x2])
+/// `.mixed`: outlier activations whose second level is zero in most blocks (the K-quant kernels skip those dots).
+@Test(arguments: quantizedTypes, Kernels.ActivationPrecision.allCases)
 func quantizedKernelMatchesIntegerTwin(_ dtype: DType, _ precision: Kernels.ActivationPrecision) {
     var rng = SeededRandom(seed: 23)
-    let two = precision == .int8x2
+    let two = precision.levels == 2
     // K-quants: whole super-blocks (256); 4864 = 19 super-blocks (Qwen2.5-0.5B's FFN width), past the 512-bit
     // tile's limit for nothing (K tiles have none) but odd in super-blocks.
     let shapes = dtype.isKQuant
@@ -150,7 +151,7 @@ func quantizedKernelMatchesIntegerTwin(_ dtype: DType, _ precision: Kernels.Acti
         : [(1, 32, 1), (5, 96, 3), (13, 608, 9), (8, 576, 4), (7, 64, 6), (5, 1536, 5), (3, 8256, 2), (6, 160, 7), (9, 128, 8)]
     for (rows, cols, tokens) in shapes {
         let bytes = randomMatrixBytes(dtype, rows: rows, cols: cols, rng: &rng)
-        let x = randomFloats(tokens * cols, rng: &rng)
+        let x = precision == .mixed ? outlierActivations(tokens: tokens, cols: cols, rng: &rng) : randomFloats(tokens * cols, rng: &rng)
         let nb = cols / 32
         // Raw buffers: `&array[i]` would pass a pointer to a one-element temporary.
         let q = UnsafeMutablePointer<Int8>.allocate(capacity: tokens * cols); defer { q.deallocate() }
@@ -160,7 +161,10 @@ func quantizedKernelMatchesIntegerTwin(_ dtype: DType, _ precision: Kernels.Acti
         let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb); defer { s.deallocate() }
         x.withUnsafeBufferPointer { xb in
             for t in 0..<tokens {
-                if two {
+                if precision == .mixed {
+                    Reference.quantizeQ8x2Mixed(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb,
+                                                qs2: q2 + t * cols, d2: d2 + t * nb, s: s + t * nb, tau: Kernels.mixedThreshold)
+                } else if two {
                     Reference.quantizeQ8x2(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb,
                                            qs2: q2 + t * cols, d2: d2 + t * nb, s: s + t * nb)
                 } else {
