@@ -65,18 +65,17 @@ void lt_quantize_q8x2(const float *x, int64_t n, int8_t *qs, float *d, int8_t *q
 void lt_quantize_q8x2_mixed_at(int level, const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2,
                                float *s, float tau) {
     const int64_t nb = n / 32;
-    lt_quantize_q8x2_at(level, x, n, qs, d, qs2, d2, s);
+    // One level everywhere (q, d and s as lt_quantize_q8 gives them), then both levels where a block is kept:
+    // lt_quantize_q8x2 of that block alone is bit for bit its block of the whole row.
+    lt_quantize_q8_at(level, x, n, qs, d, s);
+    memset(qs2, 0, (size_t)n);
+    memset(d2, 0, (size_t)nb * sizeof(float));
     float squares = 0;   // fmaf: the same rounding whatever the compiler contracts
     for (int64_t b = 0; b < nb; b++) squares = fmaf(d[b], d[b], squares);
     const float threshold = tau * sqrtf(squares / (float)nb);
-    for (int64_t b = 0; b < nb; b++) {
-        if (d[b] >= threshold) continue;
-        int sum = 0;
-        for (int j = 0; j < 32; j++) sum += qs[b * 32 + j];
-        memset(qs2 + b * 32, 0, 32);
-        d2[b] = 0;
-        s[b] = d[b] * (float)sum;
-    }
+    for (int64_t b = 0; b < nb; b++)
+        if (d[b] >= threshold)
+            lt_quantize_q8x2_at(level, x + b * 32, 32, qs + b * 32, d + b, qs2 + b * 32, d2 + b, s + b);
 }
 
 void lt_quantize_q8x2_mixed(const float *x, int64_t n, int8_t *qs, float *d, int8_t *qs2, float *d2, float *s,

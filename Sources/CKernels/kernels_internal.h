@@ -2,6 +2,7 @@
 #ifndef LANTERN_KERNELS_INTERNAL_H
 #define LANTERN_KERNELS_INTERNAL_H
 #include "include/ckernels.h"
+#include <string.h>
 
 float lt_f16_to_f32(uint16_t h);
 
@@ -71,6 +72,15 @@ float lt_softmax_scalar_lse(float *x, int64_t n);
                                  int64_t block, int64_t stride, int64_t first, int64_t n, int64_t hd, float scale, \
                                  float slope, const float *bias, float *scores, float *out, float *lse);
 #endif
+
+/// Whether any of T second-level activation scales d2[0], d2[stride], ... is nonzero (bit patterns: d2 >= 0,
+/// and `.mixed` activations store +0 where a block has one level): a packed-kernel tile may skip the second
+/// level's dots of a block when this is 0.
+static inline __attribute__((always_inline)) int lt_tile_has_level2(const float *d2, int64_t stride, int T) {
+    uint32_t any = 0;
+    for (int t = 0; t < T; t++) { uint32_t u; memcpy(&u, d2 + t * stride, 4); any |= u; }
+    return any != 0;
+}
 
 /// Whether the SIMD attention kernels with `width`-float registers (16: attention512.c, 8: attention256.c)
 /// take this cache type and head size: hd a multiple of the width up to 256; q8_0 rows need whole 32-value

@@ -236,12 +236,7 @@ LT_NINL void NFN(r16_tile)(const int kind, const int L, const int T, int64_t nb,
         }
         // A block whose second level is zero for every token of the tile (`.mixed` activations) takes the
         // first level's dots alone; the float steps stay the two-level ones with d2 * i2 = 0, bit for bit.
-        int two = L == 2;
-        if (L == 2) {
-            uint32_t any = 0;
-            LT_NUNROLL for (int t = 0; t < T; t++) { uint32_t u; memcpy(&u, d2 + t * nb + b, 4); any |= u; }
-            two = any != 0;
-        }
+        const int two = L == 2 && lt_tile_has_level2(d2 + b, nb, T);
         int32x4_t i1[4][2], i2[4][2];
         if (kind == 2) {
             LT_NUNROLL for (int t = 0; t < T; t++) {

@@ -229,12 +229,7 @@ R16_INLINE void r16_tile(const int kind, const int L, const int T, int64_t nb, i
         // A block whose second level is zero for every token of the tile (`.mixed` activations keep it only
         // in outlier blocks) needs the first level's dots alone; the float steps stay the two-level ones
         // with d2 * i2 = 0, so the result is bit for bit the full walk's.
-        int two = L == 2;
-        if (L == 2) {
-            uint32_t any = 0;
-            R16_UNROLL for (int t = 0; t < T; t++) { uint32_t u; memcpy(&u, d2 + t * nb + b, 4); any |= u; }
-            two = any != 0;
-        }
+        const int two = L == 2 && lt_tile_has_level2(d2 + b, nb, T);
         __m512i i1[R16_MAX_T], i2[R16_MAX_T];
         if (two) r16_ints(kind, 2, T, blk, n, qs + b * 32, qs2 + b * 32, i1, i2);
         else r16_ints(kind, 1, T, blk, n, qs + b * 32, qs2, i1, i2);
@@ -427,12 +422,7 @@ R16A_INLINE void r16a_tile(const int kind, const int L, const int T, int64_t nb,
         }
         // As in r16_tile: a block whose second level is zero for the whole tile takes the first level's
         // dots alone and i2 = 0, bit for bit the full walk.
-        int two = L == 2;
-        if (L == 2) {
-            uint32_t any = 0;
-            R16_UNROLL for (int t = 0; t < T; t++) { uint32_t u; memcpy(&u, d2 + t * nb + b, 4); any |= u; }
-            two = any != 0;
-        }
+        const int two = L == 2 && lt_tile_has_level2(d2 + b, nb, T);
         __m256i i1[4], i2[4];
         const int32_t *cb = corr ? corr + b : NULL, *cb2 = corr2 ? corr2 + b : NULL;
         if (two) r16a_ints(kind, 2, T, blk, h, n, nb, qs + b * 32, qs2 + b * 32, cb, cb2, i1, i2);

@@ -66,8 +66,8 @@ public enum Kernels {
     /// sequences is 3-8x below `.int8`'s (at 1: 5-8x, prefill ~10% slower; at 2: 1.2-3.6x).
     public static let mixedThreshold: Float = 1.5
 
-    /// Process-wide default for `matmul`'s `precision`. Starts as `.int8x2`, or `.int8` when the environment
-    /// variable `LANTERN_ACTIVATION_PRECISION` is `int8` (other values are ignored). May be set from any
+    /// Process-wide default for `matmul`'s `precision`. Starts as `.int8x2`, or `.int8` / `.mixed` when the
+    /// environment variable `LANTERN_ACTIVATION_PRECISION` is `int8` / `mixed` (other values are ignored). May be set from any
     /// thread; a matmul that has started keeps the precision it read.
     public static var activationPrecision: ActivationPrecision {
         get { ActivationPrecision(rawValue: Int(lt_atomic_load_acquire(precisionWord))) ?? .int8x2 }

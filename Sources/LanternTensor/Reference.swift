@@ -45,22 +45,21 @@ extension Reference {
         }
     }
 
-    /// `lt_quantize_q8x2_mixed`'s twin: `quantizeQ8x2`, then block b keeps its second level when
-    /// d[b] >= tau * sqrt(mean_b' d[b']^2) (the squares summed by fused multiply-adds in block order);
-    /// elsewhere q2 = 0, d2 = 0 and s = d * sum(q1), `quantizeQ8`'s block.
+    /// `lt_quantize_q8x2_mixed`'s twin: `quantizeQ8` everywhere with q2 = 0 and d2 = 0, then `quantizeQ8x2`
+    /// of each block whose d[b] >= tau * sqrt(mean_b' d[b']^2) (the squares summed by fused multiply-adds in
+    /// block order).
     public static func quantizeQ8x2Mixed(_ x: UnsafePointer<Float>, count: Int, qs: UnsafeMutablePointer<Int8>,
                                          d: UnsafeMutablePointer<Float>, qs2: UnsafeMutablePointer<Int8>,
                                          d2: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>, tau: Float) {
         let nb = count / 32
-        quantizeQ8x2(x, count: count, qs: qs, d: d, qs2: qs2, d2: d2, s: s)
+        quantizeQ8(x, count: count, qs: qs, d: d, s: s)
+        qs2.update(repeating: 0, count: count)
+        d2.update(repeating: 0, count: nb)
         var squares: Float = 0
         for b in 0..<nb { squares = squares.addingProduct(d[b], d[b]) }
         let threshold = tau * (squares / Float(nb)).squareRoot()
-        for b in 0..<nb where d[b] < threshold {
-            var sum = 0
-            for j in 0..<32 { sum += Int(qs[b * 32 + j]); qs2[b * 32 + j] = 0 }
-            d2[b] = 0
-            s[b] = d[b] * Float(sum)
+        for b in 0..<nb where d[b] >= threshold {
+            quantizeQ8x2(x + b * 32, count: 32, qs: qs + b * 32, d: d + b, qs2: qs2 + b * 32, d2: d2 + b, s: s + b)
         }
     }
 

@@ -29,16 +29,12 @@ private struct PackedCase {
         let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * nb)
         self.q = q; self.q2 = q2; self.d = d; self.d2 = d2; self.s = s
         let x = mixed ? outlierActivations(tokens: tokens, cols: cols, rng: &rng) : randomFloats(tokens * cols, rng: &rng, scale: 3)
-        for t in 0..<tokens where mixed {
-            x.withUnsafeBufferPointer { xb in
-                Reference.quantizeQ8x2Mixed(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb,
-                                            qs2: q2 + t * cols, d2: d2 + t * nb, s: s + t * nb, tau: Kernels.mixedThreshold)
-            }
-        }
-        if mixed { return }
         for t in 0..<tokens {
             x.withUnsafeBufferPointer { xb in
-                if twoLevels {
+                if mixed {
+                    Reference.quantizeQ8x2Mixed(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb,
+                                                qs2: q2 + t * cols, d2: d2 + t * nb, s: s + t * nb, tau: Kernels.mixedThreshold)
+                } else if twoLevels {
                     Reference.quantizeQ8x2(xb.baseAddress! + t * cols, count: cols, qs: q + t * cols, d: d + t * nb,
                                            qs2: q2 + t * cols, d2: d2 + t * nb, s: s + t * nb)
                 } else {
